@@ -1,0 +1,57 @@
+# Iblagh: `make run` and `make test` are the two commands of the README.
+# Everything they need is installed here, idempotently, on a fresh Debian machine.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+SYSTEM := $(VENV)/.system-packages
+SYSTEM_PACKAGES := gnupg tor
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test bench lint translations clean
+
+run: $(INSTALLED) translations
+	./scripts/run-demo.sh
+
+test: $(INSTALLED) translations
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(INSTALLED) translations
+	$(BIN)/python -m bench
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy crypto source_app journalist_app tor bench
+
+translations: $(INSTALLED)
+	@for app in source_app journalist_app; do \
+	  if [ -d $$app/translations ]; then $(BIN)/pybabel compile -q -d $$app/translations; fi; \
+	done
+
+# Debian packages: only what is missing, and only where we may install (root).
+$(SYSTEM):
+	@missing=""; \
+	command -v gpg >/dev/null || missing="$$missing gnupg"; \
+	command -v tor >/dev/null || missing="$$missing tor"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "please install:$$missing (sudo apt-get install$$missing)"; exit 1; \
+	  fi; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml $(SYSTEM) | $(VENV)/bin/python
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

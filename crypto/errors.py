@@ -1,0 +1,40 @@
+"""Typed failures of the crypto layer.
+
+Callers map these to user-facing messages at the edge; nothing here is shown raw.
+"""
+
+
+class CryptoError(Exception):
+    """Base of every failure raised by :mod:`crypto`."""
+
+
+class EnvelopeError(CryptoError):
+    """An envelope is malformed, tampered with, truncated or reordered."""
+
+
+class NoMatchingRecipient(EnvelopeError):
+    """None of the given private keys is a recipient of the envelope."""
+
+
+class WrongPassphrase(CryptoError):
+    """A wrapped secret did not open with the given passphrase."""
+
+
+class WrappedKeyError(CryptoError):
+    """A wrapped key file is malformed or of an unknown version."""
+
+
+class SignatureError(CryptoError):
+    """A signed document or request failed verification."""
+
+
+class StaleRequest(SignatureError):
+    """A signed request's timestamp lies outside the accepted window."""
+
+
+class ReplayedRequest(SignatureError):
+    """A signed request's nonce has been seen before."""
+
+
+class InvalidReceiptCode(CryptoError):
+    """A receipt code is not twenty digits after normalisation."""
