@@ -73,7 +73,8 @@ class EnvelopeMetadata:
     def from_json(cls, raw: bytes) -> "EnvelopeMetadata":
         try:
             value = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        # Anyone can seal to the unit: deeply nested JSON must be a typed error too.
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise EnvelopeError("metadata is not JSON") from exc
         if not isinstance(value, dict):
             raise EnvelopeError("metadata is not a JSON object")

@@ -28,6 +28,10 @@ class SignatureError(CryptoError):
     """A signed document or request failed verification."""
 
 
+class UnsignedRequest(SignatureError):
+    """A request lacks the signature headers, or they are malformed."""
+
+
 class StaleRequest(SignatureError):
     """A signed request's timestamp lies outside the accepted window."""
 

@@ -102,10 +102,14 @@ def unwrap_secret(wrapped: bytes, passphrase: str) -> bytes:
     """Open a document made by :func:`wrap_secret`; :class:`WrongPassphrase` if it fails."""
     document = _parse_wrapped(wrapped)
     params = Argon2Params(opslimit=document["opslimit"], memlimit=document["memlimit"])
-    salt = b64decode(document["salt"], length=nacl.pwhash.argon2id.SALTBYTES)
+    try:
+        salt = b64decode(document["salt"], length=nacl.pwhash.argon2id.SALTBYTES)
+        sealed = b64decode(document["secretbox"])
+    except CryptoError as exc:
+        raise WrappedKeyError("wrapped key has an invalid salt or ciphertext") from exc
     box = SecretBox(_derive_wrap_key(passphrase, salt, params))
     try:
-        return box.decrypt(b64decode(document["secretbox"]))
+        return box.decrypt(sealed)
     except nacl.exceptions.CryptoError as exc:
         raise WrongPassphrase("the passphrase does not open this key") from exc
 

@@ -12,15 +12,15 @@ window, and remembers nonces for that window so no request is accepted twice.
 import hashlib
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 import nacl.exceptions
 from nacl.signing import SigningKey, VerifyKey
 
 from crypto.encoding import b64decode, b64encode
-from crypto.errors import CryptoError, SignatureError, StaleRequest
+from crypto.errors import CryptoError, SignatureError, StaleRequest, UnsignedRequest
 from crypto.keys import key_id_hex
 
 DOMAIN: Final = b"iblagh-sync/1"
@@ -30,6 +30,12 @@ HEADER_SIGNATURE: Final = "X-Iblagh-Signature"
 HEADER_KEY_ID: Final = "X-Iblagh-Key-Id"
 MAX_SKEW_SECONDS: Final = 300
 NONCE_BYTES: Final = 16
+
+
+class HeaderLookup(Protocol):
+    """Anything with ``get`` by header name: a dict, or Werkzeug's case-insensitive Headers."""
+
+    def get(self, key: str, /) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -79,20 +85,24 @@ def verify_request(
     method: str,
     path: str,
     body_sha256: bytes,
-    headers: Mapping[str, str],
+    headers: HeaderLookup,
     now: float | None = None,
     max_skew: int = MAX_SKEW_SECONDS,
 ) -> VerifiedRequest:
     """Check a request's signature and freshness; the caller checks the nonce for replay."""
+    timestamp_text = headers.get(HEADER_TIMESTAMP)
+    nonce = headers.get(HEADER_NONCE)
+    signature_text = headers.get(HEADER_SIGNATURE)
+    claimed_key_id = headers.get(HEADER_KEY_ID)
+    if timestamp_text is None or nonce is None or signature_text is None or claimed_key_id is None:
+        raise UnsignedRequest("request is not signed")
     try:
-        timestamp = int(headers[HEADER_TIMESTAMP])
-        nonce = headers[HEADER_NONCE]
-        signature = b64decode(headers[HEADER_SIGNATURE], length=64)
-        claimed_key_id = headers[HEADER_KEY_ID]
-    except (KeyError, ValueError, CryptoError) as exc:
-        raise SignatureError("request is not signed") from exc
+        timestamp = int(timestamp_text)
+        signature = b64decode(signature_text, length=64)
+    except (ValueError, CryptoError) as exc:
+        raise UnsignedRequest("malformed signature headers") from exc
     if len(nonce) != 2 * NONCE_BYTES or not all(c in "0123456789abcdef" for c in nonce):
-        raise SignatureError("malformed nonce")
+        raise UnsignedRequest("malformed nonce")
     current = time.time() if now is None else now
     if abs(current - timestamp) > max_skew:
         raise StaleRequest("request timestamp outside the accepted window")

@@ -1,0 +1,130 @@
+"""The public host: the report site and, on another listener, the sync API.
+
+``create_app`` builds the public pages, ``create_sync_app`` the sync API; both verify
+the unit's recipient set before anything else and refuse to start without it.
+"""
+
+from pathlib import Path
+
+from flask import Flask, Response, jsonify, render_template
+from flask_babel import Babel, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from source_app.config import SourceConfig
+from source_app.host import EXTENSION_KEY, PublicHost, build_host, close_db_session
+from source_app.web import (
+    RTL_LOCALES,
+    SUPPORTED_LOCALES,
+    PublicFlask,
+    add_security_headers,
+    configure_logging,
+    log_exception_safely,
+    select_locale,
+)
+
+TRANSLATIONS = str(Path(__file__).parent / "translations")
+LANGUAGE_NAMES = {"ar": "العربية", "fr": "Français", "en": "English", "es": "Español"}
+
+ERROR_MESSAGES = {
+    400: _l("The form could not be read. Please check what you entered and try again."),
+    403: _l("This action is not allowed."),
+    404: _l("This page does not exist."),
+    405: _l("This page cannot be used this way."),
+    413: _l("What you sent is too large."),
+    415: _l("Files cannot be attached here yet."),
+    429: _l("Too many requests. Please wait a moment and try again."),
+    500: _l("Something went wrong on our side. Nothing you sent was kept half-way."),
+}
+
+
+def create_app(config: SourceConfig | None = None) -> Flask:
+    """The public report site."""
+    host = build_host(config or SourceConfig.from_env())
+    app = _base_app(host)
+    CSRFProtect(app)
+    Babel(app, locale_selector=select_locale, default_translation_directories=TRANSLATIONS)
+
+    from source_app.views.public import blueprint as public_blueprint
+
+    app.register_blueprint(public_blueprint)
+
+    @app.context_processor
+    def page_context() -> dict[str, object]:
+        locale = str(get_locale())
+        return {
+            "locale": locale,
+            "text_direction": "rtl" if locale in RTL_LOCALES else "ltr",
+            "languages": [(code, LANGUAGE_NAMES[code]) for code in SUPPORTED_LOCALES],
+        }
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_error: CSRFError) -> tuple[str, int]:
+        message = _l("Your form expired or was sent from elsewhere. Please fill it in again.")
+        return render_template("error.html", status=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int]:
+        status = error.code or 500
+        message = ERROR_MESSAGES.get(status, ERROR_MESSAGES[400 if status < 500 else 500])
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> tuple[str, int]:
+        log_exception_safely(app, error)
+        return render_template("error.html", status=500, message=ERROR_MESSAGES[500]), 500
+
+    return app
+
+
+def create_sync_app(config: SourceConfig | None = None) -> Flask:
+    """The sync API alone, to serve on its own listener (docs/sync-api.md)."""
+    host = build_host(config or SourceConfig.from_env())
+    app = _base_app(host)
+    app.config["MAX_CONTENT_LENGTH"] = host.config.max_sync_request_bytes
+
+    from source_app.views.sync_api import blueprint as sync_blueprint
+
+    app.register_blueprint(sync_blueprint)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[Response, int]:
+        status = error.code or 500
+        return jsonify({"error": error.name.lower().replace(" ", "_")}), status
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> tuple[Response, int]:
+        log_exception_safely(app, error)
+        return jsonify({"error": "internal"}), 500
+
+    return app
+
+
+def _base_app(host: PublicHost) -> Flask:
+    config = host.config
+    app = PublicFlask(__name__)
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        MAX_CONTENT_LENGTH=config.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=config.max_request_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=config.https,
+        SESSION_COOKIE_NAME="session",
+        WTF_CSRF_TIME_LIMIT=4 * 3600,
+        WTF_CSRF_SSL_STRICT=config.https,
+        TESTING=config.testing,
+    )
+    app.extensions[EXTENSION_KEY] = host
+    configure_logging(app)
+    app.teardown_appcontext(close_db_session)
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers.pop("Server", None)
+        return add_security_headers(
+            response, https=config.https, onion_address=config.onion_address
+        )
+
+    return app

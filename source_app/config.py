@@ -1,0 +1,66 @@
+"""Configuration of the public host, read once from ``IBLAGH_*`` environment variables."""
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATA_DIR = "var/source"
+
+
+class ConfigError(Exception):
+    """The public host cannot start as configured; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Everything the public host needs; every path it writes lies under ``data_dir``."""
+
+    data_dir: Path
+    database_url: str
+    blob_dir: Path
+    recipient_set_path: Path
+    unit_verify_key: str
+    secret_key: bytes = field(repr=False)
+    max_request_bytes: int = 1024 * 1024
+    max_sync_request_bytes: int = 2 * 1024 * 1024
+    orphan_grace_seconds: int = 3600
+    https: bool = False
+    onion_address: str = ""
+    testing: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "SourceConfig":
+        """Read the configuration; creates the data dir (0700) and the session secret."""
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("IBLAGH_DATA_DIR", DEFAULT_DATA_DIR)).resolve()
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        verify_key = env.get("IBLAGH_UNIT_VERIFY_KEY", "").strip()
+        verify_key_file = Path(env.get("IBLAGH_UNIT_VERIFY_KEY_FILE", data_dir / "unit-verify-key"))
+        if not verify_key and verify_key_file.exists():
+            verify_key = verify_key_file.read_text(encoding="ascii").strip()
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get("IBLAGH_DATABASE_URL", f"sqlite:///{data_dir / 'source.db'}"),
+            blob_dir=Path(env.get("IBLAGH_BLOB_DIR", data_dir / "blobs")),
+            recipient_set_path=Path(
+                env.get("IBLAGH_RECIPIENT_SET", data_dir / "recipient-set.json")
+            ),
+            unit_verify_key=verify_key,
+            secret_key=_session_secret(data_dir),
+            max_request_bytes=int(env.get("IBLAGH_MAX_REQUEST_BYTES", 1024 * 1024)),
+            orphan_grace_seconds=int(env.get("IBLAGH_ORPHAN_GRACE_SECONDS", 3600)),
+            https=env.get("IBLAGH_HTTPS", "") == "1",
+            onion_address=env.get("IBLAGH_ONION_ADDRESS", ""),
+        )
+
+
+def _session_secret(data_dir: Path) -> bytes:
+    """The key that signs session cookies (CSRF); it opens no report."""
+    path = data_dir / "session-secret"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text(encoding="ascii").strip())

@@ -1,0 +1,77 @@
+"""What the public host stores: ciphertext references, lookup hashes and public keys.
+
+Nothing here can hold a plaintext byte of a report: report content lives only in
+envelopes in the blob store, and a row says where, how big and which hash.
+Times are kept to the hour, so a seized database says little about when anyone wrote.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Reporter(Base):
+    """A receipt code's footprint: its argon2id lookup hash and the reporter's public key."""
+
+    __tablename__ = "reporters"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    lookup_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_hour: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Submission(Base):
+    """A report or follow-up awaiting the officer host; deleted once acknowledged."""
+
+    __tablename__ = "submissions"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    reporter_id: Mapped[str] = mapped_column(ForeignKey("reporters.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    received_hour: Mapped[datetime] = mapped_column(DateTime)
+    blobs: Mapped[list["SubmissionBlob"]] = relationship(
+        back_populates="submission", cascade="all, delete-orphan", order_by="SubmissionBlob.name"
+    )
+
+
+class SubmissionBlob(Base):
+    """One envelope of a submission (body, identity, attachment) in the blob store."""
+
+    __tablename__ = "submission_blobs"
+
+    submission_seq: Mapped[int] = mapped_column(
+        ForeignKey("submissions.seq", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    blob_key: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    submission: Mapped[Submission] = relationship(back_populates="blobs")
+
+
+class Reply(Base):
+    """An envelope from the officers to a reporter: a message and/or a status change."""
+
+    __tablename__ = "replies"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    reporter_id: Mapped[str] = mapped_column(ForeignKey("reporters.id"), index=True)
+    blob_key: Mapped[str] = mapped_column(String(64), unique=True)
+    received_hour: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SyncNonce(Base):
+    """A sync request nonce, kept until its timestamp leaves the accepted window."""
+
+    __tablename__ = "sync_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(Integer, index=True)

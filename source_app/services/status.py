@@ -1,0 +1,100 @@
+"""What a reporter sees with their receipt code: their submissions' state and the replies.
+
+Replies are envelopes sealed to the reporter's key; the key is re-derived from the
+code for the length of one request and never stored (DESIGN.md invariant 6).
+"""
+
+import hmac
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from nacl.public import PrivateKey
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crypto.envelope import open_stream
+from crypto.errors import EnvelopeError
+from crypto.receipt import ReceiptCode, derive_reporter_secrets
+from source_app.models import Reply, Reporter, Submission
+from source_app.storage import BlobStore
+
+STATUSES = ("received", "under_review", "referred", "closed")
+CLOSE_REASONS = ("not_illegal", "duplicate", "insufficient_information", "referred", "handled")
+
+
+@dataclass(frozen=True)
+class ReplyView:
+    """One decrypted reply, validated field by field."""
+
+    received_hour: datetime
+    status: str | None
+    reason: str | None
+    message: str | None
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """What the status page shows."""
+
+    current_status: str
+    awaiting_pickup: int
+    replies: tuple[ReplyView, ...]
+    unreadable_replies: int
+
+
+class UnknownCode(Exception):
+    """No reporter matches this code."""
+
+
+def read_status(session: Session, store: BlobStore, code: ReceiptCode) -> StatusView:
+    """Derive the reporter's keys from ``code`` and decrypt their replies."""
+    reporter_secrets = derive_reporter_secrets(code)
+    reporter = session.scalars(
+        select(Reporter).where(Reporter.lookup_hash == reporter_secrets.lookup_hash)
+    ).first()
+    if reporter is None or not hmac.compare_digest(
+        reporter.public_key, bytes(reporter_secrets.private_key.public_key)
+    ):
+        raise UnknownCode
+    awaiting = session.scalar(
+        select(func.count()).select_from(Submission).where(Submission.reporter_id == reporter.id)
+    )
+    replies: list[ReplyView] = []
+    unreadable = 0
+    for reply in session.scalars(
+        select(Reply).where(Reply.reporter_id == reporter.id).order_by(Reply.seq)
+    ):
+        try:
+            replies.append(_open_reply(store, reply, reporter_secrets.private_key))
+        except (EnvelopeError, ValueError, OSError, KeyError):
+            unreadable += 1
+    current = "received"
+    for view in replies:
+        if view.status:
+            current = view.status
+    return StatusView(
+        current_status=current,
+        awaiting_pickup=awaiting or 0,
+        replies=tuple(replies),
+        unreadable_replies=unreadable,
+    )
+
+
+def _open_reply(store: BlobStore, reply: Reply, private_key: PrivateKey) -> ReplyView:
+    out = io.BytesIO()
+    with store.open(reply.blob_key) as blob:
+        opened = open_stream(blob, out, [private_key])
+    if opened.metadata.kind != "reply":
+        raise ValueError("not a reply envelope")
+    value = json.loads(out.getvalue().decode("utf-8"))
+    if not isinstance(value, dict) or value.get("v") != 1:
+        raise ValueError("unknown reply format")
+    status, reason, message = value.get("status"), value.get("reason"), value.get("message")
+    return ReplyView(
+        received_hour=reply.received_hour,
+        status=status if status in STATUSES else None,
+        reason=reason if reason in CLOSE_REASONS else None,
+        message=message if isinstance(message, str) and message.strip() else None,
+    )

@@ -1,0 +1,123 @@
+"""The public host's side of the sync API: list, hand out, forget, and take replies.
+
+Only ciphertext passes here. Authentication happens before (views/sync_api.py); this
+module trusts that the caller is the officer host.
+"""
+
+import io
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from crypto.envelope import read_header
+from crypto.errors import EnvelopeError, ReplayedRequest
+from source_app.models import Reply, Reporter, Submission, SubmissionBlob, SyncNonce
+from source_app.services.clock import current_hour
+from source_app.storage import BlobStore
+
+
+class NotFound(Exception):
+    """The id names nothing the public host holds."""
+
+
+class InvalidReply(Exception):
+    """A reply body is not an envelope."""
+
+
+def remember_nonce(session: Session, nonce: str, timestamp: int, window: int) -> None:
+    """Record a request nonce; :class:`ReplayedRequest` if it was already used."""
+    now = int(time.time())
+    session.execute(delete(SyncNonce).where(SyncNonce.expires_at < now))
+    session.add(SyncNonce(nonce=nonce, expires_at=max(now, timestamp) + window))
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ReplayedRequest("nonce already used") from exc
+
+
+def list_pending(session: Session, limit: int) -> list[Submission]:
+    """Submissions not yet acknowledged, oldest first, with their blobs and reporters."""
+    return list(
+        session.scalars(
+            select(Submission)
+            .options(selectinload(Submission.blobs))
+            .order_by(Submission.seq)
+            .limit(limit)
+        )
+    )
+
+
+def reporter_public_keys(session: Session, reporter_ids: set[str]) -> dict[str, bytes]:
+    rows = session.execute(
+        select(Reporter.id, Reporter.public_key).where(Reporter.id.in_(reporter_ids))
+    )
+    return {row.id: row.public_key for row in rows}
+
+
+def find_blob(session: Session, submission_id: str, name: str) -> SubmissionBlob:
+    blob = session.scalars(
+        select(SubmissionBlob)
+        .join(Submission)
+        .where(Submission.id == submission_id, SubmissionBlob.name == name)
+    ).first()
+    if blob is None:
+        raise NotFound
+    return blob
+
+
+@dataclass(frozen=True)
+class AckResult:
+    deleted: list[str]
+    unknown: list[str]
+
+
+def acknowledge(session: Session, store: BlobStore, ids: list[str]) -> AckResult:
+    """Forget acknowledged submissions: rows first (committed), then their ciphertext."""
+    submissions = list(
+        session.scalars(
+            select(Submission).options(selectinload(Submission.blobs)).where(Submission.id.in_(ids))
+        )
+    )
+    blob_keys = [blob.blob_key for s in submissions for blob in s.blobs]
+    deleted = [s.id for s in submissions]
+    for submission in submissions:
+        session.delete(submission)
+    session.commit()
+    # Deleting files after the commit: a crash here leaves orphans the sweep removes,
+    # never a row pointing at a missing blob.
+    for key in blob_keys:
+        store.delete(key)
+    return AckResult(deleted=deleted, unknown=[i for i in ids if i not in set(deleted)])
+
+
+def store_reply(
+    session: Session, store: BlobStore, reporter_id: str, reply_id: str, envelope: bytes
+) -> bool:
+    """Store a reply envelope for a reporter; False if that reply id was already stored."""
+    if session.get(Reporter, reporter_id) is None:
+        raise NotFound
+    if session.scalars(select(Reply).where(Reply.id == reply_id)).first() is not None:
+        return False
+    try:
+        read_header(io.BytesIO(envelope))
+    except EnvelopeError as exc:
+        raise InvalidReply from exc
+    ref = store.put(envelope)
+    session.add(
+        Reply(id=reply_id, reporter_id=reporter_id, blob_key=ref.key, received_hour=current_hour())
+    )
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        store.delete(ref.key)
+        return False
+    except BaseException:
+        session.rollback()
+        store.delete(ref.key)
+        raise
+    return True

@@ -1,0 +1,170 @@
+"""The blob store: where envelopes rest until the officer host acknowledges them.
+
+A small interface (``new_blob``, ``put``, ``open``, ``delete``, ``keys``) with a
+local-folder implementation; an S3-compatible one plugs in behind the same methods.
+A blob becomes visible under its key only once fully written and flushed to disk, so
+a crash leaves either nothing or a whole envelope, never a torn one.
+"""
+
+import hashlib
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO, Protocol
+
+_INCOMING = ".incoming"
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """A stored blob: its key, size and SHA-256 (of the ciphertext)."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+class BlobUpload(Protocol):
+    """A blob being written; committed when its ``with`` block ends without error."""
+
+    def __enter__(self) -> "BlobUpload": ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def write(self, data: bytes) -> int: ...
+
+    @property
+    def ref(self) -> BlobRef: ...
+
+
+class BlobStore(Protocol):
+    def new_blob(self) -> BlobUpload: ...
+
+    def put(self, data: bytes) -> BlobRef: ...
+
+    def open(self, key: str) -> BinaryIO: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def keys(self) -> Iterator[tuple[str, float]]: ...
+
+    def sweep_incoming(self, older_than: float) -> int: ...
+
+
+class _LocalUpload:
+    """Bytes go to a hidden file in ``.incoming`` and are renamed into place on commit."""
+
+    def __init__(self, store: "LocalBlobStore") -> None:
+        self._store = store
+        self._key = secrets.token_hex(16)
+        self._temporary = store.root / _INCOMING / self._key
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._ref: BlobRef | None = None
+        fd = os.open(self._temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file = os.fdopen(fd, "wb")
+
+    def __enter__(self) -> "_LocalUpload":
+        return self
+
+    def write(self, data: bytes) -> int:
+        self._file.write(data)
+        self._hash.update(data)
+        self._size += len(data)
+        return len(data)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self._discard()
+            return
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            final = self._store.path_of(self._key)
+            final.parent.mkdir(exist_ok=True, mode=0o700)
+            os.replace(self._temporary, final)
+            _fsync_dir(final.parent)
+        except BaseException:
+            self._discard()
+            raise
+        self._ref = BlobRef(key=self._key, size=self._size, sha256=self._hash.hexdigest())
+
+    def _discard(self) -> None:
+        self._file.close()
+        self._temporary.unlink(missing_ok=True)
+
+    @property
+    def ref(self) -> BlobRef:
+        if self._ref is None:
+            raise RuntimeError("blob not committed")
+        return self._ref
+
+
+class LocalBlobStore:
+    """Blobs as files under one folder, named by random keys, fanned out by prefix."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        (self.root / _INCOMING).mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def path_of(self, key: str) -> Path:
+        if len(key) != 32 or not all(c in "0123456789abcdef" for c in key):
+            raise KeyError(key)
+        return self.root / key[:2] / key
+
+    def new_blob(self) -> BlobUpload:
+        """Start writing a blob; use it as a context manager."""
+        return _LocalUpload(self)
+
+    def put(self, data: bytes) -> BlobRef:
+        """Store a whole blob held in memory."""
+        with self.new_blob() as upload:
+            upload.write(data)
+        return upload.ref
+
+    def open(self, key: str) -> BinaryIO:
+        return self.path_of(key).open("rb")
+
+    def delete(self, key: str) -> None:
+        self.path_of(key).unlink(missing_ok=True)
+
+    def keys(self) -> Iterator[tuple[str, float]]:
+        """Every stored key with its modification time, for the orphan sweep."""
+        for prefix in self.root.iterdir():
+            if prefix.name == _INCOMING or not prefix.is_dir():
+                continue
+            for path in prefix.iterdir():
+                yield path.name, path.stat().st_mtime
+
+    def sweep_incoming(self, older_than: float) -> int:
+        """Remove unfinished writes (a crashed worker's) older than ``older_than`` seconds."""
+        removed = 0
+        cutoff = time.time() - older_than
+        for path in (self.root / _INCOMING).iterdir():
+            if path.stat().st_mtime <= cutoff:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

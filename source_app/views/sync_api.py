@@ -1,0 +1,141 @@
+"""The sync API (docs/sync-api.md): signed requests from the officer host only."""
+
+import hashlib
+import re
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from nacl.signing import VerifyKey
+
+from crypto.encoding import b64encode
+from crypto.errors import ReplayedRequest, SignatureError, StaleRequest, UnsignedRequest
+from crypto.sync_auth import MAX_SKEW_SECONDS, verify_request
+from source_app.host import current_host, db_session
+from source_app.services import sync as sync_service
+from source_app.services.clock import iso_hour
+
+blueprint = Blueprint("sync_api", __name__, url_prefix="/sync/v1")
+
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_BLOB_NAME = re.compile(r"^(body|identity|attachment-[0-9]{1,3})$")
+MAX_LIST = 500
+MAX_REPLY_BYTES = 1024 * 1024
+
+
+def _error(status: int, code: str) -> tuple[Response, int]:
+    return jsonify({"error": code}), status
+
+
+@blueprint.before_request
+def authenticate() -> tuple[Response, int] | None:
+    """Refuse anything not signed by a sync key of the recipient set, or seen before."""
+    host = current_host()
+    body = request.get_data(cache=True)
+    path = request.path + (
+        f"?{request.query_string.decode('latin-1')}" if request.query_string else ""
+    )
+    verify_keys = [VerifyKey(k) for k in host.recipient_set.sync_verify_keys]
+    try:
+        verified = verify_request(
+            verify_keys, request.method, path, hashlib.sha256(body).digest(), request.headers
+        )
+        sync_service.remember_nonce(
+            db_session(), verified.nonce, verified.timestamp, window=2 * MAX_SKEW_SECONDS
+        )
+    except StaleRequest:
+        return _error(401, "stale")
+    except ReplayedRequest:
+        return _error(401, "replayed")
+    except UnsignedRequest:
+        return _error(401, "unsigned")
+    except SignatureError:
+        return _error(401, "bad_signature")
+    g.sync_key_id = verified.key_id
+    return None
+
+
+@blueprint.get("/submissions")
+def list_submissions() -> Response | tuple[Response, int]:
+    try:
+        limit = int(request.args.get("limit", "100"))
+    except ValueError:
+        return _error(400, "bad_limit")
+    if not 1 <= limit <= MAX_LIST:
+        return _error(400, "bad_limit")
+    session = db_session()
+    pending = sync_service.list_pending(session, limit)
+    keys = sync_service.reporter_public_keys(session, {s.reporter_id for s in pending})
+    items: list[dict[str, Any]] = [
+        {
+            "id": s.id,
+            "kind": s.kind,
+            "reporter_id": s.reporter_id,
+            "reporter_public_key": b64encode(keys[s.reporter_id]),
+            "received_hour": iso_hour(s.received_hour),
+            "blobs": [{"name": b.name, "size": b.size, "sha256": b.sha256} for b in s.blobs],
+        }
+        for s in pending
+    ]
+    return jsonify({"submissions": items})
+
+
+@blueprint.get("/submissions/<submission_id>/blobs/<name>")
+def fetch_blob(submission_id: str, name: str) -> Response | tuple[Response, int]:
+    if not _HEX32.match(submission_id) or not _BLOB_NAME.match(name):
+        return _error(404, "not_found")
+    try:
+        blob = sync_service.find_blob(db_session(), submission_id, name)
+        handle = current_host().store.open(blob.blob_key)
+    except (sync_service.NotFound, FileNotFoundError):
+        return _error(404, "not_found")
+
+    def stream() -> Any:
+        with handle:
+            while piece := handle.read(256 * 1024):
+                yield piece
+
+    return Response(
+        stream(),
+        mimetype="application/octet-stream",
+        headers={"Content-Length": str(blob.size)},
+    )
+
+
+@blueprint.post("/ack")
+def acknowledge() -> Response | tuple[Response, int]:
+    payload = request.get_json(silent=True)
+    ids = payload.get("ids") if isinstance(payload, dict) else None
+    if (
+        not isinstance(ids, list)
+        or len(ids) > MAX_LIST
+        or not all(isinstance(i, str) and _HEX32.match(i) for i in ids)
+    ):
+        return _error(400, "bad_ids")
+    result = sync_service.acknowledge(db_session(), current_host().store, ids)
+    return jsonify({"deleted": result.deleted, "unknown": result.unknown})
+
+
+@blueprint.post("/reporters/<reporter_id>/replies")
+def post_reply(reporter_id: str) -> tuple[Response, int]:
+    reply_id = request.headers.get("X-Iblagh-Reply-Id", "")
+    if not _HEX32.match(reporter_id):
+        return _error(404, "not_found")
+    if not _HEX32.match(reply_id):
+        return _error(400, "bad_reply_id")
+    envelope = request.get_data(cache=True)
+    if len(envelope) > MAX_REPLY_BYTES:
+        return _error(413, "too_large")
+    try:
+        created = sync_service.store_reply(
+            db_session(), current_host().store, reporter_id, reply_id, envelope
+        )
+    except sync_service.NotFound:
+        return _error(404, "not_found")
+    except sync_service.InvalidReply:
+        return _error(400, "not_an_envelope")
+    return jsonify({"id": reply_id}), 201 if created else 200
+
+
+@blueprint.get("/recipient-set")
+def recipient_set() -> Response:
+    return Response(current_host().signed_recipient_set, mimetype="application/json")

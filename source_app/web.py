@@ -1,0 +1,93 @@
+"""Pieces every public-host response shares: the request class, headers, logging, locale."""
+
+import logging
+import traceback
+from typing import Any, BinaryIO
+
+from flask import Flask, Request, Response, request
+from werkzeug.exceptions import UnsupportedMediaType
+
+SUPPORTED_LOCALES = ("ar", "fr", "en", "es")
+DEFAULT_LOCALE = "ar"
+RTL_LOCALES = frozenset({"ar"})
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+class NoDiskRequest(Request):
+    """A request that never spools an upload to disk.
+
+    Werkzeug writes file parts over 500 KB to a temporary file, which would put
+    plaintext on disk (DESIGN.md invariant 1). Until uploads are streamed straight
+    into an envelope, file parts are refused outright.
+    """
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> BinaryIO:
+        raise UnsupportedMediaType()
+
+
+def select_locale() -> str:
+    """``?lang=`` when it names a shipped language, else the browser's best, else Arabic."""
+    asked = request.args.get("lang", "")
+    if asked in SUPPORTED_LOCALES:
+        return asked
+    return request.accept_languages.best_match(SUPPORTED_LOCALES) or DEFAULT_LOCALE
+
+
+def add_security_headers(response: Response, *, https: bool, onion_address: str) -> Response:
+    """Headers on every response: no framing, no referrer, no sniffing, no caching."""
+    headers = response.headers
+    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    headers["Cross-Origin-Embedder-Policy"] = "require-corp"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+    if not request.path.startswith("/static/"):
+        headers["Cache-Control"] = "no-store"
+    if https:
+        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    if onion_address:
+        headers["Onion-Location"] = f"http://{onion_address}{request.full_path.rstrip('?')}"
+    return response
+
+
+def configure_logging(app: Flask) -> None:
+    """Log what went wrong, never what was sent: no message text, no address, no agent.
+
+    An exception's message can quote input (a decode error quotes the bytes it choked
+    on), so only the type and the stack's file/line/function reach the log.
+    """
+    app.logger.handlers.clear()
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    app.logger.addHandler(handler)
+    app.logger.setLevel(logging.INFO)
+    app.logger.propagate = False
+
+
+def log_exception_safely(app: Flask, exc: BaseException) -> None:
+    """Record an unexpected failure by type and location only."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = " < ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}" for f in frames[::-1])
+    app.logger.error("unhandled %s at %s", type(exc).__name__, where)
+
+
+class PublicFlask(Flask):
+    """Flask with a request class that never spools to disk and a log that never quotes."""
+
+    request_class = NoDiskRequest
+
+    def log_exception(self, exc_info: Any) -> None:
+        log_exception_safely(self, exc_info[1])
