@@ -17,6 +17,7 @@ from source_app.host import EXTENSION_KEY, PublicHost, build_host, close_db_sess
 from source_app.web import (
     RTL_LOCALES,
     SUPPORTED_LOCALES,
+    ForgetClient,
     PublicFlask,
     add_security_headers,
     configure_logging,
@@ -104,6 +105,7 @@ def create_sync_app(config: SourceConfig | None = None) -> Flask:
 def _base_app(host: PublicHost) -> Flask:
     config = host.config
     app = PublicFlask(__name__)
+    app.wsgi_app = ForgetClient(app.wsgi_app)  # type: ignore[method-assign]
     app.config.update(
         SECRET_KEY=config.secret_key,
         MAX_CONTENT_LENGTH=config.max_request_bytes,

@@ -5,6 +5,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from source_app.categories import DEFAULT_CATEGORIES
@@ -33,7 +34,7 @@ class ReportForm(FlaskForm):
 
     category = SelectField(
         _l("What kind of content is it?"),
-        choices=[(c.id, c.label) for c in DEFAULT_CATEGORIES],
+        choices=[SelectChoice(c.id, c.label) for c in DEFAULT_CATEGORIES],
         validators=[DataRequired(message=_l("Choose a category."))],
         validate_choice=True,
     )
@@ -57,8 +58,8 @@ class ReportForm(FlaskForm):
     identity = RadioField(
         _l("Do you want to give your name?"),
         choices=[
-            ("anonymous", _l("No, stay anonymous")),
-            ("identified", _l("Yes, give my name")),
+            SelectChoice("anonymous", _l("No, stay anonymous")),
+            SelectChoice("identified", _l("Yes, give my name")),
         ],
         default="anonymous",
         validators=[DataRequired(message=_l("Choose whether to give your name."))],

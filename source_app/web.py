@@ -17,6 +17,36 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+# What could identify a reporter's connection: removed before the app sees the request.
+IDENTIFYING_ENVIRON_KEYS = (
+    "REMOTE_ADDR",
+    "REMOTE_PORT",
+    "REMOTE_HOST",
+    "HTTP_USER_AGENT",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_REAL_IP",
+    "HTTP_FORWARDED",
+    "HTTP_CF_CONNECTING_IP",
+    "HTTP_TRUE_CLIENT_IP",
+)
+
+
+class ForgetClient:
+    """WSGI middleware: the app never sees the client's address or User-Agent.
+
+    What the app does not know it cannot log, store or leak in a crash report
+    (DESIGN.md invariant 3).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        for key in IDENTIFYING_ENVIRON_KEYS:
+            environ.pop(key, None)
+        return self.app(environ, start_response)
+
+
 class NoDiskRequest(Request):
     """A request that never spools an upload to disk.
 

@@ -103,7 +103,7 @@ def fetch_blob(submission_id: str, name: str) -> Response | tuple[Response, int]
 
 @blueprint.post("/ack")
 def acknowledge() -> Response | tuple[Response, int]:
-    payload = request.get_json(silent=True)
+    payload = request.get_json(force=True, silent=True)
     ids = payload.get("ids") if isinstance(payload, dict) else None
     if (
         not isinstance(ids, list)

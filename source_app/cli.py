@@ -1,0 +1,58 @@
+"""``iblagh-source``: operator commands for the public host."""
+
+import argparse
+import sys
+
+from source_app.config import ConfigError, SourceConfig
+from source_app.db import make_engine, make_session_factory
+from source_app.recipients import load_recipient_set
+from source_app.services.maintenance import sweep_orphans
+from source_app.storage import LocalBlobStore
+
+
+def _recover(config: SourceConfig, grace: float) -> int:
+    sessions = make_session_factory(make_engine(config.database_url))
+    with sessions() as session:
+        result = sweep_orphans(session, LocalBlobStore(config.blob_dir), grace_seconds=grace)
+    print(
+        f"recover: removed {result.orphans_removed} unreferenced blob(s) and "
+        f"{result.unfinished_removed} unfinished write(s)"
+    )
+    return 0
+
+
+def _check(config: SourceConfig) -> int:
+    recipient_set, _ = load_recipient_set(config)
+    print(f"recipient set serial {recipient_set.serial}, issued {recipient_set.issued_at}")
+    for recipient in recipient_set.recipients:
+        print(f"  {recipient.role:8} {recipient.key_id}")
+    print(f"  {len(recipient_set.sync_verify_keys)} sync key(s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="iblagh-source", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    recover = commands.add_parser(
+        "recover", help="remove ciphertext a crash left unreferenced (run before start-up)"
+    )
+    recover.add_argument(
+        "--grace",
+        type=float,
+        default=0.0,
+        help="only remove blobs older than this many seconds (0 when no worker runs)",
+    )
+    commands.add_parser("check", help="verify the installed recipient set and print it")
+    args = parser.parse_args(argv)
+    try:
+        config = SourceConfig.from_env()
+        if args.command == "recover":
+            return _recover(config, args.grace)
+        return _check(config)
+    except ConfigError as exc:
+        print(f"iblagh-source: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
