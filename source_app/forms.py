@@ -73,9 +73,16 @@ class ReportForm(FlaskForm):
         ],
     )
 
-    def validate_full_name(self, field: Any) -> None:
-        if self.identity.data == "identified" and not (field.data or "").strip():
-            raise ValidationError(_l("Enter your name, or choose to stay anonymous."))
+    def validate(self, extra_validators: Any = None) -> bool:
+        # Checked here, not inline: Optional() on an empty name stops a field's own chain.
+        valid: bool = super().validate(extra_validators)
+        if self.identity.data == "identified" and not (self.full_name.data or "").strip():
+            self.full_name.errors = [
+                *self.full_name.errors,
+                _l("Enter your name, or choose to stay anonymous."),
+            ]
+            return False
+        return valid
 
 
 class StatusForm(FlaskForm):

@@ -1,0 +1,130 @@
+"""``python -m bench``: report submissions per second, latency and RSS per concurrency level."""
+
+import argparse
+import json
+import math
+import os
+import platform
+import signal
+import sys
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from bench.harness import RssSampler, Server, make_data_dir
+from bench.submissions import run_level
+
+COLUMNS = [
+    ("concurrency", "{}"), ("requests", "{}"), ("failures", "{}"), ("req/s", "{:.1f}"),
+    ("p50 ms", "{:.0f}"), ("p99 ms", "{:.0f}"), ("max ms", "{:.0f}"),
+    ("peak RSS MiB", "{:.0f}"), ("peak/worker MiB", "{:.0f}"),
+]  # fmt: skip
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest rank; 0 for no values."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def measure(server: Server, concurrency: int, seconds: float, limit: int) -> dict[str, Any]:
+    assert server.proc is not None
+    sampler = RssSampler(server.proc.pid)
+    sampler.start()
+    try:
+        results, elapsed = run_level(server.base_url, concurrency, seconds, limit)
+    finally:
+        sampler.stop()
+    latencies = sorted(t * 1000 for r in results for t in r.latencies)
+    errors = [r.first_error for r in results if r.first_error]
+    return {
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "failures": sum(r.failures for r in results),
+        "req/s": len(latencies) / elapsed if elapsed > 0 else 0.0,
+        "p50 ms": percentile(latencies, 0.50),
+        "p99 ms": percentile(latencies, 0.99),
+        "max ms": latencies[-1] if latencies else 0.0,
+        "peak RSS MiB": sampler.peak_total / 1024,
+        "peak/worker MiB": sampler.peak_worker / 1024,
+        "seconds": elapsed,
+        "first_error": errors[0] if errors else "",
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    cells = [[name for name, _ in COLUMNS]]
+    cells += [[fmt.format(row[name]) for name, fmt in COLUMNS] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    return "\n".join(
+        "  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) for line in cells
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--concurrency", default="1,4,16", help="client threads per level")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each level")
+    parser.add_argument("--requests", type=int, default=0, help="POSTs per client (0: no cap)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn --workers")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn --threads")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args(argv)
+    args.levels = [int(n) for n in args.concurrency.split(",") if n.strip()]
+    if not args.levels or min(args.levels) < 1 or args.seconds <= 0:
+        parser.error("--concurrency needs positive integers and --seconds a positive number")
+    return args
+
+
+def _terminate(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # so that the finally below stops gunicorn
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    machine = {
+        "nproc": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "gunicorn": version("gunicorn"),
+    }
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="iblagh-bench-") as tmp:
+        make_data_dir(Path(tmp))
+        server = Server(Path(tmp), args.workers, args.threads)
+        try:
+            server.start()
+            print(f"machine: nproc={machine['nproc']}, Python {machine['python']}")
+            print(f"server: gunicorn {machine['gunicorn']} {server.target} on {server.base_url},")
+            print(f"        --workers {args.workers} --threads {args.threads}")
+            cap = f", at most {args.requests} POSTs per client" if args.requests else ""
+            print(f"load: {args.seconds:g} s per level{cap}; text reports, ~1 KB description")
+            for level in args.levels:
+                print(f"  concurrency {level} ...", file=sys.stderr, flush=True)
+                rows.append(measure(server, level, args.seconds, args.requests))
+        except KeyboardInterrupt:
+            print("interrupted; stopping gunicorn", file=sys.stderr)
+            return 130
+        finally:
+            server.stop()
+    print()
+    print(table(rows))
+    print()
+    print("Each submission runs one argon2id derivation (64 MiB, crypto/receipt.py) which")
+    print("dominates CPU: expect throughput to top out near nproc / argon2id time.")
+    for row in rows:
+        if row["first_error"]:
+            print(f"first failure at concurrency {row['concurrency']}: {row['first_error']}")
+    if args.json:
+        config = {k: getattr(args, k) for k in ("seconds", "requests", "workers", "threads")}
+        report = {"machine": machine, "config": config, "target": server.target, "levels": rows}
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 1 if any(row["failures"] for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""The public pages as a reporter meets them, including every way to send them bad input."""
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import ReporterActions
+
+PAGES = ["/", "/report", "/status"]
+
+
+def stored_blobs(data_dir: Path) -> list[Path]:
+    return [p for p in (data_dir / "blobs").rglob("*") if p.is_file()]
+
+
+def test_home_page_sets_no_cookie(client: FlaskClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+
+
+def test_a_report_gives_a_receipt_code_of_twenty_digits_in_groups(
+    reporter: ReporterActions,
+) -> None:
+    code = reporter.report()
+    assert re.fullmatch(r"\d{4}( \d{4}){4}", code)
+
+
+def test_status_page_with_the_code_shows_received(reporter: ReporterActions) -> None:
+    code = reporter.report()
+    status, page = reporter.status(code)
+    assert status == 200
+    assert "Received" in page
+    assert "waiting to be collected" in page
+
+
+def test_status_accepts_the_code_typed_in_arabic_indic_digits(reporter: ReporterActions) -> None:
+    code = reporter.report()
+    arabic = code.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")).replace(" ", "-")
+    status, _ = reporter.status(arabic)
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"), [("1" * 20, 404), ("12345", 400), ("abcd " * 5, 400), ("", 400)]
+)
+def test_wrong_codes_get_a_clear_4xx(reporter: ReporterActions, typed: str, expected: int) -> None:
+    status, page = reporter.status(typed)
+    assert status == expected
+    assert 'class="errors"' in page
+
+
+def test_missing_csrf_token_is_a_translated_400_and_stores_nothing(
+    client: FlaskClient, source_data_dir: Path
+) -> None:
+    data = {"category": "terrorism", "url": "https://x.example", "description": "d"}
+    response = client.post("/report?lang=fr", data=data)
+    assert response.status_code == 400
+    assert "formulaire" in response.get_data(as_text=True).lower()
+    assert stored_blobs(source_data_dir) == []
+
+
+def test_unknown_category_is_refused(reporter: ReporterActions, source_data_dir: Path) -> None:
+    data = {
+        "csrf_token": reporter.csrf_token(),
+        "category": "nonsense",
+        "url": "https://x.example/a",
+        "description": "text",
+        "identity": "anonymous",
+    }
+    response = reporter.client.post("/report", data=data)
+    assert response.status_code == 400
+    assert stored_blobs(source_data_dir) == []
+
+
+def test_identified_report_needs_a_name(reporter: ReporterActions) -> None:
+    data = {
+        "csrf_token": reporter.csrf_token(),
+        "category": "fraud",
+        "url": "https://x.example/a",
+        "description": "text",
+        "identity": "identified",
+        "full_name": "   ",
+    }
+    response = reporter.client.post("/report?lang=en", data=data)
+    assert response.status_code == 400
+    assert "Enter your name" in response.get_data(as_text=True)
+
+
+def test_a_file_upload_is_refused_without_touching_the_disk(
+    reporter: ReporterActions, source_data_dir: Path
+) -> None:
+    import io
+
+    data = {
+        "csrf_token": reporter.csrf_token(),
+        "category": "fraud",
+        "url": "https://x.example/a",
+        "description": "text",
+        "identity": "anonymous",
+        "file": (io.BytesIO(b"x" * 600_000), "evidence.png"),
+    }
+    response = reporter.client.post("/report", data=data, content_type="multipart/form-data")
+    assert response.status_code == 415
+    assert stored_blobs(source_data_dir) == []
+
+
+def test_an_oversized_request_is_413(client: FlaskClient) -> None:
+    response = client.post("/report", data={"description": "x" * (2 * 1024 * 1024)})
+    assert response.status_code == 413
+
+
+def test_garbage_multipart_is_4xx(client: FlaskClient) -> None:
+    response = client.post(
+        "/report",
+        data=b"--zzz\r\nContent-Disposition: form-data; name=\xff\r\n\r\n\x00\x01",
+        content_type="multipart/form-data; boundary=zzz",
+    )
+    assert 400 <= response.status_code < 500
+
+
+def test_invalid_utf8_in_a_field_is_4xx(client: FlaskClient) -> None:
+    response = client.post(
+        "/report",
+        data=b"description=%FF%FE&url=%C3",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert 400 <= response.status_code < 500
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/nope", "/static/style.css"])
+def test_security_headers_on_every_response(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    headers = response.headers
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert "script-src" not in headers["Content-Security-Policy"]
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert "Server" not in headers
+    if not path.startswith("/static/"):
+        assert headers["Cache-Control"] == "no-store"
+
+
+def test_session_cookie_is_httponly_and_strict(client: FlaskClient) -> None:
+    cookie = client.get("/report").headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_load_no_script_and_nothing_from_elsewhere(client: FlaskClient, path: str) -> None:
+    page = client.get(path).get_data(as_text=True)
+    assert "<script" not in page
+    assert " style=" not in page
+    for reference in re.findall(r'(?:src|href)="([^"]+)"', page):
+        assert not reference.startswith(("http:", "https:", "//")), reference
+
+
+def test_arabic_is_the_default_and_right_to_left(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in page
+
+
+@pytest.mark.parametrize(("lang", "word"), [("fr", "Signaler"), ("es", "Denunciar")])
+def test_language_follows_the_browser_and_the_switch(
+    client: FlaskClient, lang: str, word: str
+) -> None:
+    by_header = client.get("/", headers={"Accept-Language": f"{lang},en;q=0.5"})
+    assert f'lang="{lang}" dir="ltr"' in by_header.get_data(as_text=True)
+    by_switch = client.get(f"/?lang={lang}").get_data(as_text=True)
+    assert f'lang="{lang}"' in by_switch
+    assert word.lower() in by_switch.lower()
+
+
+def test_not_found_is_translated(client: FlaskClient) -> None:
+    response = client.get("/nope?lang=fr")
+    assert response.status_code == 404
+    assert "n’existe pas" in response.get_data(as_text=True) or "n'existe pas" in (
+        response.get_data(as_text=True)
+    )
+
+
+form_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=300)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    category=st.one_of(st.sampled_from(["terrorism", "child_abuse", "other"]), form_text),
+    url=form_text,
+    description=form_text,
+    identity=st.one_of(st.sampled_from(["anonymous", "identified"]), form_text),
+    full_name=form_text,
+)
+def test_any_form_input_gets_a_code_or_a_4xx_never_a_500(
+    source_app: Flask,
+    source_data_dir: Path,
+    category: str,
+    url: str,
+    description: str,
+    identity: str,
+    full_name: str,
+) -> None:
+    client = source_app.test_client()
+    actions = ReporterActions(client)
+    before = len(stored_blobs(source_data_dir))
+    data = {
+        "csrf_token": actions.csrf_token(),
+        "category": category,
+        "url": url,
+        "description": description,
+        "identity": identity,
+        "full_name": full_name,
+    }
+    response = client.post("/report", data=data)
+    after = len(stored_blobs(source_data_dir))
+    if response.status_code == 200:
+        assert re.search(r"<bdi>[0-9 ]{24}</bdi>", response.get_data(as_text=True))
+        assert after - before == (2 if identity == "identified" else 1)
+    else:
+        assert response.status_code == 400
+        assert after == before
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(typed=st.text(alphabet=string.digits + " -٠١٢٣٤٥٦٧٨٩x", max_size=40))
+def test_any_typed_code_gets_a_page_never_a_500(client: FlaskClient, typed: str) -> None:
+    actions = ReporterActions(client)
+    status, _ = actions.status(typed)
+    assert status in (400, 404)
