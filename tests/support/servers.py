@@ -1,5 +1,6 @@
 """Real servers for tests: gunicorn subprocesses on 127.0.0.1, with their logs in a file."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -34,10 +35,8 @@ class Server:
 
     def kill(self) -> None:
         """SIGKILL the whole process group: master and workers, no clean-up."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=10)
 
 
