@@ -34,24 +34,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wsgi_target(env: dict[str, str]) -> str:
-    """The lead's ``source_app.wsgi:public_app`` if it imports, else the bench's own."""
-    probe = "import source_app.wsgi as m; m.public_app"
-    ok = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, timeout=60)
-    return "source_app.wsgi:public_app" if ok.returncode == 0 else "bench.wsgi_public:app"
-
-
 class Server:
-    """gunicorn on 127.0.0.1; no access log; stopped by ``stop`` (terminate, then kill)."""
+    """gunicorn on 127.0.0.1 as in production (source_app.gunicorn_conf), logs to a file."""
 
     def __init__(self, data_dir: Path, workers: int, threads: int) -> None:
         self.port = free_port()
         self.env = {**os.environ, "IBLAGH_DATA_DIR": str(data_dir)}
-        self.target = wsgi_target(self.env)
+        self.target = "source_app:create_app()"
         self.log = data_dir / "gunicorn.log"
         self.argv = [
             sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads",
-            str(threads), "--bind", f"{HOST}:{self.port}", "--error-logfile", str(self.log),
+            str(threads), "--bind", f"{HOST}:{self.port}",
+            "--config", "python:source_app.gunicorn_conf",
+            "--error-logfile", str(self.log), "--access-logfile", str(self.log),
             "--no-control-socket", self.target,
         ]  # fmt: skip
         self.proc: subprocess.Popen[bytes] | None = None

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `make run`: the embedded default on loopback — SQLite, local folders, demo keys.
+# Public site, its sync listener and the officer app, each under gunicorn, until Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=.venv/bin
+VAR=${IBLAGH_VAR:-var}
+HOST=127.0.0.1
+PUBLIC_PORT=${IBLAGH_PUBLIC_PORT:-8080}
+SYNC_PORT=${IBLAGH_SYNC_PORT:-8081}
+OFFICER_PORT=${IBLAGH_OFFICER_PORT:-8082}
+mkdir -p "$VAR/source" "$VAR/officer" "$VAR/log"
+chmod 700 "$VAR/source" "$VAR/officer"
+
+# Demo unit keys and officer (first run only); installs the signed recipient set and
+# the unit verify key where the public host reads them.
+login=$(IBLAGH_DATA_DIR="$VAR/officer" "$BIN/iblagh-officer" demo-init --public-out "$VAR/source")
+
+# No worker runs yet: remove whatever a previous crash left half-written.
+IBLAGH_DATA_DIR="$VAR/source" "$BIN/iblagh-source" recover
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+start() {  # name port workers data-dir gunicorn-args...
+  local name=$1 port=$2 workers=$3 data=$4; shift 4
+  IBLAGH_DATA_DIR="$data" IBLAGH_SYNC_URL="http://$HOST:$SYNC_PORT" "$BIN/gunicorn" \
+    --bind "$HOST:$port" --workers "$workers" --threads 4 --no-control-socket "$@" \
+    >>"$VAR/log/$name.log" 2>&1 &
+  pids+=($!)
+}
+
+# The public host's logs hold no address and no query string (source_app/gunicorn_conf.py).
+start public "$PUBLIC_PORT" 2 "$VAR/source" \
+  --config python:source_app.gunicorn_conf 'source_app:create_app()'
+start sync "$SYNC_PORT" 1 "$VAR/source" \
+  --config python:source_app.gunicorn_conf 'source_app:create_sync_app()'
+# The officer app keeps unlocked keys in process memory: exactly one worker.
+start officer "$OFFICER_PORT" 1 "$VAR/officer" --access-logfile - 'journalist_app.wsgi:app'
+
+for port in "$PUBLIC_PORT" "$OFFICER_PORT"; do
+  for _ in $(seq 1 100); do
+    if "$BIN/python" -c "import socket,sys; socket.create_connection(('$HOST', $port), 1)" 2>/dev/null; then
+      break
+    fi
+    sleep 0.1
+  done
+done
+
+cat <<INFO
+
+  Iblagh is running (embedded default: SQLite and local folders under $VAR/).
+
+  Public site (reporters):   http://$HOST:$PUBLIC_PORT/
+  Officer app:               http://$HOST:$OFFICER_PORT/
+  Sync listener (officer):   http://$HOST:$SYNC_PORT/sync/v1/  (signed requests only)
+
+$login
+
+  Make a report on the public site, then press "Sync" in the officer app.
+  Logs: $VAR/log/   Stop: Ctrl-C
+
+INFO
+wait -n "${pids[@]}"
