@@ -96,6 +96,8 @@ def verify_request(
     claimed_key_id = headers.get(HEADER_KEY_ID)
     if timestamp_text is None or nonce is None or signature_text is None or claimed_key_id is None:
         raise UnsignedRequest("request is not signed")
+    if not (timestamp_text.isascii() and timestamp_text.isdigit()):
+        raise UnsignedRequest("malformed timestamp")
     try:
         timestamp = int(timestamp_text)
         signature = b64decode(signature_text, length=64)
@@ -106,7 +108,10 @@ def verify_request(
     current = time.time() if now is None else now
     if abs(current - timestamp) > max_skew:
         raise StaleRequest("request timestamp outside the accepted window")
-    message = signing_message(method, path, body_sha256, timestamp, nonce)
+    try:
+        message = signing_message(method, path, body_sha256, timestamp, nonce)
+    except (CryptoError, UnicodeError) as exc:
+        raise SignatureError("request cannot be signed as sent") from exc
     for verify_key in verify_keys:
         if key_id_hex(bytes(verify_key)) != claimed_key_id:
             continue
