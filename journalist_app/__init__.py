@@ -1,0 +1,52 @@
+"""The officer application: accounts, key custody, sync and reading, on the isolated host.
+
+``create_app(config)`` builds everything; importing this package does nothing.
+"""
+
+import os
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from journalist_app.blob_store import LocalBlobStore
+from journalist_app.config import OfficerConfig, load_or_create_secret_key
+from journalist_app.database import create_schema, make_engine, make_session_factory
+from journalist_app.i18n import init_i18n
+from journalist_app.keyring import KeyringStore
+from journalist_app.views import auth, errors, guard, reports
+from journalist_app.views.context import EXTENSION, OfficerState
+
+SESSION_COOKIE_NAME = "iblagh_officer"
+
+
+def create_app(config: OfficerConfig | None = None) -> Flask:
+    """Build the officer web app for ``config`` (default: from ``IBLAGH_*`` variables)."""
+    config = config or OfficerConfig.from_env(os.environ)
+    config.ensure_data_dir()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=load_or_create_secret_key(config),
+        SESSION_COOKIE_NAME=SESSION_COOKIE_NAME,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=config.cookie_secure,
+        # Only small forms are posted to the officer app.
+        MAX_CONTENT_LENGTH=64 * 1024,
+        BABEL_DEFAULT_LOCALE="fr",
+        BABEL_DEFAULT_TIMEZONE="UTC",
+    )
+    engine = make_engine(config.database_url)
+    create_schema(engine)
+    app.extensions[EXTENSION] = OfficerState(
+        config=config,
+        session_factory=make_session_factory(engine),
+        blob_store=LocalBlobStore(config.data_dir),
+        keyrings=KeyringStore(idle_seconds=config.session_minutes * 60),
+    )
+    CSRFProtect(app)
+    init_i18n(app)
+    guard.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(reports.blueprint)
+    return app

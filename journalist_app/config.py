@@ -1,0 +1,114 @@
+"""The officer host's one configuration object, read from ``IBLAGH_*`` variables.
+
+Everything the officer host writes lives under ``data_dir``, so backing up, wiping
+or moving an installation is one folder.
+"""
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from crypto.keys import WRAP_PARAMS_DEFAULT, WRAP_PARAMS_FAST, Argon2Params
+
+DEFAULT_DATA_DIR = "./var/officer"
+DEFAULT_SYNC_URL = "http://127.0.0.1:8081"
+DEFAULT_SESSION_MINUTES = 30
+SECRET_KEY_FILE = "flask-secret-key"  # noqa: S105 (a file name)
+_KDF_CHOICES = {"default": WRAP_PARAMS_DEFAULT, "fast": WRAP_PARAMS_FAST}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """An ``IBLAGH_*`` variable has a value the officer host cannot use."""
+
+
+@dataclass(frozen=True)
+class OfficerConfig:
+    """Settings of the officer application and CLI."""
+
+    data_dir: Path
+    database_url: str
+    sync_url: str
+    kdf: str = "default"
+    session_minutes: int = DEFAULT_SESSION_MINUTES
+    cookie_secure: bool = False
+    sync_timeout_seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "OfficerConfig":
+        """Read the configuration; unknown values raise :class:`ConfigError`."""
+        data_dir = Path(environ.get("IBLAGH_DATA_DIR") or DEFAULT_DATA_DIR).absolute()
+        database_url = environ.get("IBLAGH_DATABASE_URL") or f"sqlite:///{data_dir}/officer.sqlite3"
+        sync_url = (environ.get("IBLAGH_SYNC_URL") or DEFAULT_SYNC_URL).rstrip("/")
+        if not sync_url.startswith(("http://", "https://")):
+            raise ConfigError("IBLAGH_SYNC_URL must be an http:// or https:// URL")
+        kdf = environ.get("IBLAGH_KDF") or "default"
+        if kdf not in _KDF_CHOICES:
+            raise ConfigError("IBLAGH_KDF must be 'default' or 'fast'")
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            sync_url=sync_url,
+            kdf=kdf,
+            session_minutes=_positive_int(
+                environ, "IBLAGH_SESSION_MINUTES", DEFAULT_SESSION_MINUTES
+            ),
+            cookie_secure=_boolean(environ, "IBLAGH_COOKIE_SECURE"),
+        )
+
+    @property
+    def wrap_params(self) -> Argon2Params:
+        """argon2id cost for officer passphrases; ``fast`` is for tests only."""
+        return _KDF_CHOICES[self.kdf]
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data folder readable by this user only."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self.data_dir
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number") from exc
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1")
+    return value
+
+
+def _boolean(environ: Mapping[str, str], name: str) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be 1 or 0")
+
+
+def load_or_create_secret_key(config: OfficerConfig) -> bytes:
+    """The Flask session key: made once, kept in a 0600 file so restarts keep sessions signed."""
+    path = config.ensure_data_dir() / SECRET_KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_bytes()
+        if len(key) < 32:
+            raise ConfigError(f"{path} is damaged: delete it to make a new one") from None
+        return key
+    key = secrets.token_bytes(64)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return key

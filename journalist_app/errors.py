@@ -1,0 +1,81 @@
+"""Typed failures of the officer services, mapped to messages only at the edges (CLI, views).
+
+Each message is a plain English sentence fit for the CLI; the web views show their own
+translated text per type instead.
+"""
+
+
+class OfficerError(Exception):
+    """Base of every expected failure of the officer host."""
+
+
+class KeysAlreadyInitialised(OfficerError):
+    """``keys init`` on a data dir that already holds unit keys."""
+
+
+class KeysNotInitialised(OfficerError):
+    """An operation needs unit keys and there are none yet."""
+
+
+class BadCredentials(OfficerError):
+    """Unknown officer or wrong passphrase: deliberately not told apart."""
+
+
+class OfficerExists(OfficerError):
+    """The username is taken."""
+
+
+class InvalidUsername(OfficerError):
+    """A username outside the allowed characters or length."""
+
+
+class WeakPassphrase(OfficerError):
+    """A new passphrase is too short to guard the unit's keys."""
+
+
+class MissingKey(OfficerError):
+    """The unlocked keyring lacks the key an operation needs."""
+
+
+class CorruptGrant(OfficerError):
+    """A stored grant does not open or does not match its unit key."""
+
+
+class ReportNotFound(OfficerError):
+    """No report with this id is stored."""
+
+
+class ReportUnreadable(OfficerError):
+    """A stored report does not decrypt with the keys held, or its content is malformed."""
+
+
+class InvalidReply(OfficerError):
+    """A reply with an unknown status or reason, or too long."""
+
+
+class SyncError(OfficerError):
+    """Base of failures talking to the public host's sync API."""
+
+
+class SyncUnreachable(SyncError):
+    """The public host did not answer: wrong URL, host down, network or onion service down."""
+
+
+class SyncRefused(SyncError):
+    """The public host refused the signed request (401); ``code`` is its error code."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SyncProtocolError(SyncError):
+    """An answer that does not follow docs/sync-api.md."""
+
+
+class BlobMismatch(SyncError):
+    """A fetched blob's size or SHA-256 differs from the listing: it is not stored."""
+
+
+class UnknownReporter(SyncError):
+    """The public host knows no reporter with this id (reply push, 404)."""

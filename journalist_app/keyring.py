@@ -1,0 +1,84 @@
+"""Unlocked unit secrets, held in process memory only while an officer is logged in.
+
+Invariant 7: nothing decrypts without an unlocked session. A keyring lives in a
+:class:`KeyringStore` under a random session id; the browser holds that id, never a
+key, and the store forgets the keyring at logout or after the idle timeout.
+"""
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from nacl.public import PrivateKey
+from nacl.signing import SigningKey
+
+
+@dataclass(frozen=True)
+class UnlockedKeyring:
+    """What one officer's grants opened: intake keys by key id, signing and sync keys."""
+
+    username: str
+    intake_keys: dict[str, PrivateKey] = field(default_factory=dict)
+    signing_key: SigningKey | None = None
+    sync_key: SigningKey | None = None
+
+    def intake_identities(self) -> list[PrivateKey]:
+        return list(self.intake_keys.values())
+
+    def __repr__(self) -> str:
+        return f"UnlockedKeyring(username={self.username!r}, <keys hidden>)"
+
+    __str__ = __repr__
+
+
+@dataclass
+class _Entry:
+    keyring: UnlockedKeyring
+    last_used: float
+
+
+class KeyringStore:
+    """Server-side map of session id to keyring, with idle expiry; thread-safe.
+
+    It lives in one process: the officer app must run as a single worker.
+    """
+
+    def __init__(self, idle_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._idle_seconds = idle_seconds
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def open(self, keyring: UnlockedKeyring) -> str:
+        """Keep ``keyring`` and return the new session id that names it."""
+        session_id = secrets.token_urlsafe(32)
+        with self._lock:
+            self._forget_idle()
+            self._entries[session_id] = _Entry(keyring, self._clock())
+        return session_id
+
+    def get(self, session_id: str) -> UnlockedKeyring | None:
+        """The keyring for ``session_id`` if it is still fresh; using it keeps it fresh."""
+        with self._lock:
+            self._forget_idle()
+            entry = self._entries.get(session_id)
+            if entry is None:
+                return None
+            entry.last_used = self._clock()
+            return entry.keyring
+
+    def forget(self, session_id: str) -> None:
+        with self._lock:
+            self._entries.pop(session_id, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._forget_idle()
+            return len(self._entries)
+
+    def _forget_idle(self) -> None:
+        cutoff = self._clock() - self._idle_seconds
+        for session_id in [s for s, e in self._entries.items() if e.last_used < cutoff]:
+            del self._entries[session_id]

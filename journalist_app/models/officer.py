@@ -1,0 +1,42 @@
+"""Officers and the unit secrets granted to them (see docs/keys.md)."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from journalist_app.models.base import Base, utc_now
+
+
+class Officer(Base):
+    """An officer account; its X25519 private key rests only wrapped by the passphrase."""
+
+    __tablename__ = "officers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    # nacl.pwhash.argon2id.str output: algorithm, parameters and salt are inside.
+    password_hash: Mapped[bytes] = mapped_column(LargeBinary(256))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # crypto.keys.wrap_secret document (argon2id + secretbox) under the login passphrase.
+    wrapped_private_key: Mapped[bytes] = mapped_column(LargeBinary(1024))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    grants: Mapped[list["KeyGrant"]] = relationship(
+        back_populates="officer", cascade="all, delete-orphan"
+    )
+
+
+class KeyGrant(Base):
+    """One unit secret sealed (crypto_box_seal) to one officer's public key."""
+
+    __tablename__ = "key_grants"
+    __table_args__ = (UniqueConstraint("officer_id", "key_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"))
+    key_id: Mapped[str] = mapped_column(ForeignKey("unit_keys.key_id"))
+    sealed_secret: Mapped[bytes] = mapped_column(LargeBinary(128))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    officer: Mapped[Officer] = relationship(back_populates="grants")

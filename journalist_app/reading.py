@@ -1,0 +1,121 @@
+"""Reading reports on the officer host: decryption with the unlocked intake keys.
+
+The identity section is not decrypted here (invariant 5): revealing it will need an
+allowed role and a stated reason, which come later. Only its presence is reported.
+"""
+
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from crypto.envelope import open_stream
+from crypto.errors import EnvelopeError
+from journalist_app.blob_store import SUBMISSION_ID, LocalBlobStore
+from journalist_app.errors import ReportNotFound, ReportUnreadable
+from journalist_app.keyring import UnlockedKeyring
+from journalist_app.models import Report
+
+# A report body is a short JSON document; anything larger is refused, not displayed.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+BODY_KINDS = frozenset({"report", "followup"})
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    """A row of the report list: nothing that needs decryption."""
+
+    id: str
+    kind: str
+    received_hour: datetime
+    identity_present: bool
+    attachment_count: int
+
+
+@dataclass(frozen=True)
+class ReportBody:
+    """The decrypted ``body`` envelope (docs/sync-api.md); unknown fields are ignored."""
+
+    category: str
+    urls: tuple[str, ...]
+    description: str
+    language: str
+
+
+@dataclass(frozen=True)
+class ReportReading:
+    summary: ReportSummary
+    body: ReportBody
+
+
+def list_reports(session: Session) -> list[ReportSummary]:
+    """Every stored report, newest first."""
+    reports = session.scalars(
+        select(Report)
+        .options(selectinload(Report.blobs))
+        .order_by(Report.received_hour.desc(), Report.synced_at.desc(), Report.id)
+    )
+    return [_summary(report) for report in reports]
+
+
+def read_report(
+    session: Session, store: LocalBlobStore, keyring: UnlockedKeyring, report_id: str
+) -> ReportReading:
+    """Decrypt a report's body with the officer's intake keys."""
+    report = session.get(Report, report_id) if SUBMISSION_ID.fullmatch(report_id) else None
+    if report is None:
+        raise ReportNotFound(f"no report {report_id}")
+    body_blob = report.blob("body")
+    if body_blob is None:
+        raise ReportUnreadable("the report has no body")
+    if body_blob.size > MAX_BODY_BYTES:
+        raise ReportUnreadable("the report body is too large to display")
+    content = io.BytesIO()
+    try:
+        with store.open(body_blob.path) as source:
+            opened = open_stream(source, content, keyring.intake_identities())
+    except (EnvelopeError, OSError) as exc:
+        raise ReportUnreadable(f"the report body does not open: {exc}") from exc
+    if opened.metadata.kind not in BODY_KINDS:
+        raise ReportUnreadable("the body envelope is not a report")
+    return ReportReading(summary=_summary(report), body=parse_report_body(content.getvalue()))
+
+
+def parse_report_body(raw: bytes) -> ReportBody:
+    """Validate the body JSON: ``v`` and ``category`` required, other fields optional."""
+    try:
+        document: Any = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ReportUnreadable("the report body is not JSON") from exc
+    if not isinstance(document, dict):
+        raise ReportUnreadable("the report body is not a JSON object")
+    version = document.get("v")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ReportUnreadable("the report body has no version")
+    category = document.get("category")
+    urls = document.get("urls", [])
+    description = document.get("description", "")
+    language = document.get("language", "")
+    if not isinstance(category, str) or not category:
+        raise ReportUnreadable("the report body has no category")
+    if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
+        raise ReportUnreadable("the report's URLs are not a list of text")
+    if not isinstance(description, str) or not isinstance(language, str):
+        raise ReportUnreadable("the report's description or language is not text")
+    return ReportBody(
+        category=category, urls=tuple(urls), description=description, language=language
+    )
+
+
+def _summary(report: Report) -> ReportSummary:
+    return ReportSummary(
+        id=report.id,
+        kind=report.kind,
+        received_hour=report.received_hour,
+        identity_present=report.blob("identity") is not None,
+        attachment_count=sum(1 for blob in report.blobs if blob.name.startswith("attachment-")),
+    )

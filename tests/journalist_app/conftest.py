@@ -1,0 +1,366 @@
+"""Fixtures for the officer app: a fresh data dir per test, real crypto, real SQLite.
+
+The public host's sync listener is played by ``Mailbox``, a small WSGI app served on
+127.0.0.1 that follows docs/sync-api.md and checks every request's signature with
+``crypto.sync_auth.verify_request``. End-to-end tests against the real source_app live
+in tests/test_end_to_end.py.
+"""
+
+import hashlib
+import json
+import re
+import secrets
+import socket
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask
+from flask.testing import FlaskClient
+from nacl.public import PrivateKey
+from nacl.signing import VerifyKey
+from sqlalchemy.orm import Session
+
+from crypto.encoding import b64encode
+from crypto.envelope import EnvelopeMetadata, seal_bytes
+from crypto.errors import ReplayedRequest, SignatureError
+from crypto.recipients import RecipientSet, verify_recipient_set
+from crypto.sync_auth import verify_request
+from journalist_app import create_app
+from journalist_app.config import OfficerConfig
+from journalist_app.custody import InitResult, init_unit_keys
+from journalist_app.database import create_schema, make_engine, make_session_factory
+
+TRANSLATIONS = Path(__file__).resolve().parents[2] / "journalist_app" / "translations"
+OFFICER = "alice"
+PASSPHRASE = "alice passphrase, long enough"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """What `make translations` does, so the suite also runs without make."""
+    for po_path in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as source:
+            catalog = read_po(source, locale=po_path.parts[-3])
+        with mo_path.open("wb") as target:
+            write_mo(target, catalog)
+
+
+def make_config(data_dir: Path, sync_url: str = "http://127.0.0.1:9") -> OfficerConfig:
+    return OfficerConfig.from_env(
+        {"IBLAGH_DATA_DIR": str(data_dir), "IBLAGH_KDF": "fast", "IBLAGH_SYNC_URL": sync_url}
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> OfficerConfig:
+    return make_config(tmp_path / "officer")
+
+
+@pytest.fixture
+def db(config: OfficerConfig) -> Iterator[Session]:
+    config.ensure_data_dir()
+    engine = make_engine(config.database_url)
+    create_schema(engine)
+    session = make_session_factory(engine)()
+    yield session
+    session.close()
+    engine.dispose()
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A unit whose keys were made by ``init_unit_keys``, with its first officer."""
+
+    init: InitResult
+    recipient_set: RecipientSet
+    username: str = OFFICER
+    passphrase: str = PASSPHRASE
+
+    @property
+    def recovery_key(self) -> PrivateKey:
+        return PrivateKey(self.init.recovery_secret)
+
+
+@pytest.fixture
+def unit(db: Session, config: OfficerConfig) -> Unit:
+    result = init_unit_keys(db, OFFICER, PASSPHRASE, config.wrap_params)
+    recipient_set = verify_recipient_set(
+        result.signed_recipient_set, VerifyKey(result.unit_verify_key)
+    )
+    return Unit(init=result, recipient_set=recipient_set)
+
+
+def seal_report(recipient_set: RecipientSet, body: dict[str, Any], kind: str = "report") -> bytes:
+    """A body envelope as the reporter's browser or the public host would make it."""
+    return seal_bytes(
+        json.dumps(body, ensure_ascii=False).encode("utf-8"),
+        recipient_set.public_keys(),
+        EnvelopeMetadata(kind=kind, content_type="application/json"),
+    )
+
+
+def seal_identity(recipient_set: RecipientSet, full_name: str) -> bytes:
+    return seal_bytes(
+        json.dumps({"v": 1, "full_name": full_name}).encode("utf-8"),
+        recipient_set.public_keys(),
+        EnvelopeMetadata(kind="identity", content_type="application/json"),
+    )
+
+
+# --- the public host's sync listener, played in-process -----------------------------------
+
+
+@dataclass
+class StoredSubmission:
+    id: str
+    kind: str
+    reporter_id: str
+    reporter_key: PrivateKey
+    received_hour: str
+    blobs: dict[str, bytes]
+
+
+@dataclass
+class Mailbox:
+    """Sync API v1 as docs/sync-api.md describes it, holding everything in memory."""
+
+    recipient_set: RecipientSet
+    submissions: dict[str, StoredSubmission] = field(default_factory=dict)
+    replies: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    nonces: set[str] = field(default_factory=set)
+    corrupted: set[tuple[str, str]] = field(default_factory=set)
+    fail_acks: bool = False
+    requests: list[tuple[str, str, int]] = field(default_factory=list)
+    url: str = ""
+
+    def add(
+        self,
+        blobs: dict[str, bytes],
+        kind: str = "report",
+        received_hour: str = "2026-11-28T18:00:00Z",
+    ) -> StoredSubmission:
+        reporter_key = PrivateKey.generate()
+        submission = StoredSubmission(
+            id=secrets.token_hex(16),
+            kind=kind,
+            reporter_id=secrets.token_hex(16),
+            reporter_key=reporter_key,
+            received_hour=received_hour,
+            blobs=blobs,
+        )
+        self.submissions[submission.id] = submission
+        self.replies.setdefault(submission.reporter_id, {})
+        return submission
+
+    def add_report(self, body: dict[str, Any], **kwargs: Any) -> StoredSubmission:
+        return self.add({"body": seal_report(self.recipient_set, body)}, **kwargs)
+
+    # WSGI
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        status, payload, content_type = self._answer(environ)
+        self.requests.append((environ["REQUEST_METHOD"], environ["PATH_INFO"], status))
+        reason = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized"}
+        start_response(
+            f"{status} {reason.get(status, 'Error')}",
+            [("Content-Type", content_type), ("Content-Length", str(len(payload)))],
+        )
+        return [payload]
+
+    def _answer(self, environ: dict[str, Any]) -> tuple[int, bytes, str]:
+        method = environ["REQUEST_METHOD"]
+        path = environ["PATH_INFO"]
+        query = environ.get("QUERY_STRING", "")
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        headers = {
+            name: environ.get("HTTP_" + name.upper().replace("-", "_"), "")
+            for name in (
+                "X-Iblagh-Timestamp",
+                "X-Iblagh-Nonce",
+                "X-Iblagh-Key-Id",
+                "X-Iblagh-Signature",
+            )
+        }
+        headers = {name: value for name, value in headers.items() if value}
+        try:
+            verified = verify_request(
+                [VerifyKey(k) for k in self.recipient_set.sync_verify_keys],
+                method,
+                path + (f"?{query}" if query else ""),
+                hashlib.sha256(body).digest(),
+                headers,
+            )
+            if verified.nonce in self.nonces:
+                raise ReplayedRequest("nonce seen")
+            self.nonces.add(verified.nonce)
+        except ReplayedRequest:
+            return _error(401, "replayed")
+        except SignatureError as exc:
+            code = "unsigned" if "not signed" in str(exc) else "bad_signature"
+            return _error(401, code)
+        return self._route(method, path, urllib.parse.parse_qs(query), body, environ)
+
+    def _route(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes, environ: Any
+    ) -> tuple[int, bytes, str]:
+        if method == "GET" and path == "/sync/v1/submissions":
+            limit = int(query.get("limit", ["100"])[0])
+            listed = [self._listing(s) for s in list(self.submissions.values())[:limit]]
+            return _json(200, {"submissions": listed})
+        blob = re.fullmatch(r"/sync/v1/submissions/([0-9a-f]{32})/blobs/([a-z0-9-]+)", path)
+        if method == "GET" and blob:
+            submission = self.submissions.get(blob.group(1))
+            data = submission.blobs.get(blob.group(2)) if submission else None
+            if data is None:
+                return _error(404, "unknown")
+            if (blob.group(1), blob.group(2)) in self.corrupted:
+                data = data[:-1] + bytes([data[-1] ^ 1])
+            return 200, data, "application/octet-stream"
+        if method == "POST" and path == "/sync/v1/ack":
+            if self.fail_acks:
+                return _error(500, "internal")
+            ids = json.loads(body)["ids"]
+            deleted = [i for i in ids if self.submissions.pop(i, None) is not None]
+            return _json(200, {"deleted": deleted, "unknown": [i for i in ids if i not in deleted]})
+        reply = re.fullmatch(r"/sync/v1/reporters/([0-9a-f]{32})/replies", path)
+        if method == "POST" and reply:
+            inbox = self.replies.get(reply.group(1))
+            if inbox is None:
+                return _error(404, "unknown")
+            reply_id = environ.get("HTTP_X_IBLAGH_REPLY_ID", "")
+            if reply_id in inbox:
+                return _json(200, {"id": reply_id})
+            inbox[reply_id] = body
+            return _json(201, {"id": reply_id})
+        return _error(404, "unknown")
+
+    def _listing(self, submission: StoredSubmission) -> dict[str, Any]:
+        return {
+            "id": submission.id,
+            "kind": submission.kind,
+            "reporter_id": submission.reporter_id,
+            "reporter_public_key": b64encode(bytes(submission.reporter_key.public_key)),
+            "received_hour": submission.received_hour,
+            "blobs": [
+                {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                for name, data in submission.blobs.items()
+            ],
+        }
+
+
+def _json(status: int, value: Any) -> tuple[int, bytes, str]:
+    return status, json.dumps(value).encode("utf-8"), "application/json"
+
+
+def _error(status: int, code: str) -> tuple[int, bytes, str]:
+    return _json(status, {"error": code})
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def mailbox(unit: Unit) -> Iterator[Mailbox]:
+    box = Mailbox(recipient_set=unit.recipient_set)
+    server: WSGIServer = make_server("127.0.0.1", 0, box, handler_class=_QuietHandler)
+    box.url = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield box
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def synced_config(config: OfficerConfig, mailbox: Mailbox) -> OfficerConfig:
+    """The test's config, pointed at the mailbox."""
+    return make_config(config.data_dir, mailbox.url)
+
+
+# --- the web app ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(synced_config: OfficerConfig, unit: Unit) -> Flask:
+    return create_app(synced_config)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+class AuthActions:
+    """Log in and out as an officer would, through the forms, CSRF token included."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def login(self, username: str = OFFICER, passphrase: str = PASSPHRASE) -> Any:
+        page = self._client.get("/login").get_data(as_text=True)
+        return self._client.post(
+            "/login",
+            data={"username": username, "passphrase": passphrase, "csrf_token": csrf_token(page)},
+        )
+
+    def logout(self) -> Any:
+        page = self._client.get("/").get_data(as_text=True)
+        return self._client.post("/logout", data={"csrf_token": csrf_token(page)})
+
+    def sync(self) -> Any:
+        return self._client.post("/sync", data={"csrf_token": self.csrf("/")})
+
+    def csrf(self, path: str) -> str:
+        """The CSRF token of the form on ``path``."""
+        return csrf_token(self._client.get(path).get_data(as_text=True))
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def auth_for() -> type[AuthActions]:
+    """For a test that builds its own app: ``auth_for(client)``."""
+    return AuthActions
+
+
+@pytest.fixture
+def unused_url() -> str:
+    """A 127.0.0.1 URL nothing listens on (port bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def sealed_report(unit: Unit) -> Callable[..., bytes]:
+    """Seal a report body to the unit's recipient set, as a reporter would."""
+
+    def seal(body: dict[str, Any], kind: str = "report") -> bytes:
+        return seal_report(unit.recipient_set, body, kind)
+
+    return seal

@@ -1,0 +1,65 @@
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+TRANSLATIONS = Path(__file__).resolve().parents[2] / "journalist_app" / "translations"
+
+
+def _html_tag(html: str) -> str:
+    match = re.search(r"<html[^>]*>", html)
+    assert match
+    return match.group(0)
+
+
+def test_login_renders_in_arabic_right_to_left(client) -> None:
+    html = client.get("/login?lang=ar").get_data(as_text=True)
+    assert _html_tag(html) == '<html lang="ar" dir="rtl">'
+    assert "تسجيل الدخول" in html and "عبارة المرور" in html
+
+
+def test_french_is_the_default(client) -> None:
+    html = client.get("/login").get_data(as_text=True)
+    assert _html_tag(html) == '<html lang="fr" dir="ltr">'
+    assert "Phrase secrète" in html and "Se connecter" in html
+
+
+@pytest.mark.parametrize(
+    ("header", "language", "word"),
+    [("es-ES,es;q=0.9", "es", "Frase de contraseña"), ("en-GB", "en", "Passphrase")],
+)
+def test_accept_language_picks_among_the_four(client, header, language, word) -> None:
+    html = client.get("/login", headers={"Accept-Language": header}).get_data(as_text=True)
+    assert f'lang="{language}"' in _html_tag(html) and word in html
+
+
+def test_a_chosen_language_outlives_login_and_logout(client, auth) -> None:
+    client.get("/login?lang=ar")
+    auth.login()
+    assert _html_tag(client.get("/").get_data(as_text=True)) == '<html lang="ar" dir="rtl">'
+    auth.logout()
+    html = client.get("/login").get_data(as_text=True)
+    assert _html_tag(html) == '<html lang="ar" dir="rtl">'
+    assert "أُزيلت مفاتيحك من الذاكرة" in html
+
+
+def test_an_unknown_language_falls_back_to_french(client) -> None:
+    html = client.get("/login?lang=xx", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert 'lang="fr"' in _html_tag(html)
+
+
+@pytest.mark.parametrize("language", ["ar", "fr", "en", "es"])
+def test_catalogs_are_complete_and_keep_their_placeholders(language) -> None:
+    template = {
+        message.id for message in read_po((TRANSLATIONS / "messages.pot").open("rb")) if message.id
+    }
+    path = TRANSLATIONS / language / "LC_MESSAGES" / "messages.po"
+    catalog = read_po(path.open("rb"), locale=language)
+    translated = {message.id: message for message in catalog if message.id}
+    assert set(translated) == template
+    for msgid, message in translated.items():
+        assert message.string and not message.fuzzy, msgid
+        assert sorted(re.findall(r"%\(\w+\)[sd]", msgid)) == sorted(
+            re.findall(r"%\(\w+\)[sd]", message.string)
+        ), msgid
