@@ -239,3 +239,7 @@ def _read_demo_credentials(path: Path) -> tuple[str, str]:
     if "username" not in fields or "passphrase" not in fields:
         raise CliError(f"{path} is damaged; remove the data dir to start the demo afresh")
     return fields["username"], fields["passphrase"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Both apps on loopback, as `make run` starts them: report → sync → decrypted on the officer side.
+
+Every piece is real: gunicorn processes for the public site, its sync listener and the
+officer app; the `iblagh-officer` CLI for keys and sync; HTTP with cookies and CSRF.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.cookiejar import CookieJar
+from pathlib import Path
+from urllib.request import HTTPCookieProcessor, OpenerDirector, build_opener
+
+import pytest
+
+from tests.support.servers import Server, gunicorn
+
+OFFICER = "nadia"
+PASSPHRASE = "a long passphrase for the test officer"
+SECRET_TEXT = "Chaîne qui diffuse l'appel au meurtre — قناة تنشر الدعوة إلى القتل"
+SOURCE_CONF = "python:source_app.gunicorn_conf"
+
+
+@dataclass
+class Deployment:
+    public: Server
+    sync: Server
+    officer: Server
+    officer_env: dict[str, str]
+    source_dir: Path
+
+
+def officer_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "journalist_app.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    source_dir, officer_dir = tmp_path / "source", tmp_path / "officer"
+    source_env = {"IBLAGH_DATA_DIR": str(source_dir)}
+    officer_env = {
+        "IBLAGH_DATA_DIR": str(officer_dir),
+        "IBLAGH_KDF": "fast",
+        "IBLAGH_OFFICER_PASSPHRASE": PASSPHRASE,
+    }
+    init = officer_cli(
+        officer_env, "keys", "init", "--officer", OFFICER, "--public-out", str(source_dir)
+    )
+    assert init.returncode == 0, init.stderr
+    assert "recovery" in init.stdout.lower()
+    with (
+        gunicorn(
+            "source_app:create_app()", source_env, tmp_path / "public.log", config=SOURCE_CONF
+        ) as public,
+        gunicorn(
+            "source_app:create_sync_app()",
+            source_env,
+            tmp_path / "sync.log",
+            config=SOURCE_CONF,
+            probe_path="/sync/v1/submissions",
+        ) as sync,
+    ):
+        officer_env["IBLAGH_SYNC_URL"] = sync.url
+        with gunicorn(
+            "journalist_app.wsgi:app",
+            officer_env,
+            tmp_path / "officer.log",
+            config=None,
+            probe_path="/login",
+        ) as officer:
+            yield Deployment(public, sync, officer, officer_env, source_dir)
+
+
+def browser() -> OpenerDirector:
+    return build_opener(HTTPCookieProcessor(CookieJar()))
+
+
+def csrf_token(page: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def post_form(opener: OpenerDirector, url: str, fields: dict[str, str]) -> str:
+    with opener.open(url) as response:
+        token = csrf_token(response.read().decode())
+    data = urllib.parse.urlencode({"csrf_token": token, **fields}).encode()
+    with opener.open(url, data=data) as response:
+        return str(response.read().decode())
+
+
+def submit_report(public_url: str, description: str, name: str = "") -> str:
+    page = post_form(
+        browser(),
+        f"{public_url}/report?lang=fr",
+        {
+            "category": "incitement",
+            "url": "https://example.org/video/123",
+            "description": description,
+            "identity": "identified" if name else "anonymous",
+            "full_name": name,
+        },
+    )
+    match = re.search(r"<bdi>([0-9 ]{24})</bdi>", page)
+    assert match, "no receipt code"
+    return match.group(1)
+
+
+def officer_session(officer_url: str) -> OpenerDirector:
+    opener = browser()
+    page = post_form(
+        opener, f"{officer_url}/login", {"username": OFFICER, "passphrase": PASSPHRASE}
+    )
+    assert "logout" in page.lower() or "déconnexion" in page.lower() or "/reports/" in page, page[
+        :500
+    ]
+    return opener
+
+
+def test_a_report_typed_in_the_public_form_appears_decrypted_after_a_sync(
+    deployment: Deployment,
+) -> None:
+    submit_report(deployment.public.url, SECRET_TEXT, name="Youssef El Amrani")
+    sync = officer_cli(deployment.officer_env, "sync", "--officer", OFFICER)
+    assert sync.returncode == 0, sync.stderr
+    assert "synced: 1 new" in sync.stdout
+    assert "1 acknowledged" in sync.stdout
+    # The public host no longer holds the ciphertext.
+    blobs = [p for p in (deployment.source_dir / "blobs").rglob("*") if p.is_file()]
+    assert blobs == []
+    opener = officer_session(deployment.officer.url)
+    with opener.open(f"{deployment.officer.url}/?lang=fr") as response:
+        listing = response.read().decode()
+    [report_path] = set(re.findall(r'href="(/reports/[0-9a-f]{32})', listing))
+    with opener.open(deployment.officer.url + report_path + "?lang=fr") as response:
+        report_page = response.read().decode()
+    assert "Chaîne qui diffuse l&#39;appel au meurtre" in report_page or SECRET_TEXT in report_page
+    assert "قناة تنشر الدعوة إلى القتل" in report_page
+    assert "https://example.org/video/123" in report_page
+    assert "Youssef" not in report_page, "the identity must stay hidden by default"
+
+
+def test_the_sync_button_pulls_and_a_second_sync_duplicates_nothing(
+    deployment: Deployment,
+) -> None:
+    for index in range(3):
+        submit_report(deployment.public.url, f"report number {index}")
+    opener = officer_session(deployment.officer.url)
+    with opener.open(deployment.officer.url + "/") as response:
+        token = csrf_token(response.read().decode())
+    data = urllib.parse.urlencode({"csrf_token": token}).encode()
+    with opener.open(deployment.officer.url + "/sync", data=data) as response:
+        response.read()
+    again = officer_cli(deployment.officer_env, "sync", "--officer", OFFICER)
+    assert again.returncode == 0, again.stderr
+    assert "synced: 0 new" in again.stdout
+    with opener.open(deployment.officer.url + "/") as response:
+        listing = response.read().decode()
+    assert len(set(re.findall(r'href="(/reports/[0-9a-f]{32})', listing))) == 3
+
+
+def test_every_report_that_got_a_code_is_decryptable_by_the_unit(deployment: Deployment) -> None:
+    """Invariant 4, second half: nothing acknowledged is unreadable."""
+    codes = [submit_report(deployment.public.url, f"bulk {i} {SECRET_TEXT}") for i in range(8)]
+    assert len(set(codes)) == 8
+    sync = officer_cli(deployment.officer_env, "sync", "--officer", OFFICER)
+    assert "synced: 8 new" in sync.stdout, sync.stdout + sync.stderr
+    opener = officer_session(deployment.officer.url)
+    with opener.open(deployment.officer.url + "/") as response:
+        paths = set(re.findall(r'href="(/reports/[0-9a-f]{32})', response.read().decode()))
+    assert len(paths) == 8
+    for path in paths:
+        with opener.open(deployment.officer.url + path + "?lang=en") as response:
+            assert "bulk " in response.read().decode()
+
+
+def test_sync_with_a_wrong_passphrase_fails_clearly_and_pulls_nothing(
+    deployment: Deployment,
+) -> None:
+    submit_report(deployment.public.url, "still waiting")
+    env = {**deployment.officer_env, "IBLAGH_OFFICER_PASSPHRASE": "not the passphrase at all"}
+    result = officer_cli(env, "sync", "--officer", OFFICER)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    blobs = [p for p in (deployment.source_dir / "blobs").rglob("*") if p.is_file()]
+    assert len(blobs) == 1
