@@ -27,7 +27,7 @@ lint: $(INSTALLED)
 
 translations: $(INSTALLED)
 	@for app in source_app journalist_app; do \
-	  if [ -d $$app/translations ]; then $(BIN)/pybabel compile -q -d $$app/translations; fi; \
+	  if [ -d $$app/translations ]; then $(BIN)/pybabel -q compile -d $$app/translations; fi; \
 	done
 
 # Debian packages: only what is missing, and only where we may install (root).
