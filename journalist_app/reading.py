@@ -5,14 +5,13 @@ allowed role and a stated reason, which come later. Only its presence is reporte
 """
 
 import io
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from crypto.contents import ContentError, ReportBody
 from crypto.envelope import open_stream
 from crypto.errors import EnvelopeError
 from journalist_app.blob_store import SUBMISSION_ID, LocalBlobStore
@@ -34,16 +33,6 @@ class ReportSummary:
     received_hour: datetime
     identity_present: bool
     attachment_count: int
-
-
-@dataclass(frozen=True)
-class ReportBody:
-    """The decrypted ``body`` envelope (docs/sync-api.md); unknown fields are ignored."""
-
-    category: str
-    urls: tuple[str, ...]
-    description: str
-    language: str
 
 
 @dataclass(frozen=True)
@@ -86,29 +75,11 @@ def read_report(
 
 
 def parse_report_body(raw: bytes) -> ReportBody:
-    """Validate the body JSON: ``v`` and ``category`` required, other fields optional."""
+    """Validate the body JSON (crypto/contents.py); a bad one is unreadable, not a crash."""
     try:
-        document: Any = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ReportUnreadable("the report body is not JSON") from exc
-    if not isinstance(document, dict):
-        raise ReportUnreadable("the report body is not a JSON object")
-    version = document.get("v")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ReportUnreadable("the report body has no version")
-    category = document.get("category")
-    urls = document.get("urls", [])
-    description = document.get("description", "")
-    language = document.get("language", "")
-    if not isinstance(category, str) or not category:
-        raise ReportUnreadable("the report body has no category")
-    if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
-        raise ReportUnreadable("the report's URLs are not a list of text")
-    if not isinstance(description, str) or not isinstance(language, str):
-        raise ReportUnreadable("the report's description or language is not text")
-    return ReportBody(
-        category=category, urls=tuple(urls), description=description, language=language
-    )
+        return ReportBody.from_json(raw)
+    except ContentError as exc:
+        raise ReportUnreadable(str(exc)) from exc
 
 
 def _summary(report: Report) -> ReportSummary:

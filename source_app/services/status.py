@@ -6,7 +6,6 @@ code for the length of one request and never stored (DESIGN.md invariant 6).
 
 import hmac
 import io
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,14 +13,12 @@ from nacl.public import PrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crypto.contents import ReplyContent
 from crypto.envelope import open_stream
-from crypto.errors import EnvelopeError
+from crypto.errors import CryptoError
 from crypto.receipt import ReceiptCode, derive_reporter_secrets
 from source_app.models import Reply, Reporter, Submission
 from source_app.storage import BlobStore
-
-STATUSES = ("received", "under_review", "referred", "closed")
-CLOSE_REASONS = ("not_illegal", "duplicate", "insufficient_information", "referred", "handled")
 
 
 @dataclass(frozen=True)
@@ -68,7 +65,7 @@ def read_status(session: Session, store: BlobStore, code: ReceiptCode) -> Status
     ):
         try:
             replies.append(_open_reply(store, reply, reporter_secrets.private_key))
-        except (EnvelopeError, ValueError, OSError, KeyError):
+        except (CryptoError, ValueError, OSError, KeyError):
             unreadable += 1
     current = "received"
     for view in replies:
@@ -88,13 +85,10 @@ def _open_reply(store: BlobStore, reply: Reply, private_key: PrivateKey) -> Repl
         opened = open_stream(blob, out, [private_key])
     if opened.metadata.kind != "reply":
         raise ValueError("not a reply envelope")
-    value = json.loads(out.getvalue().decode("utf-8"))
-    if not isinstance(value, dict) or value.get("v") != 1:
-        raise ValueError("unknown reply format")
-    status, reason, message = value.get("status"), value.get("reason"), value.get("message")
+    content = ReplyContent.from_json(out.getvalue())
     return ReplyView(
         received_hour=reply.received_hour,
-        status=status if status in STATUSES else None,
-        reason=reason if reason in CLOSE_REASONS else None,
-        message=message if isinstance(message, str) and message.strip() else None,
+        status=content.status,
+        reason=content.reason,
+        message=content.message if content.message and content.message.strip() else None,
     )

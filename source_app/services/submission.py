@@ -5,54 +5,18 @@ only in this process's memory: the form values are sealed to the recipient set b
 anything touches the disk (DESIGN.md invariants 1 and 4).
 """
 
-import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from crypto.contents import IdentitySection, ReportBody
 from crypto.envelope import EnvelopeMetadata, seal_bytes
 from crypto.receipt import ReceiptCode, derive_reporter_secrets
 from crypto.recipients import RecipientSet
 from source_app.models import Reporter, Submission, SubmissionBlob
 from source_app.services.clock import current_hour
 from source_app.storage import BlobRef, BlobStore
-
-REPORT_FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class ReportContent:
-    """What the reporter wrote about the content (never the identity)."""
-
-    category: str
-    urls: tuple[str, ...]
-    description: str
-    language: str
-
-    def to_json(self) -> bytes:
-        return json.dumps(
-            {
-                "v": REPORT_FORMAT_VERSION,
-                "category": self.category,
-                "urls": list(self.urls),
-                "description": self.description,
-                "language": self.language,
-            },
-            ensure_ascii=False,
-        ).encode("utf-8")
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who the reporter is, when they choose to say; sealed in an envelope of its own."""
-
-    full_name: str = field(repr=False)
-
-    def to_json(self) -> bytes:
-        return json.dumps(
-            {"v": REPORT_FORMAT_VERSION, "full_name": self.full_name}, ensure_ascii=False
-        ).encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -67,8 +31,8 @@ def submit_report(
     session: Session,
     store: BlobStore,
     recipients: RecipientSet,
-    content: ReportContent,
-    identity: Identity | None,
+    content: ReportBody,
+    identity: IdentitySection | None,
 ) -> Receipt:
     """Seal, store and commit a new report; the receipt exists only if the commit did."""
     keys = recipients.public_keys()

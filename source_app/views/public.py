@@ -4,13 +4,14 @@ from flask import Blueprint, render_template
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
+from crypto.contents import IdentitySection, ReportBody
 from crypto.errors import InvalidReceiptCode
 from crypto.receipt import ReceiptCode
 from source_app.categories import DEFAULT_CATEGORIES
 from source_app.forms import ReportForm, StatusForm
 from source_app.host import current_host, db_session
 from source_app.services.status import UnknownCode, read_status
-from source_app.services.submission import Identity, ReportContent, submit_report
+from source_app.services.submission import submit_report
 
 blueprint = Blueprint("public", __name__)
 
@@ -41,7 +42,7 @@ def report() -> tuple[str, int] | str:
         status = 400 if form.is_submitted() else 200
         return render_template("report.html", form=form, categories=DEFAULT_CATEGORIES), status
     host = current_host()
-    content = ReportContent(
+    content = ReportBody(
         category=form.category.data or "",
         urls=((form.url.data or "").strip(),),
         description=form.description.data or "",
@@ -49,7 +50,7 @@ def report() -> tuple[str, int] | str:
     )
     identity = None
     if form.identity.data == "identified":
-        identity = Identity(full_name=(form.full_name.data or "").strip())
+        identity = IdentitySection(full_name=(form.full_name.data or "").strip())
     receipt = submit_report(db_session(), host.store, host.recipient_set, content, identity)
     return render_template("receipt.html", code=receipt.code.grouped())
 

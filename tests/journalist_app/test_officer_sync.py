@@ -12,7 +12,7 @@ from journalist_app.blob_store import LocalBlobStore
 from journalist_app.custody import unlock
 from journalist_app.errors import MissingKey, SyncProtocolError, SyncRefused, SyncUnreachable
 from journalist_app.models import Reply, Report, ReportBlob
-from journalist_app.replies import ReplyContent, queue_reply
+from journalist_app.replies import queue_reply
 from journalist_app.sync import pull, run_sync
 from journalist_app.sync_client import SyncClient
 
@@ -102,7 +102,7 @@ def test_replies_are_pushed_once_and_only_the_reporter_reads_them(
 ) -> None:
     submission = mailbox.add_report(BODY)
     run_sync(db, synced_config, keyring)
-    queue_reply(db, submission.id, ReplyContent(status="under_review", message="Merci"))
+    queue_reply(db, submission.id, status="under_review", message="Merci")
 
     first = run_sync(db, synced_config, keyring)
     second = run_sync(db, synced_config, keyring)

@@ -1,0 +1,147 @@
+"""What the envelopes hold: the JSON documents both ends write and read (docs/sync-api.md).
+
+These are wire formats like the envelope itself, so they live here, shared by the
+public host (which writes report bodies and reads replies) and the officer host (which
+reads report bodies and writes replies). Readers require ``v`` and ignore fields they
+do not know, so later versions can add fields.
+"""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from crypto.errors import CryptoError
+
+FORMAT_VERSION: Final = 1
+STATUSES: Final = ("received", "under_review", "referred", "closed")
+CLOSE_REASONS: Final = (
+    "not_illegal",
+    "duplicate",
+    "insufficient_information",
+    "referred",
+    "handled",
+)
+MAX_REPLY_MESSAGE_CHARS: Final = 20_000
+
+
+class ContentError(CryptoError):
+    """An envelope opened, but what it holds is not a valid document of its kind."""
+
+
+def _dump(document: dict[str, Any]) -> bytes:
+    return json.dumps({"v": FORMAT_VERSION, **document}, ensure_ascii=False).encode("utf-8")
+
+
+def _load(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ContentError(f"the {what} is not JSON") from exc
+    if not isinstance(document, dict):
+        raise ContentError(f"the {what} is not a JSON object")
+    version = document.get("v")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ContentError(f"the {what} has no version")
+    return document
+
+
+def _text(document: dict[str, Any], key: str, what: str, default: str | None = None) -> str:
+    value = document.get(key, default)
+    if not isinstance(value, str):
+        raise ContentError(f"the {what}'s {key} is not text")
+    return value
+
+
+@dataclass(frozen=True)
+class ReportBody:
+    """The ``body`` envelope of a report: what the reporter saw, never who they are."""
+
+    category: str
+    urls: tuple[str, ...]
+    description: str
+    language: str
+
+    def to_json(self) -> bytes:
+        return _dump(
+            {
+                "category": self.category,
+                "urls": list(self.urls),
+                "description": self.description,
+                "language": self.language,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "ReportBody":
+        document = _load(raw, "report body")
+        category = _text(document, "category", "report body")
+        if not category:
+            raise ContentError("the report body has no category")
+        urls = document.get("urls", [])
+        if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
+            raise ContentError("the report's URLs are not a list of text")
+        return cls(
+            category=category,
+            urls=tuple(urls),
+            description=_text(document, "description", "report body", ""),
+            language=_text(document, "language", "report body", ""),
+        )
+
+
+@dataclass(frozen=True)
+class IdentitySection:
+    """The ``identity`` envelope, sealed apart from the body (DESIGN.md invariant 5)."""
+
+    full_name: str = field(repr=False)
+
+    def to_json(self) -> bytes:
+        return _dump({"full_name": self.full_name})
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "IdentitySection":
+        return cls(full_name=_text(_load(raw, "identity section"), "full_name", "identity"))
+
+
+@dataclass(frozen=True)
+class ReplyContent:
+    """A reply envelope: a status change, a closing reason, a message, or several."""
+
+    sent_at: str
+    status: str | None = None
+    reason: str | None = None
+    message: str | None = None
+
+    def check(self) -> None:
+        """Refuse what a reporter's page could not show."""
+        if self.status is not None and self.status not in STATUSES:
+            raise ContentError("unknown status")
+        if self.reason is not None and self.reason not in CLOSE_REASONS:
+            raise ContentError("unknown reason")
+        if self.message is not None and len(self.message) > MAX_REPLY_MESSAGE_CHARS:
+            raise ContentError("message too long")
+        if self.status is None and self.reason is None and not self.message:
+            raise ContentError("a reply needs a status, a reason or a message")
+
+    def to_json(self) -> bytes:
+        self.check()
+        return _dump(
+            {
+                "sent_at": self.sent_at,
+                "status": self.status,
+                "reason": self.reason,
+                "message": self.message,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "ReplyContent":
+        document = _load(raw, "reply")
+        values: dict[str, str | None] = {}
+        for key in ("status", "reason", "message"):
+            value = document.get(key)
+            if value is not None and not isinstance(value, str):
+                raise ContentError(f"the reply's {key} is not text")
+            values[key] = value
+        reply = cls(sent_at=_text(document, "sent_at", "reply", ""), **values)
+        reply.check()
+        return reply

@@ -1,0 +1,93 @@
+"""The documents inside envelopes: round trips, and typed refusals of anything else."""
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crypto.contents import (
+    CLOSE_REASONS,
+    STATUSES,
+    ContentError,
+    IdentitySection,
+    ReplyContent,
+    ReportBody,
+)
+
+text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200)
+
+
+@given(
+    category=text.filter(bool),
+    urls=st.lists(text, max_size=5),
+    description=text,
+    language=st.sampled_from(["ar", "fr", "en", "es"]),
+)
+def test_report_body_round_trips(
+    category: str, urls: list[str], description: str, language: str
+) -> None:
+    body = ReportBody(category, tuple(urls), description, language)
+    assert ReportBody.from_json(body.to_json()) == body
+
+
+@given(name=text)
+def test_identity_round_trips(name: str) -> None:
+    assert IdentitySection.from_json(IdentitySection(name).to_json()).full_name == name
+
+
+@given(
+    status=st.one_of(st.none(), st.sampled_from(STATUSES)),
+    reason=st.one_of(st.none(), st.sampled_from(CLOSE_REASONS)),
+    message=st.one_of(st.none(), text.filter(str.strip)),
+)
+def test_reply_round_trips_or_is_refused_when_empty(
+    status: str | None, reason: str | None, message: str | None
+) -> None:
+    reply = ReplyContent("2026-11-28T18:00:00Z", status, reason, message)
+    if status is None and reason is None and not message:
+        with pytest.raises(ContentError):
+            reply.to_json()
+    else:
+        assert ReplyContent.from_json(reply.to_json()) == reply
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\xff\xfe",
+        b"[]",
+        b'{"category": "x"}',
+        b'{"v": true, "category": "x"}',
+        b'{"v": 1, "category": ""}',
+        b'{"v": 1, "category": 5}',
+        b'{"v": 1, "category": "x", "urls": "https://a"}',
+        b'{"v": 1, "category": "x", "urls": [1]}',
+        b'{"v": 1, "category": "x", "description": null}',
+        b"[" * 5000 + b"]" * 5000,
+    ],
+)
+def test_malformed_report_bodies_are_refused_with_a_typed_error(raw: bytes) -> None:
+    with pytest.raises(ContentError):
+        ReportBody.from_json(raw)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"v": 1, "sent_at": "x", "status": "hacked"},
+        {"v": 1, "sent_at": "x", "reason": "because"},
+        {"v": 1, "sent_at": "x", "message": 42},
+        {"v": 1, "sent_at": "x"},
+        {"v": 1, "sent_at": "x", "message": "m" * 20_001},
+    ],
+)
+def test_replies_a_page_could_not_show_are_refused(document: dict[str, object]) -> None:
+    with pytest.raises(ContentError):
+        ReplyContent.from_json(json.dumps(document).encode())
+
+
+def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
+    raw = b'{"v": 2, "category": "fraud", "urls": [], "new": {"x": 1}}'
+    assert ReportBody.from_json(raw).category == "fraud"
