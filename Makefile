@@ -6,7 +6,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SYSTEM := $(VENV)/.system-packages
-SYSTEM_PACKAGES := gnupg tor
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test bench lint translations clean
@@ -31,10 +30,12 @@ translations: $(INSTALLED)
 	done
 
 # Debian packages: only what is missing, and only where we may install (root).
-$(SYSTEM):
+$(SYSTEM): Makefile
 	@missing=""; \
 	command -v gpg >/dev/null || missing="$$missing gnupg"; \
 	command -v tor >/dev/null || missing="$$missing tor"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
