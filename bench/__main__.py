@@ -13,6 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from bench import officer, upload
 from bench.harness import RssSampler, Server, make_data_dir
 from bench.submissions import run_level
 
@@ -73,6 +74,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn --workers")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn --threads")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument(
+        "--officer",
+        action="store_true",
+        help="benchmark the officer host instead (bench/officer.py): ingest and queue pages",
+    )
+    parser.add_argument("--reports", type=int, default=1000, help="--officer: reports ingested")
+    parser.add_argument("--cases", type=int, default=100_000, help="--officer: cases queued")
+    parser.add_argument("--pages", type=int, default=40, help="--officer: requests per scenario")
+    parser.add_argument(
+        "--upload-mb",
+        type=int,
+        default=0,
+        help="benchmark one attachment of this many MiB end to end instead (bench/upload.py)",
+    )
     args = parser.parse_args(argv)
     args.levels = [int(n) for n in args.concurrency.split(",") if n.strip()]
     if not args.levels or min(args.levels) < 1 or args.seconds <= 0:
@@ -86,6 +101,10 @@ def _terminate(_signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.officer:
+        return officer.run(args.reports, args.cases, args.pages, args.json)
+    if args.upload_mb:
+        return upload.run(args.upload_mb, args.json)
     signal.signal(signal.SIGTERM, _terminate)
     machine = {
         "nproc": len(os.sched_getaffinity(0)),

@@ -59,7 +59,7 @@ def run_client(url: str, index: int, start: threading.Barrier, deadline: list[fl
     while token and time.monotonic() < deadline[0] and (limit <= 0 or serial < limit):
         serial += 1
         form = {"csrf_token": token, "category": "terrorism", "identity": "anonymous",
-                "url": f"https://video.example/watch/{index}-{serial}",
+                "urls": f"https://video.example/watch/{index}-{serial}", "good_faith": "y",
                 "description": f"[{index}-{serial}] {DESCRIPTION}"}  # fmt: skip
         began = time.perf_counter()
         problem = post(opener, url, form)

@@ -47,19 +47,77 @@ def _load(raw: bytes, what: str) -> dict[str, Any]:
 
 def _text(document: dict[str, Any], key: str, what: str, default: str | None = None) -> str:
     value = document.get(key, default)
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not _is_unicode(value):
         raise ContentError(f"the {what}'s {key} is not text")
     return value
 
 
+def _is_unicode(value: str) -> bool:
+    """False for lone surrogates, which JSON escapes can carry but no page can show."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# A follow-up's body is a ReportBody with this category: the reporter adds to the
+# report their receipt code belongs to, whose category stands.
+FOLLOWUP_CATEGORY: Final = "followup"
+
+
+@dataclass(frozen=True)
+class AttachmentRecord:
+    """What the body says about one attachment envelope, so a dropped one is noticed."""
+
+    blob: str
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "blob": self.blob,
+            "name": self.name,
+            "type": self.content_type,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
+
+    @classmethod
+    def from_document(cls, value: object) -> "AttachmentRecord":
+        if not isinstance(value, dict):
+            raise ContentError("an attachment record is not a JSON object")
+        size = value.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ContentError("an attachment record's size is not a number")
+        return cls(
+            blob=_text(value, "blob", "attachment record"),
+            name=_text(value, "name", "attachment record", ""),
+            content_type=_text(value, "type", "attachment record", ""),
+            size=size,
+            sha256=_text(value, "sha256", "attachment record", ""),
+        )
+
+
 @dataclass(frozen=True)
 class ReportBody:
-    """The ``body`` envelope of a report: what the reporter saw, never who they are."""
+    """The ``body`` envelope of a report: what the reporter saw, never who they are.
+
+    Version 1 fields added after the first release (``platform``, ``account``,
+    ``seen_on``, ``good_faith``, ``attachments``) are optional on reading.
+    """
 
     category: str
     urls: tuple[str, ...]
     description: str
     language: str
+    platform: str = ""
+    account: str = ""
+    seen_on: str = ""  # ISO date (YYYY-MM-DD) or ""
+    good_faith: bool = False
+    attachments: tuple[AttachmentRecord, ...] = ()
 
     def to_json(self) -> bytes:
         return _dump(
@@ -68,6 +126,11 @@ class ReportBody:
                 "urls": list(self.urls),
                 "description": self.description,
                 "language": self.language,
+                "platform": self.platform,
+                "account": self.account,
+                "seen_on": self.seen_on,
+                "good_faith": self.good_faith,
+                "attachments": [record.to_document() for record in self.attachments],
             }
         )
 
@@ -78,28 +141,62 @@ class ReportBody:
         if not category:
             raise ContentError("the report body has no category")
         urls = document.get("urls", [])
-        if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
+        if not isinstance(urls, list) or not all(
+            isinstance(url, str) and _is_unicode(url) for url in urls
+        ):
             raise ContentError("the report's URLs are not a list of text")
+        good_faith = document.get("good_faith", False)
+        if not isinstance(good_faith, bool):
+            raise ContentError("the report's good_faith is not true or false")
+        attachments = document.get("attachments", [])
+        if not isinstance(attachments, list):
+            raise ContentError("the report's attachments are not a list")
         return cls(
             category=category,
             urls=tuple(urls),
             description=_text(document, "description", "report body", ""),
             language=_text(document, "language", "report body", ""),
+            platform=_text(document, "platform", "report body", ""),
+            account=_text(document, "account", "report body", ""),
+            seen_on=_text(document, "seen_on", "report body", ""),
+            good_faith=good_faith,
+            attachments=tuple(AttachmentRecord.from_document(a) for a in attachments),
         )
 
 
 @dataclass(frozen=True)
 class IdentitySection:
-    """The ``identity`` envelope, sealed apart from the body (DESIGN.md invariant 5)."""
+    """The ``identity`` envelope, sealed apart from the body (DESIGN.md invariant 5).
 
-    full_name: str = field(repr=False)
+    Every detail is optional: the public host checks which ones a report needs.
+    """
+
+    full_name: str = field(default="", repr=False)
+    national_id: str = field(default="", repr=False)
+    phone: str = field(default="", repr=False)
+    email: str = field(default="", repr=False)
+    city: str = field(default="", repr=False)
 
     def to_json(self) -> bytes:
-        return _dump({"full_name": self.full_name})
+        return _dump(
+            {
+                "full_name": self.full_name,
+                "national_id": self.national_id,
+                "phone": self.phone,
+                "email": self.email,
+                "city": self.city,
+            }
+        )
 
     @classmethod
     def from_json(cls, raw: bytes) -> "IdentitySection":
-        return cls(full_name=_text(_load(raw, "identity section"), "full_name", "identity"))
+        document = _load(raw, "identity section")
+        return cls(
+            **{
+                key: _text(document, key, "identity", "")
+                for key in ("full_name", "national_id", "phone", "email", "city")
+            }
+        )
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,9 @@ class EnvelopeMetadata:
         if not isinstance(value, dict):
             raise EnvelopeError("metadata is not a JSON object")
         kind, name, content_type = value.get("kind"), value.get("name"), value.get("type")
-        if kind not in KINDS or not isinstance(name, str) or not isinstance(content_type, str):
+        if not isinstance(kind, str) or kind not in KINDS:
+            raise EnvelopeError("metadata has an unknown kind")
+        if not isinstance(name, str) or not isinstance(content_type, str):
             raise EnvelopeError("metadata lacks kind, name or type")
         return cls(kind=kind, name=name, content_type=content_type)
 

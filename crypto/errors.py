@@ -42,3 +42,31 @@ class ReplayedRequest(SignatureError):
 
 class InvalidReceiptCode(CryptoError):
     """A receipt code is not twenty digits after normalisation."""
+
+
+class BatchError(CryptoError):
+    """A batch file (docs/batch.md) was refused; nothing in it may be used."""
+
+
+class MalformedBatch(BatchError):
+    """The file does not follow the batch grammar: not a batch, or broken structure."""
+
+
+class TruncatedBatch(BatchError):
+    """The file ends before its signature, or entries are missing."""
+
+
+class ReorderedBatch(BatchError):
+    """An entry is not at the position its descriptor binds it to."""
+
+
+class ForgedBatch(BatchError):
+    """The digest or the signature does not verify, or the signer is not trusted."""
+
+
+class MisdirectedBatch(BatchError):
+    """A batch of the other direction: inbound where outbound is expected, or the reverse."""
+
+
+class ReplayedBatch(BatchError):
+    """A batch already imported, or not newer than the last one imported."""

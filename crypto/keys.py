@@ -116,10 +116,14 @@ def unwrap_secret(wrapped: bytes, passphrase: str) -> bytes:
 
 def _parse_wrapped(wrapped: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(wrapped)
+        parsed: Any = json.loads(wrapped)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WrappedKeyError("not a wrapped key document") from exc
-    if not isinstance(document, dict) or document.get("v") != WRAP_VERSION:
+    if not isinstance(parsed, dict):
+        raise WrappedKeyError("not a wrapped key document")
+    document: dict[str, Any] = parsed
+    version = document.get("v")
+    if not isinstance(version, int) or isinstance(version, bool) or version != WRAP_VERSION:
         raise WrappedKeyError("unknown wrapped key version")
     if document.get("kdf") != "argon2id":
         raise WrappedKeyError("unknown key derivation")

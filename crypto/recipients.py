@@ -68,7 +68,12 @@ class RecipientSet:
             if not isinstance(payload, dict) or payload["format"] != FORMAT:
                 raise CryptoError("not a recipient set")
             serial, issued_at = payload["serial"], payload["issued_at"]
-            if not isinstance(serial, int) or serial < 1 or not isinstance(issued_at, str):
+            if (
+                not isinstance(serial, int)
+                or isinstance(serial, bool)
+                or serial < 1
+                or not isinstance(issued_at, str)
+            ):
                 raise CryptoError("invalid serial or issue date")
             recipients = tuple(
                 Recipient(

@@ -96,7 +96,7 @@ def verify_request(
     claimed_key_id = headers.get(HEADER_KEY_ID)
     if timestamp_text is None or nonce is None or signature_text is None or claimed_key_id is None:
         raise UnsignedRequest("request is not signed")
-    if not (timestamp_text.isascii() and timestamp_text.isdigit()):
+    if not (timestamp_text.isascii() and timestamp_text.isdigit() and len(timestamp_text) <= 12):
         raise UnsignedRequest("malformed timestamp")
     try:
         timestamp = int(timestamp_text)

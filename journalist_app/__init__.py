@@ -13,7 +13,20 @@ from journalist_app.config import OfficerConfig, load_or_create_secret_key
 from journalist_app.database import create_schema, make_engine, make_session_factory
 from journalist_app.i18n import init_i18n
 from journalist_app.keyring import KeyringStore
-from journalist_app.views import auth, errors, guard, reports
+from journalist_app.views import (
+    access,
+    account,
+    admin,
+    auth,
+    case_files,
+    case_reporter,
+    cases,
+    errors,
+    guard,
+    keys,
+    reports,
+)
+from journalist_app.views import audit as audit_views
 from journalist_app.views.context import EXTENSION, OfficerState
 
 SESSION_COOKIE_NAME = "iblagh_officer"
@@ -41,12 +54,20 @@ def create_app(config: OfficerConfig | None = None) -> Flask:
         config=config,
         session_factory=make_session_factory(engine),
         blob_store=LocalBlobStore(config.data_dir),
-        keyrings=KeyringStore(idle_seconds=config.session_minutes * 60),
+        keyrings=KeyringStore(
+            idle_seconds=config.session_minutes * 60,
+            absolute_seconds=config.session_max_minutes * 60,
+        ),
     )
     CSRFProtect(app)
     init_i18n(app)
     guard.init_app(app)
     errors.init_app(app)
+    access.init_app(app)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(reports.blueprint)
+    for blueprint in (account.blueprint, admin.blueprint, keys.blueprint, audit_views.blueprint):
+        app.register_blueprint(blueprint)
+    for blueprint in (cases.blueprint, case_reporter.blueprint, case_files.blueprint):
+        app.register_blueprint(blueprint)
     return app

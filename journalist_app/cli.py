@@ -2,39 +2,45 @@
 
 Passphrases come from ``IBLAGH_OFFICER_PASSPHRASE`` / ``IBLAGH_NEW_OFFICER_PASSPHRASE``
 when set (scripts, tests), otherwise from a prompt that does not echo. Expected
-failures print one line and exit 1; no traceback.
+failures print one line and exit 1; no traceback. Account, key-rotation, recovery and
+audit commands live in cli_accounts.py, air-gap commands in cli_airgap.py.
 """
 
 import argparse
+import contextvars
 import getpass
 import os
-import secrets
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto.encoding import b64encode
-from journalist_app import custody
+from journalist_app import accounts, audit, cli_accounts, cli_airgap, custody, key_ops
+from journalist_app.authentication import unlock_for_command
 from journalist_app.config import ConfigError, OfficerConfig
 from journalist_app.database import create_schema, make_engine, make_session_factory
-from journalist_app.errors import KeysNotInitialised, MissingKey, OfficerError
+from journalist_app.errors import KeysNotInitialised, MissingKey, OfficerError, SyncError
 from journalist_app.keyring import UnlockedKeyring
-from journalist_app.recipient_sets import (
-    issue_recipient_set,
-    latest_public_files,
-    write_public_files,
-)
+from journalist_app.models import Officer
+from journalist_app.progress import progress_bar, say
+from journalist_app.recipient_sets import latest_public_files, write_public_files
+from journalist_app.roles import Role, parse_role
 from journalist_app.sync import SyncEvent, run_sync
+from journalist_app.totp import Enrolment, load_or_create_totp_key, next_usable_code, open_secret
 
 # Names of environment variables, not secrets.
 PASSPHRASE_ENV = "IBLAGH_OFFICER_PASSPHRASE"  # noqa: S105
 NEW_PASSPHRASE_ENV = "IBLAGH_NEW_OFFICER_PASSPHRASE"  # noqa: S105
 DEMO_OFFICER = "demo"
+DEMO_ADMIN = "demo-admin"
 DEMO_CREDENTIALS_FILE = "demo-credentials.txt"
+# The command being run ("keys rotate"), for the audit entry of its unlock.
+_COMMAND: contextvars.ContextVar[str] = contextvars.ContextVar("command", default="")
 
 Handler = Callable[[argparse.Namespace, OfficerConfig, TextIO], int]
 
@@ -45,6 +51,7 @@ class CliError(OfficerError):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
+    _COMMAND.set(_command_name(sys.argv[1:] if argv is None else argv))
     args = _parser().parse_args(argv)
     handler: Handler = args.handler
     try:
@@ -67,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="unit keys").add_subparsers(
         required=True, metavar="ACTION"
     )
-    init = keys.add_parser("init", help="create the unit keys and the first officer")
+    init = keys.add_parser("init", help="create the unit keys and the first officer (supervisor)")
     init.add_argument("--officer", required=True, help="username of the first officer")
     init.add_argument("--public-out", required=True, type=Path, help="folder for public files")
     init.set_defaults(handler=keys_init)
@@ -75,9 +82,15 @@ def _parser() -> argparse.ArgumentParser:
     officer = commands.add_parser("officer", help="officer accounts").add_subparsers(
         required=True, metavar="ACTION"
     )
-    add = officer.add_parser("add", help="add an officer, granted the keys you hold")
+    add = officer.add_parser("add", help="(admin) add an officer; they type their passphrase")
     add.add_argument("--officer", required=True, help="your username (you unlock)")
     add.add_argument("--new", required=True, help="username of the new officer")
+    add.add_argument(
+        "--role",
+        default=Role.ANALYST.value,
+        choices=[role.value for role in Role],
+        help="role of the new officer (default: analyst)",
+    )
     add.set_defaults(handler=officer_add)
 
     sync = commands.add_parser("sync", help="pull reports from the public host, push replies")
@@ -87,11 +100,40 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo-init", help="demo keys and login for 'make run' only")
     demo.add_argument("--public-out", required=True, type=Path, help="folder for public files")
     demo.set_defaults(handler=demo_init)
+    demo_code_parser = commands.add_parser(
+        "demo-code", help="DEMO ONLY: print a two-factor code a demo account can log in with"
+    )
+    demo_code_parser.add_argument(
+        "--officer", default=DEMO_OFFICER, help=f"demo account (default: {DEMO_OFFICER})"
+    )
+    demo_code_parser.set_defaults(handler=demo_code)
 
     export = commands.add_parser("export-public", help="sign and write the public files anew")
     export.add_argument("--officer", required=True, help="your username (you unlock)")
     export.add_argument("--public-out", required=True, type=Path, help="folder for public files")
     export.set_defaults(handler=export_public)
+
+    cli_airgap.register(
+        commands,
+        cli_airgap.CliHelpers(
+            open_database=_open_database,
+            unlock=_unlock,
+            new_passphrase=lambda what: _new_passphrase(NEW_PASSPHRASE_ENV, what),
+        ),
+    )
+    cli_accounts.register(
+        commands,
+        keys,
+        officer,
+        cli_accounts.CliHelpers(
+            open_database=_open_database,
+            unlock=_unlock,
+            new_passphrase=_new_passphrase,
+            ask=_ask,
+            write_public=_write_public,
+            print_enrolment=_print_enrolment,
+        ),
+    )
     return parser
 
 
@@ -103,10 +145,17 @@ def keys_init(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> i
     if custody.keys_initialised(session):
         raise CliError(f"unit keys already exist in {config.data_dir}; nothing was changed")
     custody.check_username(args.officer)
-    passphrase = _new_passphrase(PASSPHRASE_ENV, f"passphrase for {args.officer}")
-    result = custody.init_unit_keys(session, args.officer, passphrase, config.wrap_params)
+    passphrase = _new_passphrase(PASSPHRASE_ENV, f"passphrase for {args.officer}", args.officer)
+    result = custody.init_unit_keys(
+        session, args.officer, passphrase, config.wrap_params, totp_key=_totp_key(config)
+    )
+    _record_init(session, args.officer)
     _write_public(session, args.public_out, out)
-    print(f"unit keys created in {config.data_dir}; officer {args.officer!r} can log in", file=out)
+    print(
+        f"unit keys created in {config.data_dir}; officer {args.officer!r} (supervisor) can log in",
+        file=out,
+    )
+    _print_enrolment(args.officer, result.totp, out)
     print(
         "\nRECOVERY SECRET: shown this once and stored nowhere. Write it down or print it and\n"
         "keep it in the safe: it opens every report if all intake keys are lost.\n"
@@ -119,10 +168,23 @@ def keys_init(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> i
 def officer_add(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> int:
     session = _open_database(config)
     custody.check_username(args.new)
+    role = parse_role(args.role)
     keyring = _unlock(session, config, args.officer)
-    passphrase = _new_passphrase(NEW_PASSPHRASE_ENV, f"passphrase for the new officer {args.new}")
-    custody.add_officer(session, keyring, args.new, passphrase, config.wrap_params)
-    print(f"officer {args.new!r} added, granted the keys {args.officer!r} holds", file=out)
+    passphrase = _new_passphrase(
+        NEW_PASSPHRASE_ENV, f"passphrase for the new officer {args.new}", args.new
+    )
+    created = accounts.create_officer(
+        session,
+        keyring,
+        args.new,
+        role,
+        params=config.wrap_params,
+        totp_key=_totp_key(config),
+        passphrase=passphrase,
+    )
+    granted = ", ".join(created.granted) or "no key"
+    print(f"officer {args.new!r} ({role.value}) added, granted: {granted}", file=out)
+    _print_enrolment(args.new, created.enrolment, out)
     return 0
 
 
@@ -130,7 +192,21 @@ def sync_now(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> in
     session = _open_database(config)
     keyring = _unlock(session, config, args.officer)
     print(f"syncing with {config.sync_url}", file=out, flush=True)
-    result = run_sync(session, config, keyring, progress=lambda event: _print_event(event, out))
+    with progress_bar("syncing", unit="submission") as bar:
+
+        def on_event(event: SyncEvent) -> None:
+            bar.update()
+            _print_event(event, out)
+
+        try:
+            result = run_sync(session, config, keyring, progress=on_event)
+        except (MissingKey, SyncError) as exc:
+            session.rollback()
+            audit.record_sync(session, keyring, None, error=exc, via="cli")
+            session.commit()
+            raise
+    audit.record_sync(session, keyring, result, via="cli")
+    session.commit()
     print(result.summary(), file=out)
     return 0
 
@@ -139,18 +215,58 @@ def demo_init(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> i
     session = _open_database(config)
     credentials = config.data_dir / DEMO_CREDENTIALS_FILE
     if not custody.keys_initialised(session):
-        passphrase = secrets.token_urlsafe(18)
-        custody.init_unit_keys(session, DEMO_OFFICER, passphrase, config.wrap_params)
-        _write_demo_credentials(credentials, passphrase)
+        totp_key = _totp_key(config)
+        officer_passphrase = accounts.generate_passphrase()
+        admin_passphrase = accounts.generate_passphrase()
+        accounts.create_first_admin(
+            session, DEMO_ADMIN, admin_passphrase, params=config.wrap_params, totp_key=totp_key
+        )
+        custody.init_unit_keys(
+            session, DEMO_OFFICER, officer_passphrase, config.wrap_params, totp_key=totp_key
+        )
+        _record_init(session, DEMO_OFFICER)
+        _write_demo_credentials(
+            credentials, {DEMO_OFFICER: officer_passphrase, DEMO_ADMIN: admin_passphrase}
+        )
         print(f"demo unit keys created in {config.data_dir} (recovery secret discarded)", file=out)
     elif not credentials.exists():
         raise CliError(
             f"{config.data_dir} holds unit keys that demo-init did not make; "
             "use 'export-public' for real keys"
         )
-    username, passphrase = _read_demo_credentials(credentials)
+    logins = _read_demo_credentials(credentials)
     _write_public(session, args.public_out, out)
-    print(f"DEMO ONLY: log in as {username} with passphrase {passphrase}", file=out)
+    code_command = f"IBLAGH_DATA_DIR={config.data_dir} {_program()} demo-code"
+    for username, passphrase in logins.items():
+        officer = session.scalar(select(Officer).where(Officer.username == username))
+        role = officer.role if officer else "?"
+        secret = _demo_totp_secret(session, config, username)
+        option = "" if username == DEMO_OFFICER else f" --officer {username}"
+        print(
+            f"DEMO ONLY: log in as {username} ({role}) with passphrase {passphrase}\n"
+            f"  two-factor: add the secret {secret} to an authenticator app, or get the "
+            f"current code with: {code_command}{option}",
+            file=out,
+        )
+    return 0
+
+
+def demo_code(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> int:
+    """A code a demo account can log in with now: for newcomers without an authenticator."""
+    credentials = config.data_dir / DEMO_CREDENTIALS_FILE
+    if not credentials.exists():
+        raise CliError("demo-code works on a demo installation only (made by 'demo-init')")
+    if args.officer not in _read_demo_credentials(credentials):
+        raise CliError(f"{args.officer!r} is not a demo account")
+    session = _open_database(config)
+    officer = session.scalar(select(Officer).where(Officer.username == args.officer))
+    if officer is None:
+        raise CliError(f"{args.officer!r} is not a demo account")
+    secret = _demo_totp_secret(session, config, args.officer)
+    code = next_usable_code(secret, datetime.now(UTC), officer.totp_last_step)
+    if code is None:
+        raise CliError("the last codes were used already: try again in 30 seconds")
+    print(code, file=out)
     return 0
 
 
@@ -159,10 +275,7 @@ def export_public(args: argparse.Namespace, config: OfficerConfig, out: TextIO) 
     if not custody.keys_initialised(session):
         raise KeysNotInitialised("no unit keys yet: run 'iblagh-officer keys init'")
     keyring = _unlock(session, config, args.officer)
-    if keyring.signing_key is None:
-        raise MissingKey(f"officer {args.officer!r} holds no unit signing key")
-    issue_recipient_set(session, keyring.signing_key, datetime.now(UTC))
-    session.commit()
+    key_ops.issue_public_files(session, keyring)
     _write_public(session, args.public_out, out)
     return 0
 
@@ -177,20 +290,30 @@ def _open_database(config: OfficerConfig) -> Session:
     return make_session_factory(engine)()
 
 
-def _unlock(session: Session, config: OfficerConfig, username: str) -> UnlockedKeyring:
+def _unlock(
+    session: Session, config: OfficerConfig, username: str, *, first_passphrase: bool = False
+) -> UnlockedKeyring:
+    """Unlock for this command (lockout and audit as for a login; no TOTP, see docs/keys.md)."""
     passphrase = os.environ.get(PASSPHRASE_ENV) or _ask(
         f"passphrase for {username}: ", PASSPHRASE_ENV
     )
-    return custody.unlock(session, username, passphrase, config.wrap_params)
+    return unlock_for_command(
+        session,
+        username,
+        passphrase,
+        params=config.wrap_params,
+        command=_COMMAND.get() or "cli",
+        allow_one_time_passphrase=first_passphrase,
+    )
 
 
-def _new_passphrase(env_name: str, what: str) -> str:
+def _new_passphrase(env_name: str, what: str, username: str = "") -> str:
     from_env = os.environ.get(env_name)
     if from_env:
-        custody.check_passphrase(from_env)
+        custody.check_passphrase(from_env, username)
         return from_env
     first = _ask(f"{what} (at least {custody.MIN_PASSPHRASE_LENGTH} characters): ", env_name)
-    custody.check_passphrase(first)
+    custody.check_passphrase(first, username)
     if _ask(f"{what}, again: ", env_name) != first:
         raise CliError("the two passphrases differ; nothing was changed")
     return first
@@ -216,29 +339,73 @@ def _print_event(event: SyncEvent, out: TextIO) -> None:
         "reply_pushed": f"reply pushed {event.id}",
         "reply_failed": f"reply not pushed {event.id}: {event.detail}",
     }
-    print(lines[event.kind], file=out, flush=True)
+    say(lines[event.kind], out)
 
 
-def _write_demo_credentials(path: Path, passphrase: str) -> None:
+def _command_name(argv: Sequence[str]) -> str:
+    """ "keys rotate" out of "keys rotate --officer ana": what the audit log names."""
+    words: list[str] = []
+    for word in argv:
+        if word.startswith("-") or len(words) == 2:
+            break
+        words.append(word)
+    return " ".join(words)
+
+
+def _totp_key(config: OfficerConfig) -> bytes:
+    return load_or_create_totp_key(config.ensure_data_dir())
+
+
+def _print_enrolment(username: str, enrolment: Enrolment | None, out: TextIO) -> None:
+    if enrolment is None:
+        return
+    print(
+        f"\nTWO-FACTOR for {username}: shown this once. Add it to an authenticator app\n"
+        "(type the secret, or open the otpauth address on the device):\n"
+        f"two-factor secret: {enrolment.secret}\n"
+        f"two-factor uri: {enrolment.uri}\n",
+        file=out,
+    )
+
+
+def _record_init(session: Session, username: str) -> None:
+    audit.record(session, username, audit.Action.KEYS_INITIALISED, audit.officer_target(username))
+    session.commit()
+
+
+def _program() -> str:
+    name = Path(sys.argv[0])
+    return str(name) if name.name == "iblagh-officer" else "iblagh-officer"
+
+
+def _demo_totp_secret(session: Session, config: OfficerConfig, username: str) -> str:
+    officer = session.scalar(select(Officer).where(Officer.username == username))
+    if officer is None or officer.totp_secret_sealed is None:
+        raise CliError(f"{username!r} has no two-factor secret; remove the data dir and rerun")
+    return open_secret(_totp_key(config), username, officer.totp_secret_sealed)
+
+
+def _write_demo_credentials(path: Path, logins: dict[str, str]) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(
             "# DEMO ONLY: written by 'iblagh-officer demo-init' for 'make run'.\n"
             "# Never put real reports on a demo installation.\n"
-            f"username: {DEMO_OFFICER}\n"
-            f"passphrase: {passphrase}\n"
         )
+        for username, passphrase in logins.items():
+            handle.write(f"login: {username} {passphrase}\n")
 
 
-def _read_demo_credentials(path: Path) -> tuple[str, str]:
-    fields = {}
+def _read_demo_credentials(path: Path) -> dict[str, str]:
+    logins = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         key, sep, value = line.partition(": ")
-        if sep and not key.startswith("#"):
-            fields[key] = value
-    if "username" not in fields or "passphrase" not in fields:
+        if sep and key == "login" and " " in value:
+            username, _, passphrase = value.partition(" ")
+            logins[username] = passphrase
+    if DEMO_OFFICER not in logins:
         raise CliError(f"{path} is damaged; remove the data dir to start the demo afresh")
-    return fields["username"], fields["passphrase"]
+    return logins
 
 
 if __name__ == "__main__":

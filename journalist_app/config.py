@@ -5,7 +5,9 @@ or moving an installation is one folder.
 """
 
 import os
+import re
 import secrets
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +17,13 @@ from crypto.keys import WRAP_PARAMS_DEFAULT, WRAP_PARAMS_FAST, Argon2Params
 DEFAULT_DATA_DIR = "./var/officer"
 DEFAULT_SYNC_URL = "http://127.0.0.1:8081"
 DEFAULT_SESSION_MINUTES = 30
+# However active, a session ends after this long: the officer logs in (and unlocks) again.
+DEFAULT_SESSION_MAX_MINUTES = 8 * 60
 SECRET_KEY_FILE = "flask-secret-key"  # noqa: S105 (a file name)
 _KDF_CHOICES = {"default": WRAP_PARAMS_DEFAULT, "fast": WRAP_PARAMS_FAST}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_SOCKS = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}")
 
 
 class ConfigError(ValueError):
@@ -36,6 +41,9 @@ class OfficerConfig:
     session_minutes: int = DEFAULT_SESSION_MINUTES
     cookie_secure: bool = False
     sync_timeout_seconds: float = 30.0
+    # tor's SOCKS port ("127.0.0.1:9050") when the sync URL is the client-authorised onion.
+    sync_socks: str = ""
+    session_max_minutes: int = DEFAULT_SESSION_MAX_MINUTES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "OfficerConfig":
@@ -45,6 +53,15 @@ class OfficerConfig:
         sync_url = (environ.get("IBLAGH_SYNC_URL") or DEFAULT_SYNC_URL).rstrip("/")
         if not sync_url.startswith(("http://", "https://")):
             raise ConfigError("IBLAGH_SYNC_URL must be an http:// or https:// URL")
+        sync_socks = (environ.get("IBLAGH_SYNC_SOCKS") or "").strip()
+        if sync_socks and not _SOCKS.fullmatch(sync_socks):
+            raise ConfigError("IBLAGH_SYNC_SOCKS must be HOST:PORT, e.g. 127.0.0.1:9050")
+        if not sync_socks and (urllib.parse.urlsplit(sync_url).hostname or "").endswith(".onion"):
+            raise ConfigError(
+                "IBLAGH_SYNC_URL is an onion: set IBLAGH_SYNC_SOCKS (tor's SOCKS port)"
+            )
+        if sync_socks and not sync_url.startswith("http://"):
+            raise ConfigError("with IBLAGH_SYNC_SOCKS, IBLAGH_SYNC_URL is http://<address>.onion")
         kdf = environ.get("IBLAGH_KDF") or "default"
         if kdf not in _KDF_CHOICES:
             raise ConfigError("IBLAGH_KDF must be 'default' or 'fast'")
@@ -57,6 +74,10 @@ class OfficerConfig:
                 environ, "IBLAGH_SESSION_MINUTES", DEFAULT_SESSION_MINUTES
             ),
             cookie_secure=_boolean(environ, "IBLAGH_COOKIE_SECURE"),
+            session_max_minutes=_positive_int(
+                environ, "IBLAGH_SESSION_MAX_MINUTES", DEFAULT_SESSION_MAX_MINUTES
+            ),
+            sync_socks=sync_socks,
         )
 
     @property

@@ -3,17 +3,19 @@
 Each officer has an X25519 key pair whose private half rests only wrapped by their
 passphrase. Each unit secret (intake keys, signing key, sync key) is granted to an
 officer by sealing it to that officer's public key, so a new intake key can be granted
-to everyone without their passphrases. See docs/keys.md.
+to everyone without their passphrases. Which secrets an officer is granted follows their
+role (roles.ROLE_UNIT_KEYS): an admin holds no intake key. See docs/keys.md.
 """
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import nacl.exceptions
 import nacl.pwhash.argon2id
-from nacl.public import PrivateKey, SealedBox
+from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,8 +42,15 @@ from journalist_app.errors import (
 from journalist_app.keyring import UnlockedKeyring
 from journalist_app.models import KeyGrant, Officer, UnitKey
 from journalist_app.recipient_sets import issue_recipient_set
+from journalist_app.roles import ROLE_UNIT_KEYS, Permission, Role, requires
+from journalist_app.totp import Enrolment, enrol, seal_secret
 
 MIN_PASSPHRASE_LENGTH = 12
+# Long enough for any passphrase a person types; short enough to bound argon2id's input.
+MAX_PASSPHRASE_LENGTH = 1024
+# Unit-key roles whose secret is an X25519 identity that opens reports. A recovery key
+# has a grant only once `keys recover` put it back into service.
+BOX_KEY_ROLES = frozenset({"intake", "recovery"})
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -52,6 +61,8 @@ class InitResult:
     recovery_secret: bytes
     signed_recipient_set: bytes
     unit_verify_key: bytes
+    # The first officer's second factor, when a TOTP host key was given.
+    totp: Enrolment | None = None
 
     def __repr__(self) -> str:
         return "InitResult(<recovery secret hidden>)"
@@ -67,10 +78,14 @@ def init_unit_keys(
     passphrase: str,
     params: Argon2Params,
     now: datetime | None = None,
+    *,
+    totp_key: bytes | None = None,
 ) -> InitResult:
-    """Create the unit's keys and the first officer, who is granted every secret.
+    """Create the unit's keys and the first officer, a supervisor granted every secret.
 
-    Commits. The recovery key's secret is returned to be printed and is not kept.
+    The first officer also holds the signing key, so that the unit is never without
+    one; admins created before (``admin create``) are granted it too. Commits. The
+    recovery key's secret is returned to be printed and is not kept.
     """
     if keys_initialised(session):
         raise KeysAlreadyInitialised("unit keys already exist in this data dir")
@@ -90,29 +105,56 @@ def init_unit_keys(
         signing_key=signing,
         sync_key=sync,
     )
-    session.add(_new_officer(username, passphrase, params, keyring))
+    first, enrolment = new_officer(
+        username,
+        passphrase,
+        params,
+        role=Role.SUPERVISOR,
+        grants=held_secrets(keyring),
+        totp_key=totp_key,
+    )
+    session.add(first)
+    signing_grant = held_secrets(UnlockedKeyring(username=username, signing_key=signing))
+    for admin in session.scalars(select(Officer).where(Officer.role == Role.ADMIN.value)):
+        admin.grants.extend(seal_grants(admin.public_key, signing_grant))
     signed = issue_recipient_set(session, signing, now)
     session.commit()
     return InitResult(
         recovery_secret=bytes(recovery),
         signed_recipient_set=signed,
         unit_verify_key=bytes(signing.verify_key),
+        totp=enrolment,
     )
 
 
+@requires(Permission.ACCOUNTS_MANAGE)
 def add_officer(
     session: Session,
     keyring: UnlockedKeyring,
     username: str,
     passphrase: str,
     params: Argon2Params,
+    *,
+    role: Role = Role.ANALYST,
+    totp_key: bytes | None = None,
 ) -> Officer:
-    """Create an officer and grant them every secret ``keyring`` holds. Commits."""
+    """Create an officer, granted what ``keyring`` holds of what ``role`` needs. Commits.
+
+    The account service (accounts.create_officer) wraps this with the audit entry and
+    the one-time display of the second factor.
+    """
     if not keys_initialised(session):
         raise KeysNotInitialised("no unit keys yet: run 'iblagh-officer keys init'")
     if session.scalar(select(Officer.id).where(Officer.username == username)) is not None:
         raise OfficerExists(f"an officer named {username!r} already exists")
-    officer = _new_officer(username, passphrase, params, keyring)
+    officer, _ = new_officer(
+        username,
+        passphrase,
+        params,
+        role=role,
+        grants=held_secrets(keyring, role),
+        totp_key=totp_key,
+    )
     session.add(officer)
     session.commit()
     return officer
@@ -129,20 +171,26 @@ def unlock(
     officer = session.scalar(select(Officer).where(Officer.username == username))
     if officer is None:
         # Spend the same argon2id time so the answer does not reveal who exists.
-        _verify_password(_dummy_hash(params.opslimit, params.memlimit), passphrase)
+        spend_dummy_check(passphrase, params)
         raise BadCredentials("unknown officer or wrong passphrase")
-    if not _verify_password(officer.password_hash, passphrase):
+    if not verify_passphrase(officer.password_hash, passphrase):
         raise BadCredentials("unknown officer or wrong passphrase")
+    return open_grants(session, officer, unwrap_officer_key(officer, passphrase))
+
+
+def unwrap_officer_key(officer: Officer, passphrase: str) -> PrivateKey:
+    """The officer's private key, for a passphrase already checked against the hash."""
     try:
         officer_key = PrivateKey(unwrap_secret(officer.wrapped_private_key, passphrase))
     except CryptoError as exc:
         raise BadCredentials("unknown officer or wrong passphrase") from exc
     if bytes(officer_key.public_key) != officer.public_key:
-        raise CorruptGrant(f"the stored key of {username!r} does not match its public key")
-    return _open_grants(session, officer, officer_key)
+        raise CorruptGrant(f"the stored key of {officer.username!r} does not match its public key")
+    return officer_key
 
 
-def _open_grants(session: Session, officer: Officer, officer_key: PrivateKey) -> UnlockedKeyring:
+def open_grants(session: Session, officer: Officer, officer_key: PrivateKey) -> UnlockedKeyring:
+    """Open every grant of ``officer`` into a keyring that also names the officer and role."""
     opener = SealedBox(officer_key)
     intake_keys: dict[str, PrivateKey] = {}
     signing_key: SigningKey | None = None
@@ -157,7 +205,7 @@ def _open_grants(session: Session, officer: Officer, officer_key: PrivateKey) ->
             secret = opener.decrypt(grant.sealed_secret)
         except nacl.exceptions.CryptoError as exc:
             raise CorruptGrant(f"grant of key {unit_key.key_id} does not open") from exc
-        if unit_key.role == "intake":
+        if unit_key.role in BOX_KEY_ROLES:
             box_key = PrivateKey(secret)
             _check_public(unit_key, bytes(box_key.public_key))
             intake_keys[unit_key.key_id] = box_key
@@ -173,6 +221,9 @@ def _open_grants(session: Session, officer: Officer, officer_key: PrivateKey) ->
         intake_keys=intake_keys,
         signing_key=signing_key,
         sync_key=sync_key,
+        officer_id=officer.id,
+        role=officer.role,
+        session_epoch=officer.session_epoch,
     )
 
 
@@ -182,29 +233,65 @@ def _check_public(unit_key: UnitKey, derived_public: bytes) -> None:
         raise CorruptGrant(f"grant of key {unit_key.key_id} holds a different key")
 
 
-def _new_officer(
-    username: str, passphrase: str, params: Argon2Params, keyring: UnlockedKeyring
-) -> Officer:
+def new_officer(
+    username: str,
+    passphrase: str,
+    params: Argon2Params,
+    *,
+    role: Role,
+    grants: Iterable[tuple[str, bytes]] = (),
+    totp_key: bytes | None = None,
+) -> tuple[Officer, Enrolment | None]:
+    """A new account (not yet added): key pair wrapped by ``passphrase``, ``grants``
+    sealed to it, and a second factor sealed under ``totp_key`` when one is given."""
     check_username(username)
-    check_passphrase(passphrase)
+    check_passphrase(passphrase, username)
     officer_key = generate_box_key()
     officer = Officer(
         username=username,
-        password_hash=nacl.pwhash.argon2id.str(
-            passphrase.encode("utf-8"), opslimit=params.opslimit, memlimit=params.memlimit
-        ),
+        role=role.value,
+        password_hash=hash_passphrase(passphrase, params),
         public_key=bytes(officer_key.public_key),
         wrapped_private_key=wrap_secret(bytes(officer_key), passphrase, params),
     )
-    sealer = SealedBox(officer_key.public_key)
-    secrets: list[tuple[str, bytes]] = [(kid, bytes(k)) for kid, k in keyring.intake_keys.items()]
-    for signer in (keyring.signing_key, keyring.sync_key):
-        if signer is not None:
+    officer.grants = seal_grants(officer.public_key, grants)
+    enrolment = None
+    if totp_key is not None:
+        enrolment = enrol(username)
+        officer.totp_secret_sealed = seal_secret(totp_key, username, enrolment.secret)
+    return officer, enrolment
+
+
+def hash_passphrase(passphrase: str, params: Argon2Params) -> bytes:
+    return nacl.pwhash.argon2id.str(
+        passphrase.encode("utf-8"), opslimit=params.opslimit, memlimit=params.memlimit
+    )
+
+
+def held_secrets(
+    keyring: UnlockedKeyring, role: Role | None = None, *, with_intake: bool = False
+) -> list[tuple[str, bytes]]:
+    """(key id, secret) of every unit secret ``keyring`` holds that ``role`` needs.
+
+    ``role=None`` means everything held. ``with_intake`` adds the intake identities to
+    a role that does not need them: the explicit exception for an admin.
+    """
+    needed = ROLE_UNIT_KEYS[role] if role is not None else frozenset({"intake", "signing", "sync"})
+    if with_intake:
+        needed = needed | {"intake"}
+    secrets: list[tuple[str, bytes]] = []
+    if "intake" in needed:
+        secrets.extend((kid, bytes(key)) for kid, key in keyring.intake_keys.items())
+    for unit_role, signer in (("signing", keyring.signing_key), ("sync", keyring.sync_key)):
+        if unit_role in needed and signer is not None:
             secrets.append((key_id_hex(bytes(signer.verify_key)), bytes(signer)))
-    officer.grants = [
-        KeyGrant(key_id=kid, sealed_secret=sealer.encrypt(secret)) for kid, secret in secrets
-    ]
-    return officer
+    return secrets
+
+
+def seal_grants(public_key: bytes, secrets: Iterable[tuple[str, bytes]]) -> list[KeyGrant]:
+    """One grant per secret, sealed to ``public_key``: no passphrase needed."""
+    sealer = SealedBox(PublicKey(public_key))
+    return [KeyGrant(key_id=kid, sealed_secret=sealer.encrypt(secret)) for kid, secret in secrets]
 
 
 def _unit_key(role: str, public_key: bytes, now: datetime) -> UnitKey:
@@ -221,12 +308,22 @@ def check_username(username: str) -> None:
         raise InvalidUsername("a username is 1 to 64 letters, digits, dots, dashes or underscores")
 
 
-def check_passphrase(passphrase: str) -> None:
+def check_passphrase(passphrase: str, username: str = "") -> None:
+    """Length only (no composition rules), and not built around the username."""
     if len(passphrase) < MIN_PASSPHRASE_LENGTH:
         raise WeakPassphrase(f"a passphrase needs at least {MIN_PASSPHRASE_LENGTH} characters")
+    if len(passphrase) > MAX_PASSPHRASE_LENGTH:
+        raise WeakPassphrase(f"a passphrase has at most {MAX_PASSPHRASE_LENGTH} characters")
+    if username and username.casefold() in passphrase.casefold():
+        raise WeakPassphrase("a passphrase must not contain the username")
 
 
-def _verify_password(password_hash: bytes, passphrase: str) -> bool:
+def spend_dummy_check(passphrase: str, params: Argon2Params) -> None:
+    """Spend one argon2id check's time on nothing, so a refusal takes as long as any other."""
+    verify_passphrase(_dummy_hash(params.opslimit, params.memlimit), passphrase)
+
+
+def verify_passphrase(password_hash: bytes, passphrase: str) -> bool:
     try:
         return bool(nacl.pwhash.argon2id.verify(password_hash, passphrase.encode("utf-8")))
     except (nacl.exceptions.InvalidkeyError, nacl.exceptions.CryptoError):

@@ -79,3 +79,38 @@ class BlobMismatch(SyncError):
 
 class UnknownReporter(SyncError):
     """The public host knows no reporter with this id (reply push, 404)."""
+
+
+# --- accounts and accountability (roles.py, authentication.py, accounts.py, audit.py) ---
+
+
+class PermissionDenied(OfficerError):
+    """The officer's role does not hold the permission the action needs (roles.py)."""
+
+
+class AccountLocked(BadCredentials):
+    """Too many failed logins: refused until ``until`` (naive UTC) without checking anything."""
+
+    def __init__(self, message: str, until: object) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+class WrongSecondFactor(BadCredentials):
+    """A missing, wrong or already used TOTP code."""
+
+
+class OfficerNotFound(OfficerError):
+    """No officer with this username (an admin action on an account)."""
+
+
+class AdminExists(OfficerError):
+    """``admin create`` makes the first admin only; later ones are added by an admin."""
+
+
+class KeyWouldBeLost(OfficerError):
+    """Removing this officer would leave an active unit key with no holder."""
+
+
+class RecoveryFailed(OfficerError):
+    """The recovery secret is malformed or is not the unit's recovery key."""

@@ -2,14 +2,47 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from journalist_app.custody import MAX_PASSPHRASE_LENGTH
+from journalist_app.roles import ROLE_LABELS
 
 
 class LoginForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
     passphrase = PasswordField(_l("Passphrase"), validators=[DataRequired(), Length(max=1024)])
+    code = StringField(_l("Two-factor code"), validators=[DataRequired(), Length(max=32)])
 
 
 class ActionForm(FlaskForm):
     """A button that changes state (log out, sync): only the CSRF token."""
+
+
+class NewOfficerForm(FlaskForm):
+    """An admin creates an account; the passphrase is generated and shown once."""
+
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    role = SelectField(
+        _l("Role"),
+        choices=[(role.value, label) for role, label in ROLE_LABELS.items()],
+        validators=[DataRequired()],
+    )
+
+
+class RemoveOfficerForm(FlaskForm):
+    force = BooleanField(_l("Remove even if they are the last holder of a key"))
+
+
+class ChangePassphraseForm(FlaskForm):
+    current = PasswordField(
+        _l("Current passphrase"),
+        validators=[DataRequired(), Length(max=MAX_PASSPHRASE_LENGTH)],
+    )
+    new = PasswordField(
+        _l("New passphrase"), validators=[DataRequired(), Length(max=MAX_PASSPHRASE_LENGTH)]
+    )
+    repeat = PasswordField(
+        _l("New passphrase, again"),
+        validators=[DataRequired(), EqualTo("new", message=_l("The two passphrases differ."))],
+    )

@@ -2,7 +2,8 @@
 
 Invariant 7: nothing decrypts without an unlocked session. A keyring lives in a
 :class:`KeyringStore` under a random session id; the browser holds that id, never a
-key, and the store forgets the keyring at logout or after the idle timeout.
+key, and the store forgets the keyring at logout, after the idle timeout, after the
+absolute lifetime of a session, and when the officer's credentials change.
 """
 
 import secrets
@@ -17,12 +18,20 @@ from nacl.signing import SigningKey
 
 @dataclass(frozen=True)
 class UnlockedKeyring:
-    """What one officer's grants opened: intake keys by key id, signing and sync keys."""
+    """What one officer's grants opened: intake keys by key id, signing and sync keys.
+
+    It also says whose they are (``officer_id``, ``role``: roles.py checks the role) and
+    under which ``session_epoch`` of the account they were opened.
+    """
 
     username: str
     intake_keys: dict[str, PrivateKey] = field(default_factory=dict)
     signing_key: SigningKey | None = None
     sync_key: SigningKey | None = None
+    officer_id: int | None = None
+    # No role, no permission: a keyring made without one can do nothing.
+    role: str = ""
+    session_epoch: int = 0
 
     def intake_identities(self) -> list[PrivateKey]:
         return list(self.intake_keys.values())
@@ -37,16 +46,23 @@ class UnlockedKeyring:
 class _Entry:
     keyring: UnlockedKeyring
     last_used: float
+    opened: float
 
 
 class KeyringStore:
-    """Server-side map of session id to keyring, with idle expiry; thread-safe.
+    """Server-side map of session id to keyring, with idle and absolute expiry; thread-safe.
 
     It lives in one process: the officer app must run as a single worker.
     """
 
-    def __init__(self, idle_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        idle_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        absolute_seconds: float | None = None,
+    ) -> None:
         self._idle_seconds = idle_seconds
+        self._absolute_seconds = absolute_seconds
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
@@ -56,7 +72,8 @@ class KeyringStore:
         session_id = secrets.token_urlsafe(32)
         with self._lock:
             self._forget_idle()
-            self._entries[session_id] = _Entry(keyring, self._clock())
+            now = self._clock()
+            self._entries[session_id] = _Entry(keyring, now, now)
         return session_id
 
     def get(self, session_id: str) -> UnlockedKeyring | None:
@@ -73,12 +90,25 @@ class KeyringStore:
         with self._lock:
             self._entries.pop(session_id, None)
 
+    def forget_officer(self, officer_id: int) -> int:
+        """Forget every session of one officer (reset, removal); returns how many."""
+        with self._lock:
+            doomed = [s for s, e in self._entries.items() if e.keyring.officer_id == officer_id]
+            for session_id in doomed:
+                del self._entries[session_id]
+            return len(doomed)
+
     def __len__(self) -> int:
         with self._lock:
             self._forget_idle()
             return len(self._entries)
 
     def _forget_idle(self) -> None:
-        cutoff = self._clock() - self._idle_seconds
-        for session_id in [s for s, e in self._entries.items() if e.last_used < cutoff]:
-            del self._entries[session_id]
+        now = self._clock()
+        idle_cutoff = now - self._idle_seconds
+        opened_cutoff = now - self._absolute_seconds if self._absolute_seconds else None
+        for session_id, entry in list(self._entries.items()):
+            if entry.last_used < idle_cutoff or (
+                opened_cutoff is not None and entry.opened < opened_cutoff
+            ):
+                del self._entries[session_id]

@@ -8,7 +8,7 @@ already stored is not stored twice, only acknowledged again.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +24,8 @@ from journalist_app.errors import (
 )
 from journalist_app.keyring import UnlockedKeyring
 from journalist_app.models import Reply, Report, ReportBlob
-from journalist_app.sync_client import MAX_ACK_IDS, ListedSubmission, SyncClient
+from journalist_app.sync_client import MAX_ACK_IDS, ListedBlob, ListedSubmission, SyncClient
+from journalist_app.triage.ingest import index_pending, register_report
 
 EventKind = Literal["stored", "already_stored", "failed", "reply_pushed", "reply_failed"]
 
@@ -39,6 +40,8 @@ class SyncEvent:
 
 
 Progress = Callable[[SyncEvent], None]
+# Writes one blob's ciphertext into the file given; raises BlobMismatch if it is not as listed.
+BlobSource = Callable[[ListedBlob, BinaryIO], None]
 
 
 @dataclass
@@ -68,8 +71,11 @@ def run_sync(
     """Pull then push with the officer's sync key, against the configured public host."""
     if keyring.sync_key is None:
         raise MissingKey(f"officer {keyring.username!r} holds no sync key")
-    client = SyncClient(config.sync_url, keyring.sync_key, config.sync_timeout_seconds)
-    result = pull(session, client, LocalBlobStore(config.data_dir), progress)
+    client = SyncClient.from_config(config, keyring.sync_key)
+    store = LocalBlobStore(config.data_dir)
+    result = pull(session, client, store, progress)
+    # Read the triage fields while a keyring is unlocked (docs/triage.md).
+    index_pending(session, store, keyring)
     push_replies(session, client, result, progress)
     return result
 
@@ -96,7 +102,7 @@ def pull(
         seen.update(submission.id for submission in fresh)
         stored: list[str] = []
         for submission in fresh:
-            outcome = _store_submission(session, client, store, submission)
+            outcome = store_submission(session, store, submission, _fetcher(client, submission))
             notify(outcome)
             if outcome.kind == "failed":
                 result.failed += 1
@@ -114,9 +120,24 @@ def pull(
     return result
 
 
-def _store_submission(
-    session: Session, client: SyncClient, store: LocalBlobStore, submission: ListedSubmission
+def _fetcher(client: SyncClient, submission: ListedSubmission) -> BlobSource:
+    def fetch(blob: ListedBlob, dst: BinaryIO) -> None:
+        client.fetch_blob(submission.id, blob, dst)
+
+    return fetch
+
+
+def store_submission(
+    session: Session, store: LocalBlobStore, submission: ListedSubmission, source: BlobSource
 ) -> SyncEvent:
+    """Store one listed submission: every blob durably, then its row. Commits.
+
+    The one ingest step of the online sync and of the air-gap import (journalist_app/
+    airgap/inbound.py): ``source`` writes a blob's ciphertext into a file and raises
+    :class:`BlobMismatch` if it differs from the listing. A submission already stored is
+    left as it is; on any failure nothing of it remains, so a run killed half-way and
+    started again neither loses nor duplicates anything.
+    """
     if session.get(Report, submission.id) is not None:
         return SyncEvent("already_stored", submission.id)
     written: list[str] = []
@@ -125,22 +146,23 @@ def _store_submission(
         for blob in submission.blobs:
             relative = store.relative_path(submission.id, blob.name)
             with store.writer(relative) as handle:
-                client.fetch_blob(submission.id, blob, handle)
+                source(blob, handle)
             written.append(relative)
             blobs.append(
                 ReportBlob(name=blob.name, path=relative, size=blob.size, sha256=blob.sha256)
             )
-        session.add(
-            Report(
-                id=submission.id,
-                kind=submission.kind,
-                reporter_id=submission.reporter_id,
-                reporter_public_key=submission.reporter_public_key,
-                received_hour=submission.received_hour,
-                synced_at=_utc_now(),
-                blobs=blobs,
-            )
+        report = Report(
+            id=submission.id,
+            kind=submission.kind,
+            reporter_id=submission.reporter_id,
+            reporter_public_key=submission.reporter_public_key,
+            received_hour=submission.received_hour,
+            synced_at=_utc_now(),
+            blobs=blobs,
         )
+        session.add(report)
+        # Queued for triage in the same commit: nothing stored can miss the queue.
+        register_report(session, report)
         session.commit()
     except IntegrityError:
         # Another sync (CLI beside the web app) stored it first, with the same bytes.

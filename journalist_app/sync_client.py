@@ -1,12 +1,17 @@
 """Client side of the sync API (docs/sync-api.md): every request signed with the sync key.
 
 Plain ``urllib``: no proxies from the environment and no redirects, so a signed
-request goes only where the configured URL says.
+request goes only where the configured URL says. With ``socks_proxy`` (from
+``IBLAGH_SYNC_SOCKS``) every connection goes through tor's SOCKS port, which resolves
+the ``.onion`` name itself and holds the client key of the sync onion.
 """
 
+import functools
 import hashlib
+import http.client
 import json
 import re
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,11 +22,14 @@ from http.client import HTTPException, HTTPResponse
 from typing import Any, BinaryIO, TypeGuard
 
 from nacl.signing import SigningKey
+from python_socks import ProxyError, ProxyType
+from python_socks.sync import Proxy
 
 from crypto.encoding import b64decode
 from crypto.errors import CryptoError
 from crypto.sync_auth import sign_request
 from journalist_app.blob_store import BLOB_NAME, SUBMISSION_ID
+from journalist_app.config import OfficerConfig
 from journalist_app.errors import (
     BlobMismatch,
     SyncProtocolError,
@@ -76,10 +84,76 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
+# Tor's extended SOCKS5 replies (SocksPort flag ExtendedErrors), for onion targets.
+_TOR_SOCKS_ERRORS = {
+    0xF0: "tor found no descriptor for the onion service: is it running, is the address right?",
+    0xF1: "the onion service's descriptor is invalid",
+    0xF2: "the introduction to the onion service failed",
+    0xF3: "the rendezvous with the onion service failed",
+    0xF4: (
+        "the sync onion requires client authorisation: put this host's .auth_private "
+        "file in tor's ClientOnionAuthDir"
+    ),
+    0xF5: "tor's client key for the sync onion is not accepted: check the .auth_private file",
+    0xF6: "the onion address is invalid",
+    0xF7: "the introduction to the onion service timed out",
+}
+
+
+class _SocksConnection(http.client.HTTPConnection):
+    """HTTP over a SOCKS5 proxy that resolves the host name itself (tor, for .onion)."""
+
+    def __init__(self, host: str, *, proxy: tuple[str, int], **kwargs: Any) -> None:
+        super().__init__(host, **kwargs)
+        self._proxy = proxy
+
+    def connect(self) -> None:
+        timeout = self.timeout if isinstance(self.timeout, int | float) else None
+        proxy = Proxy(ProxyType.SOCKS5, self._proxy[0], self._proxy[1], rdns=True)
+        try:
+            self.sock = proxy.connect(self.host, self.port, timeout=timeout)
+        except ProxyError as exc:
+            raise ConnectionError(_socks_reason(exc)) from exc
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _socks_reason(exc: ProxyError) -> str:
+    # python-socks knows only RFC 1928's codes: tor's own arrive as "Invalid reply code: 0XF4".
+    code = exc.error_code
+    if code is None and (match := re.search(r"0X([0-9A-F]{2})\b", str(exc), re.IGNORECASE)):
+        code = int(match.group(1), 16)
+    return _TOR_SOCKS_ERRORS.get(code or 0, f"tor's SOCKS port refused the connection: {exc}")
+
+
+class SocksHandler(urllib.request.HTTPHandler):
+    """urllib handler for http:// through a SOCKS5 proxy with remote name resolution."""
+
+    def __init__(self, proxy: tuple[str, int]) -> None:
+        super().__init__()
+        self._proxy = proxy
+
+    def http_open(self, req: urllib.request.Request) -> HTTPResponse:
+        return self.do_open(functools.partial(_SocksConnection, proxy=self._proxy), req)
+
+
+def parse_socks_address(text: str) -> tuple[str, int]:
+    """``127.0.0.1:9050`` → ("127.0.0.1", 9050); ValueError otherwise."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("a SOCKS address is HOST:PORT, e.g. 127.0.0.1:9050")
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
 class SyncClient:
     """Signed calls to one public host's sync listener."""
 
-    def __init__(self, base_url: str, sync_key: SigningKey, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        sync_key: SigningKey,
+        timeout: float = 30.0,
+        socks_proxy: str = "",
+    ) -> None:
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("the sync URL must be http(s)://host[:port]")
@@ -87,9 +161,23 @@ class SyncClient:
         self._prefix = parts.path.rstrip("/")
         self._sync_key = sync_key
         self._timeout = timeout
-        self._opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}), _RefuseRedirects()
-        )
+        handlers: list[urllib.request.BaseHandler] = [
+            urllib.request.ProxyHandler({}),
+            _RefuseRedirects(),
+        ]
+        if parts.hostname and parts.hostname.endswith(".onion") and not socks_proxy:
+            # Without tor the name would go to the system resolver: a leak, and no answer.
+            raise ValueError("an .onion sync URL is reached through tor's SOCKS port only")
+        if socks_proxy:
+            if parts.scheme != "http":
+                raise ValueError("through tor's SOCKS port the sync URL is http://<address>.onion")
+            handlers.append(SocksHandler(parse_socks_address(socks_proxy)))
+        self._opener = urllib.request.build_opener(*handlers)
+
+    @classmethod
+    def from_config(cls, config: OfficerConfig, sync_key: SigningKey) -> "SyncClient":
+        """The client the configuration asks for: URL, timeout and tor's SOCKS port if set."""
+        return cls(config.sync_url, sync_key, config.sync_timeout_seconds, config.sync_socks)
 
     @property
     def base_url(self) -> str:
@@ -103,7 +191,7 @@ class SyncClient:
         items = document.get("submissions") if isinstance(document, dict) else None
         if not isinstance(items, list):
             raise SyncProtocolError("the listing has no 'submissions' list")
-        return [_parse_submission(item) for item in items]
+        return [parse_submission(item) for item in items]
 
     def fetch_blob(self, submission_id: str, blob: ListedBlob, dst: BinaryIO) -> None:
         """Stream a blob into ``dst``, checking size and SHA-256 against the listing."""
@@ -134,12 +222,10 @@ class SyncClient:
 
     def push_reply(self, reporter_id: str, reply_id: str, envelope: bytes) -> bool:
         """Store a reply envelope for a reporter; False when it was already stored."""
-        path = f"{API}/reporters/{_checked_id(reporter_id)}/replies"
-        headers = {"X-Iblagh-Reply-Id": _checked_id(reply_id)}
+        # The reply id is in the path, so the signature covers it.
+        path = f"{API}/reporters/{_checked_id(reporter_id)}/replies/{_checked_id(reply_id)}"
         try:
-            with self._request(
-                "POST", path, envelope, "application/octet-stream", headers
-            ) as response:
+            with self._request("POST", path, envelope, "application/octet-stream") as response:
                 status = response.status
                 self._read(response, MAX_JSON_BYTES)
         except _NotFound as exc:
@@ -228,7 +314,8 @@ def _http_error(exc: urllib.error.HTTPError, method: str, path: str) -> Exceptio
     return SyncProtocolError(f"{method} {path}: the public host answered {exc.code} {code}".strip())
 
 
-def _parse_submission(item: Any) -> ListedSubmission:
+def parse_submission(item: Any) -> ListedSubmission:
+    """Validate one listing item of docs/sync-api.md (also carried in inbound batches)."""
     try:
         submission_id = _checked_id(item["id"])
         kind = item["kind"]

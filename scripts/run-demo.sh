@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: the embedded default on loopback — SQLite, local folders, demo keys.
 # Public site, its sync listener and the officer app, each under gunicorn, until Ctrl-C.
+# `IBLAGH_ONION=1 make run` also publishes the public site and the sync listener as onion
+# services through a tor launched by `iblagh-tor serve` (needs Debian's tor and the network).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +12,7 @@ HOST=127.0.0.1
 PUBLIC_PORT=${IBLAGH_PUBLIC_PORT:-8080}
 SYNC_PORT=${IBLAGH_SYNC_PORT:-8081}
 OFFICER_PORT=${IBLAGH_OFFICER_PORT:-8082}
+ONION=${IBLAGH_ONION:-0}
 mkdir -p "$VAR/source" "$VAR/officer" "$VAR/log"
 chmod 700 "$VAR/source" "$VAR/officer"
 
@@ -19,6 +22,24 @@ login=$(IBLAGH_DATA_DIR="$VAR/officer" "$BIN/iblagh-officer" demo-init --public-
 
 # No worker runs yet: remove whatever a previous crash left half-written.
 IBLAGH_DATA_DIR="$VAR/source" "$BIN/iblagh-source" recover
+
+# Onion keys (first run only) and a client key for the demo officer host; the public
+# site then names its onion address in Onion-Location.
+if [ "$ONION" = 1 ]; then
+  command -v "${IBLAGH_TOR_BINARY:-tor}" >/dev/null || {
+    echo "IBLAGH_ONION=1 needs tor: apt-get install tor" >&2; exit 1; }
+  onion() { IBLAGH_DATA_DIR="$VAR/source" "$BIN/iblagh-tor" "$@"; }
+  onion init --no-officer-key >/dev/null
+  if [ -z "$(ls -A "$VAR/source/tor/sync-clients")" ]; then
+    auth="$VAR/officer/tor-auth/iblagh-sync.auth_private"
+    rm -f "$auth"
+    key=$(onion client-key --sync-onion "$(onion address sync)" --out "$auth" |
+      sed -n 's/.*--public-key //p')
+    onion authorise-officer --name demo --public-key "$key" >/dev/null
+  fi
+  export IBLAGH_ONION_ADDRESS
+  IBLAGH_ONION_ADDRESS=$(onion address public)
+fi
 
 pids=()
 cleanup() {
@@ -43,6 +64,11 @@ start sync "$SYNC_PORT" 1 "$VAR/source" \
   --config python:source_app.gunicorn_conf 'source_app:create_sync_app()'
 # The officer app keeps unlocked keys in process memory: exactly one worker.
 start officer "$OFFICER_PORT" 1 "$VAR/officer" --access-logfile - 'journalist_app.wsgi:app'
+if [ "$ONION" = 1 ]; then
+  IBLAGH_TOR_PUBLIC_TARGET="$HOST:$PUBLIC_PORT" IBLAGH_TOR_SYNC_TARGET="$HOST:$SYNC_PORT" \
+    onion serve >>"$VAR/log/onion.log" 2>&1 &
+  pids+=($!)
+fi
 
 for port in "$PUBLIC_PORT" "$OFFICER_PORT"; do
   for _ in $(seq 1 100); do
@@ -53,6 +79,20 @@ for port in "$PUBLIC_PORT" "$OFFICER_PORT"; do
   done
 done
 
+onion_info=""
+if [ "$ONION" = 1 ]; then
+  for _ in $(seq 1 300); do
+    grep -q "PoW defence" "$VAR/log/onion.log" 2>/dev/null && break
+    kill -0 "${pids[-1]}" 2>/dev/null || { tail -n 5 "$VAR/log/onion.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  onion_info="
+  Onion site (Tor Browser): http://$IBLAGH_ONION_ADDRESS/  (reachable once tor is online)
+  Sync onion (officer):     http://$(onion address sync)/  (client key: $VAR/officer/tor-auth/)
+  Onion log: $VAR/log/onion.log
+"
+fi
+
 cat <<INFO
 
   Iblagh is running (embedded default: SQLite and local folders under $VAR/).
@@ -60,7 +100,7 @@ cat <<INFO
   Public site (reporters):   http://$HOST:$PUBLIC_PORT/
   Officer app:               http://$HOST:$OFFICER_PORT/
   Sync listener (officer):   http://$HOST:$SYNC_PORT/sync/v1/  (signed requests only)
-
+$onion_info
 $login
 
   Make a report on the public site, then press "Sync" in the officer app.

@@ -4,16 +4,21 @@
 the unit's recipient set before anything else and refuse to start without it.
 """
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import Flask, Response, jsonify, render_template
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from source_app.admission import admit_request
 from source_app.config import SourceConfig
 from source_app.host import EXTENSION_KEY, PublicHost, build_host, close_db_session
+from source_app.uploads import TooManyAttachments, UploadsTooLarge
+from source_app.urls import MAX_URLS
 from source_app.web import (
     RTL_LOCALES,
     SUPPORTED_LOCALES,
@@ -21,6 +26,7 @@ from source_app.web import (
     PublicFlask,
     add_security_headers,
     configure_logging,
+    format_size,
     log_exception_safely,
     select_locale,
 )
@@ -34,9 +40,23 @@ ERROR_MESSAGES = {
     404: _l("This page does not exist."),
     405: _l("This page cannot be used this way."),
     413: _l("What you sent is too large."),
-    415: _l("Files cannot be attached here yet."),
+    415: _l("Files cannot be attached on this page."),
     429: _l("Too many requests. Please wait a moment and try again."),
     500: _l("Something went wrong on our side. Nothing you sent was kept half-way."),
+    503: _l("The service is busy. Nothing you sent was kept. Please try again in a few minutes."),
+    507: _l(
+        "The service is short of storage space, so files cannot be received right now. "
+        "Nothing you sent was kept. Try again later, or send your report without files."
+    ),
+}
+# Refusals that say more than their status code (source_app/uploads.py).
+SPECIFIC_MESSAGES: dict[type[HTTPException], LazyString] = {
+    TooManyAttachments: _l(
+        "Too many files: a report can carry at most %(count)s. Nothing you sent was kept."
+    ),
+    UploadsTooLarge: _l(
+        "The files are too large together: at most %(size)s. Nothing you sent was kept."
+    ),
 }
 
 
@@ -44,12 +64,16 @@ def create_app(config: SourceConfig | None = None) -> Flask:
     """The public report site."""
     host = build_host(config or SourceConfig.from_env())
     app = _base_app(host)
+    # Before the CSRF check, which reads the whole body (source_app/admission.py).
+    app.before_request(admit_request)
     CSRFProtect(app)
     Babel(app, locale_selector=select_locale, default_translation_directories=TRANSLATIONS)
 
     from source_app.views.public import blueprint as public_blueprint
 
     app.register_blueprint(public_blueprint)
+
+    app.add_template_filter(format_size, "filesize")
 
     @app.context_processor
     def page_context() -> dict[str, object]:
@@ -58,6 +82,11 @@ def create_app(config: SourceConfig | None = None) -> Flask:
             "locale": locale,
             "text_direction": "rtl" if locale in RTL_LOCALES else "ltr",
             "languages": [(code, LANGUAGE_NAMES[code]) for code in SUPPORTED_LOCALES],
+            "max_attachments": host.config.max_attachments,
+            "max_upload_bytes": host.config.max_upload_bytes,
+            "max_urls": MAX_URLS,
+            # The reporter's today may already be tomorrow in UTC (forms.SeenOnField).
+            "today": (datetime.now(UTC) + timedelta(days=1)).date().isoformat(),
         }
 
     @app.errorhandler(CSRFError)
@@ -69,6 +98,11 @@ def create_app(config: SourceConfig | None = None) -> Flask:
     def http_error(error: HTTPException) -> tuple[str, int]:
         status = error.code or 500
         message = ERROR_MESSAGES.get(status, ERROR_MESSAGES[400 if status < 500 else 500])
+        if type(error) in SPECIFIC_MESSAGES:
+            message = SPECIFIC_MESSAGES[type(error)] % {
+                "count": format_decimal(host.config.max_attachments),
+                "size": format_size(host.config.max_upload_bytes),
+            }
         return render_template("error.html", status=status, message=message), status
 
     @app.errorhandler(Exception)

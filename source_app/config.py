@@ -25,6 +25,15 @@ class SourceConfig:
     secret_key: bytes = field(repr=False)
     max_request_bytes: int = 1024 * 1024
     max_sync_request_bytes: int = 2 * 1024 * 1024
+    # Attachments of one report or follow-up, all files together (500 MiB).
+    max_upload_bytes: int = 500 * 1024 * 1024
+    max_attachments: int = 10
+    # Under this much free space in the blob store, files are refused (507).
+    min_free_bytes: int = 1024 * 1024 * 1024
+    # Per worker process (see docs/threat-model.md, "Abuse without tracking").
+    submissions_per_minute: int = 60
+    code_attempts_per_minute: int = 120
+    code_attempts_per_session: int = 10
     orphan_grace_seconds: int = 3600
     https: bool = False
     onion_address: str = ""
@@ -50,17 +59,56 @@ class SourceConfig:
             unit_verify_key=verify_key,
             secret_key=_session_secret(data_dir),
             max_request_bytes=int(env.get("IBLAGH_MAX_REQUEST_BYTES", 1024 * 1024)),
+            max_upload_bytes=_int(env, "IBLAGH_MAX_UPLOAD_BYTES", cls.max_upload_bytes),
+            max_attachments=_int(env, "IBLAGH_MAX_ATTACHMENTS", cls.max_attachments),
+            min_free_bytes=_int(env, "IBLAGH_MIN_FREE_BYTES", cls.min_free_bytes),
+            submissions_per_minute=_int(
+                env, "IBLAGH_SUBMISSIONS_PER_MINUTE", cls.submissions_per_minute
+            ),
+            code_attempts_per_minute=_int(
+                env, "IBLAGH_CODE_ATTEMPTS_PER_MINUTE", cls.code_attempts_per_minute
+            ),
+            code_attempts_per_session=_int(
+                env, "IBLAGH_CODE_ATTEMPTS_PER_SESSION", cls.code_attempts_per_session
+            ),
             orphan_grace_seconds=int(env.get("IBLAGH_ORPHAN_GRACE_SECONDS", 3600)),
             https=env.get("IBLAGH_HTTPS", "") == "1",
             onion_address=env.get("IBLAGH_ONION_ADDRESS", ""),
         )
 
 
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    """A non-negative integer setting; a typo stops the host with a message, not a trace."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a whole number of bytes or requests, not {raw!r}"
+        ) from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative")
+    return value
+
+
 def _session_secret(data_dir: Path) -> bytes:
     """The key that signs session cookies (CSRF); it opens no report."""
     path = data_dir / "session-secret"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Workers boot at once: write aside, then link into place, so that none ever
+        # reads a half-written secret and all end up with the first one linked.
+        temporary = data_dir / f".session-secret-{secrets.token_hex(8)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as out:
             out.write(secrets.token_hex(32))
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
     return bytes.fromhex(path.read_text(encoding="ascii").strip())

@@ -1,8 +1,10 @@
 """Database engine and sessions for the public host: SQLite by default, PostgreSQL by URL."""
 
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
 from source_app.models import Base
@@ -19,6 +21,8 @@ def make_engine(database_url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows (acknowledged submissions) are overwritten, not left in free pages.
+            cursor.execute("PRAGMA secure_delete=ON")
             # Sorts and temporary tables stay in memory, never in the system temp dir.
             cursor.execute("PRAGMA temp_store=MEMORY")
             cursor.close()
@@ -29,5 +33,22 @@ def make_engine(database_url: str) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Create the tables if needed and return the session factory."""
-    Base.metadata.create_all(engine)
+    create_tables(engine)
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def create_tables(engine: Engine, attempts: int = 10) -> None:
+    """``create_all``, safe when several workers boot at once on a fresh database.
+
+    Each worker checks which tables exist, then creates the missing ones: two workers
+    can both find a table missing, and the slower one's CREATE fails. That worker
+    only has to look again; gunicorn must not see it fail to boot (it would stop).
+    """
+    for attempt in range(attempts):
+        try:
+            Base.metadata.create_all(engine)
+            return
+        except DatabaseError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))

@@ -4,7 +4,9 @@ Use: ``gunicorn -c python:source_app.gunicorn_conf 'source_app:create_app()'``
 (and ``'source_app:create_sync_app()'`` on the sync listener).
 """
 
+import ctypes
 import re
+import resource
 from typing import Any
 
 from gunicorn import glogging
@@ -15,6 +17,12 @@ access_log_format = "%(m)s %(U)s %(s)s %(B)s %(M)sms"
 errorlog = "-"
 loglevel = "info"
 proc_name = "iblagh-source"
+# Threaded workers (gthread): an upload that takes minutes over Tor keeps one thread
+# busy, and the worker still answers the master's heartbeat, so it is not killed at
+# `timeout`. `--threads` on the command line overrides this.
+threads = 4
+# No control socket: two instances (public, sync) would share ~/.gunicorn/gunicorn.ctl.
+control_socket_disable = True
 
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 _IPV6 = re.compile(
@@ -33,6 +41,9 @@ class RedactingLogger(glogging.Logger):  # type: ignore[misc]
 
     def _redacted(self, level: str, msg: Any, *args: Any, **kwargs: Any) -> None:
         text = str(msg) % args if args else str(msg)
+        if text.startswith(("Invalid request", "Invalid HTTP")):
+            # gunicorn quotes the raw request line and headers here: code, agent, path.
+            text = "Invalid request (details withheld)"
         getattr(super(), level)(redact(text), **kwargs)
 
     def critical(self, msg: Any, *args: Any, **kwargs: Any) -> None:
@@ -57,3 +68,21 @@ class RedactingLogger(glogging.Logger):  # type: ignore[misc]
 
 
 logger_class = RedactingLogger
+
+
+_PR_SET_DUMPABLE = 4
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """No core dump of a worker: its memory holds reports in the clear (invariant 1)."""
+    forbid_core_dumps()
+
+
+def forbid_core_dumps() -> None:
+    """Core size 0, and not dumpable (also closes /proc/<pid>/mem to other users)."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the rlimit alone still applies
+        pass

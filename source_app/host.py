@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crypto.recipients import RecipientSet
 from source_app.config import SourceConfig
 from source_app.db import make_engine, make_session_factory
+from source_app.limits import Limits
 from source_app.recipients import load_recipient_set
 from source_app.services.maintenance import sweep_orphans
 from source_app.storage import BlobStore, LocalBlobStore
@@ -17,13 +18,14 @@ EXTENSION_KEY = "iblagh_host"
 
 @dataclass(frozen=True)
 class PublicHost:
-    """Configuration, database, blob store and the verified recipient set."""
+    """Configuration, database, blob store, the verified recipient set, this process's limits."""
 
     config: SourceConfig
     sessions: sessionmaker[Session]
     store: BlobStore
     recipient_set: RecipientSet
     signed_recipient_set: bytes
+    limits: Limits
 
 
 def build_host(config: SourceConfig) -> PublicHost:
@@ -33,7 +35,7 @@ def build_host(config: SourceConfig) -> PublicHost:
     store = LocalBlobStore(config.blob_dir)
     with sessions() as session:
         sweep_orphans(session, store, grace_seconds=config.orphan_grace_seconds)
-    return PublicHost(config, sessions, store, recipient_set, signed)
+    return PublicHost(config, sessions, store, recipient_set, signed, Limits.from_config(config))
 
 
 def current_host() -> PublicHost:

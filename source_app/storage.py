@@ -9,6 +9,7 @@ a crash leaves either nothing or a whole envelope, never a torn one.
 import hashlib
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +30,12 @@ class BlobRef:
 
 
 class BlobUpload(Protocol):
-    """A blob being written; committed when its ``with`` block ends without error."""
+    """A blob being written; committed when its ``with`` block ends without error.
+
+    Uploads that outlive one block (an attachment sealed while a request is read,
+    committed only once the whole form is valid) call :meth:`commit` or
+    :meth:`discard` themselves; both are safe to call more than once.
+    """
 
     def __enter__(self) -> "BlobUpload": ...
 
@@ -41,6 +47,10 @@ class BlobUpload(Protocol):
     ) -> None: ...
 
     def write(self, data: bytes) -> int: ...
+
+    def commit(self) -> BlobRef: ...
+
+    def discard(self) -> None: ...
 
     @property
     def ref(self) -> BlobRef: ...
@@ -58,6 +68,8 @@ class BlobStore(Protocol):
     def keys(self) -> Iterator[tuple[str, float]]: ...
 
     def sweep_incoming(self, older_than: float) -> int: ...
+
+    def free_bytes(self) -> int: ...
 
 
 class _LocalUpload:
@@ -89,8 +101,16 @@ class _LocalUpload:
         traceback: TracebackType | None,
     ) -> None:
         if exc_type is not None:
-            self._discard()
+            self.discard()
             return
+        self.commit()
+
+    def commit(self) -> BlobRef:
+        """Flush to disk and rename into place; the blob is visible only from here."""
+        if self._ref is not None:
+            return self._ref
+        if self._file.closed:
+            raise RuntimeError("blob discarded")
         try:
             self._file.flush()
             os.fsync(self._file.fileno())
@@ -100,11 +120,15 @@ class _LocalUpload:
             os.replace(self._temporary, final)
             _fsync_dir(final.parent)
         except BaseException:
-            self._discard()
+            self.discard()
             raise
         self._ref = BlobRef(key=self._key, size=self._size, sha256=self._hash.hexdigest())
+        return self._ref
 
-    def _discard(self) -> None:
+    def discard(self) -> None:
+        """Forget an uncommitted write: the temporary file goes, nothing is left."""
+        if self._ref is not None:
+            return
         self._file.close()
         self._temporary.unlink(missing_ok=True)
 
@@ -150,6 +174,14 @@ class LocalBlobStore:
                 continue
             for path in prefix.iterdir():
                 yield path.name, path.stat().st_mtime
+
+    def free_bytes(self) -> int:
+        """Space left for blobs, as an unprivileged process may use it."""
+        return shutil.disk_usage(self.root).free
+
+    def incoming(self) -> list[Path]:
+        """Unfinished writes, for tests and the operator: empty when the host is idle."""
+        return sorted((self.root / _INCOMING).iterdir())
 
     def sweep_incoming(self, older_than: float) -> int:
         """Remove unfinished writes (a crashed worker's) older than ``older_than`` seconds."""

@@ -2,10 +2,12 @@
 
 import logging
 import traceback
-from typing import Any, BinaryIO
+from typing import Any
 
-from flask import Flask, Request, Response, request
-from werkzeug.exceptions import UnsupportedMediaType
+from flask import Flask, Response, request
+from flask_babel import format_decimal
+
+from source_app.uploads import NoDiskRequest
 
 SUPPORTED_LOCALES = ("ar", "fr", "en", "es")
 DEFAULT_LOCALE = "ar"
@@ -45,24 +47,6 @@ class ForgetClient:
         for key in IDENTIFYING_ENVIRON_KEYS:
             environ.pop(key, None)
         return self.app(environ, start_response)
-
-
-class NoDiskRequest(Request):
-    """A request that never spools an upload to disk.
-
-    Werkzeug writes file parts over 500 KB to a temporary file, which would put
-    plaintext on disk (DESIGN.md invariant 1). Until uploads are streamed straight
-    into an envelope, file parts are refused outright.
-    """
-
-    def _get_file_stream(
-        self,
-        total_content_length: int | None,
-        content_type: str | None,
-        filename: str | None = None,
-        content_length: int | None = None,
-    ) -> BinaryIO:
-        raise UnsupportedMediaType()
 
 
 def select_locale() -> str:
@@ -121,3 +105,15 @@ class PublicFlask(Flask):
 
     def log_exception(self, exc_info: Any) -> None:
         log_exception_safely(self, exc_info[1])
+
+
+def format_size(size: int) -> str:
+    """A byte count as people read it (``500 MB``), with the locale's digits and separators."""
+    units = ("B", "KB", "MB", "GB", "TB")
+    value = float(size)
+    unit = 0
+    while value >= 1024 and unit < len(units) - 1:
+        value /= 1024
+        unit += 1
+    shown = format_decimal(round(value, 1) if value < 10 and unit else round(value))
+    return f"{shown} {units[unit]}"

@@ -1,11 +1,13 @@
 """Fixtures shared by the whole suite: unit keys, a public host on a real database."""
 
+import io
 import os
 import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -88,8 +90,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'source-db.sqlite'}"
 
 
+# Tests post many forms from one session; the limits get tests of their own.
+GENEROUS_LIMITS = {
+    "IBLAGH_SUBMISSIONS_PER_MINUTE": "100000",
+    "IBLAGH_CODE_ATTEMPTS_PER_MINUTE": "100000",
+    "IBLAGH_CODE_ATTEMPTS_PER_SESSION": "100000",
+}
+
+
 def source_environ(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
-    environ = {"IBLAGH_DATA_DIR": str(data_dir)}
+    environ = {"IBLAGH_DATA_DIR": str(data_dir), **GENEROUS_LIMITS}
     if database_url:
         environ["IBLAGH_DATABASE_URL"] = database_url
     return environ
@@ -131,6 +141,27 @@ class ReporterActions:
         assert match, "form has no CSRF token"
         return match.group(1)
 
+    def report_form(
+        self,
+        description: str = "A channel posts propaganda every day.",
+        url: str = "https://t.me/example/42",
+        category: str = "terrorism",
+        full_name: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """A complete, valid report form; ``fields`` add or override fields."""
+        return {
+            "csrf_token": self.csrf_token(),
+            "category": category,
+            "urls": url,
+            "description": description,
+            "identity": "identified" if full_name else "anonymous",
+            "full_name": full_name or "",
+            "phone": "06 12 34 56 78" if full_name else "",
+            "good_faith": "y",
+            **fields,
+        }
+
     def report(
         self,
         description: str = "A channel posts propaganda every day.",
@@ -138,17 +169,16 @@ class ReporterActions:
         category: str = "terrorism",
         full_name: str | None = None,
         lang: str = "en",
+        files: list[tuple[bytes, str]] | None = None,
+        **fields: Any,
     ) -> str:
-        """Submit a report and return the receipt code shown."""
-        data = {
-            "csrf_token": self.csrf_token(),
-            "category": category,
-            "url": url,
-            "description": description,
-            "identity": "identified" if full_name else "anonymous",
-            "full_name": full_name or "",
-        }
-        response = self.client.post(f"/report?lang={lang}", data=data)
+        """Submit a report (with files: content and name) and return the receipt code shown."""
+        data = self.report_form(description, url, category, full_name, **fields)
+        if files:
+            data["attachments"] = [(io.BytesIO(content), name) for content, name in files]
+        response = self.client.post(
+            f"/report?lang={lang}", data=data, content_type="multipart/form-data"
+        )
         assert response.status_code == 200, response.get_data(as_text=True)[:2000]
         match = _CODE.search(response.get_data(as_text=True))
         assert match, "receipt page shows no code"
@@ -157,6 +187,27 @@ class ReporterActions:
     def status(self, code: str) -> tuple[int, str]:
         data = {"csrf_token": self.csrf_token("/status"), "code": code}
         response = self.client.post("/status?lang=en", data=data)
+        return response.status_code, response.get_data(as_text=True)
+
+    def follow_up(
+        self,
+        code: str,
+        message: str = "More: the channel moved to a new address.",
+        files: list[tuple[bytes, str]] | None = None,
+        **fields: Any,
+    ) -> tuple[int, str]:
+        """Add to a report with its code; returns the status and the page."""
+        data: dict[str, Any] = {
+            "csrf_token": self.csrf_token("/followup"),
+            "code": code,
+            "message": message,
+            **fields,
+        }
+        if files:
+            data["attachments"] = [(io.BytesIO(content), name) for content, name in files]
+        response = self.client.post(
+            "/followup?lang=en", data=data, content_type="multipart/form-data"
+        )
         return response.status_code, response.get_data(as_text=True)
 
 

@@ -15,6 +15,7 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 from urllib.request import HTTPCookieProcessor, OpenerDirector, build_opener
 
+import pyotp
 import pytest
 
 from tests.support.servers import Server, gunicorn
@@ -32,6 +33,8 @@ class Deployment:
     officer: Server
     officer_env: dict[str, str]
     source_dir: Path
+    # Printed once by `keys init`; the officer's authenticator app would hold it.
+    totp_secret: str = ""
 
 
 def officer_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -58,6 +61,8 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     )
     assert init.returncode == 0, init.stderr
     assert "recovery" in init.stdout.lower()
+    totp = re.search(r"^two-factor secret: ([A-Z2-7]+)$", init.stdout, re.MULTILINE)
+    assert totp, init.stdout
     with (
         gunicorn(
             "source_app:create_app()", source_env, tmp_path / "public.log", config=SOURCE_CONF
@@ -78,7 +83,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             config=None,
             probe_path="/login",
         ) as officer:
-            yield Deployment(public, sync, officer, officer_env, source_dir)
+            yield Deployment(public, sync, officer, officer_env, source_dir, totp.group(1))
 
 
 def browser() -> OpenerDirector:
@@ -105,10 +110,12 @@ def submit_report(public_url: str, description: str, name: str = "") -> str:
         f"{public_url}/report?lang=fr",
         {
             "category": "incitement",
-            "url": "https://example.org/video/123",
+            "urls": "https://example.org/video/123",
             "description": description,
             "identity": "identified" if name else "anonymous",
             "full_name": name,
+            "phone": "+212 6 12 34 56 78" if name else "",
+            "good_faith": "y",
         },
     )
     match = re.search(r"<bdi>([0-9 ]{24})</bdi>", page)
@@ -116,10 +123,13 @@ def submit_report(public_url: str, description: str, name: str = "") -> str:
     return match.group(1)
 
 
-def officer_session(officer_url: str) -> OpenerDirector:
+def officer_session(officer_url: str, totp_secret: str) -> OpenerDirector:
     opener = browser()
+    code = pyotp.TOTP(totp_secret).now()
     page = post_form(
-        opener, f"{officer_url}/login", {"username": OFFICER, "passphrase": PASSPHRASE}
+        opener,
+        f"{officer_url}/login",
+        {"username": OFFICER, "passphrase": PASSPHRASE, "code": code},
     )
     assert "logout" in page.lower() or "déconnexion" in page.lower() or "/reports/" in page, page[
         :500
@@ -138,7 +148,7 @@ def test_a_report_typed_in_the_public_form_appears_decrypted_after_a_sync(
     # The public host no longer holds the ciphertext.
     blobs = [p for p in (deployment.source_dir / "blobs").rglob("*") if p.is_file()]
     assert blobs == []
-    opener = officer_session(deployment.officer.url)
+    opener = officer_session(deployment.officer.url, deployment.totp_secret)
     with opener.open(f"{deployment.officer.url}/?lang=fr") as response:
         listing = response.read().decode()
     [report_path] = set(re.findall(r'href="(/reports/[0-9a-f]{32})', listing))
@@ -155,7 +165,7 @@ def test_the_sync_button_pulls_and_a_second_sync_duplicates_nothing(
 ) -> None:
     for index in range(3):
         submit_report(deployment.public.url, f"report number {index}")
-    opener = officer_session(deployment.officer.url)
+    opener = officer_session(deployment.officer.url, deployment.totp_secret)
     with opener.open(deployment.officer.url + "/") as response:
         token = csrf_token(response.read().decode())
     data = urllib.parse.urlencode({"csrf_token": token}).encode()
@@ -175,7 +185,7 @@ def test_every_report_that_got_a_code_is_decryptable_by_the_unit(deployment: Dep
     assert len(set(codes)) == 8
     sync = officer_cli(deployment.officer_env, "sync", "--officer", OFFICER)
     assert "synced: 8 new" in sync.stdout, sync.stdout + sync.stderr
-    opener = officer_session(deployment.officer.url)
+    opener = officer_session(deployment.officer.url, deployment.totp_secret)
     with opener.open(deployment.officer.url + "/") as response:
         paths = set(re.findall(r'href="(/reports/[0-9a-f]{32})', response.read().decode()))
     assert len(paths) == 8

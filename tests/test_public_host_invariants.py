@@ -59,10 +59,15 @@ class WebReporter:
             "/report",
             {
                 "category": "terrorism",
-                "url": f"https://t.me/{marker}/1",
+                "urls": f"https://t.me/{marker}/1",
+                "platform": f"{marker} platform",
+                "account": f"@{marker}",
                 "description": f"{marker} {ARABIC_MARKER} description",
                 "identity": "identified" if identified else "anonymous",
                 "full_name": f"{marker} name" if identified else "",
+                "email": f"{marker.lower()}@example.org" if identified else "",
+                "city": f"{marker} city" if identified else "",
+                "good_faith": "y",
             },
         )
         match = re.search(r"<bdi>([0-9 ]{24})</bdi>", page)

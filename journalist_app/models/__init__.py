@@ -1,18 +1,32 @@
 """The officer database: one module per area, all on one declarative base."""
 
+from journalist_app.models.audit import AuditEntry
 from journalist_app.models.base import Base
+from journalist_app.models.batch import BatchRecord, OutboxItem, UploadReceipt
+from journalist_app.models.case import Case, CaseEvent, IdentityReveal
 from journalist_app.models.officer import KeyGrant, Officer
 from journalist_app.models.reply import Reply
 from journalist_app.models.report import Report, ReportBlob
+from journalist_app.models.triage import ReportAttachment, ReportTriage, ReportUrl
 from journalist_app.models.unit_key import RecipientSetRecord, UnitKey
 
 __all__ = [
+    "AuditEntry",
     "Base",
+    "BatchRecord",
+    "Case",
+    "CaseEvent",
+    "IdentityReveal",
     "KeyGrant",
     "Officer",
+    "OutboxItem",
     "RecipientSetRecord",
     "Reply",
     "Report",
+    "ReportAttachment",
     "ReportBlob",
+    "ReportTriage",
+    "ReportUrl",
     "UnitKey",
+    "UploadReceipt",
 ]

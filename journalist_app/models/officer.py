@@ -12,6 +12,8 @@ class Officer(Base):
     """An officer account; its X25519 private key rests only wrapped by the passphrase."""
 
     __tablename__ = "officers"
+    # Never reuse the id of a removed account: open sessions are bound to it.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -21,6 +23,21 @@ class Officer(Base):
     # crypto.keys.wrap_secret document (argon2id + secretbox) under the login passphrase.
     wrapped_private_key: Mapped[bytes] = mapped_column(LargeBinary(1024))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # roles.Role; decides permissions and which unit secrets the account should hold.
+    role: Mapped[str] = mapped_column(String(32), default="analyst")
+    # TOTP secret in a secretbox under the host's TOTP key (journalist_app/totp.py).
+    totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(128), default=None)
+    # Last TOTP time step accepted: a code of this step or an earlier one is refused.
+    totp_last_step: Mapped[int] = mapped_column(default=0)
+    # Consecutive failed logins, and the lock they earned (authentication.py).
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    # Bumped by a passphrase or 2FA reset, a role change or a removal: sessions opened
+    # under an older value are forgotten at their next request, in any process.
+    session_epoch: Mapped[int] = mapped_column(default=0)
+    # Set by an admin-made passphrase: the officer must choose their own before anything.
+    must_change_passphrase: Mapped[bool] = mapped_column(default=False)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
 
     grants: Mapped[list["KeyGrant"]] = relationship(
         back_populates="officer", cascade="all, delete-orphan"

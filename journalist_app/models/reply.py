@@ -13,7 +13,7 @@ class Reply(Base):
 
     __tablename__ = "replies"
 
-    # Chosen here and sent as X-Iblagh-Reply-Id, so a repeated push is harmless.
+    # Chosen here and sent in the signed request path, so a repeated push is harmless.
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     reporter_id: Mapped[str] = mapped_column(String(32), index=True)
     report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"))

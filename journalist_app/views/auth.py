@@ -1,12 +1,17 @@
-"""Logging in unlocks the officer's keys into server memory; logging out forgets them."""
+"""Logging in (passphrase and TOTP code) unlocks the officer's keys into server memory;
+logging out forgets them."""
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from journalist_app.custody import unlock
+from journalist_app import audit
+from journalist_app.authentication import log_in, session_state
 from journalist_app.errors import BadCredentials, CorruptGrant
 from journalist_app.forms import LoginForm
+from journalist_app.roles import Permission
+from journalist_app.totp import load_or_create_totp_key
+from journalist_app.views.access import home_endpoint, permission_required
 from journalist_app.views.context import begin_session, current_keyring, db, end_session, state
 
 blueprint = Blueprint("auth", __name__)
@@ -14,25 +19,44 @@ blueprint = Blueprint("auth", __name__)
 
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> Response | str | tuple[str, int]:
-    if current_keyring() is not None:
-        return redirect(url_for("reports.index"))
+    keyring = current_keyring()
+    if keyring is not None:
+        return redirect(url_for(home_endpoint(keyring.role)))
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("login.html", form=form)
+    config = state().config
     try:
-        keyring = unlock(
-            db(), form.username.data or "", form.passphrase.data or "", state().config.wrap_params
+        keyring = log_in(
+            db(),
+            form.username.data or "",
+            form.passphrase.data or "",
+            form.code.data or "",
+            params=config.wrap_params,
+            totp_key=load_or_create_totp_key(config.data_dir),
         )
     except (BadCredentials, CorruptGrant):
-        # One message for every failure: it must not tell which part was wrong.
-        flash(_("Login failed. Check your username and passphrase."), "error")
+        # One message for every failure, a locked account included: it must not tell
+        # which part was wrong, nor whether the account exists.
+        flash(
+            _(
+                "Login failed. Check your username, passphrase and two-factor code. After "
+                "repeated failures an account is locked for a while."
+            ),
+            "error",
+        )
         return render_template("login.html", form=form), 401
     begin_session(keyring)
-    return redirect(url_for("reports.index"))
+    if session_state(db(), keyring) == "must_change_passphrase":
+        return redirect(url_for("account.passphrase"))
+    return redirect(url_for(home_endpoint(keyring.role)))
 
 
 @blueprint.post("/logout")
+@permission_required(Permission.SESSION)
 def logout() -> Response:
+    audit.record(db(), g.keyring, audit.Action.LOGOUT, audit.officer_target(g.keyring.username))
+    db().commit()
     end_session()
     flash(_("You are logged out. Your keys were removed from memory."), "info")
     return redirect(url_for("auth.login"))

@@ -1,11 +1,16 @@
-"""What every request passes through: login required, security headers on every answer."""
+"""What every request passes through: a current session, a permission for the view,
+security headers on every answer."""
 
-from flask import Flask, Response, g, redirect, request, url_for
+from flask import Flask, Response, abort, g, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from journalist_app.views.context import close_db, current_keyring
+from journalist_app.authentication import session_state
+from journalist_app.views.access import required_permission
+from journalist_app.views.context import close_db, current_keyring, db, end_session
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
+# All an officer may do until they replace an admin's one-time passphrase with their own.
+FIRST_LOGIN_ENDPOINTS = frozenset({"account.passphrase", "auth.logout"})
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -19,14 +24,27 @@ SECURITY_HEADERS = {
 
 
 def require_login() -> BaseResponse | None:
-    """Everything but the login page and its stylesheet needs an unlocked keyring."""
+    """Everything but the login page and its stylesheet needs an unlocked keyring, of an
+    account unchanged since login, and a view that declares its permission."""
     keyring = current_keyring()
-    if keyring is not None:
-        g.keyring = keyring
-        return None
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
-    return redirect(url_for("auth.login"))
+    state = session_state(db(), keyring) if keyring is not None else "ended"
+    if keyring is not None and state == "ended":
+        # Reset, removed or role changed since login: forget the keys now.
+        end_session()
+    if state == "ended":
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            return None
+        return redirect(url_for("auth.login"))
+    g.keyring = keyring
+    endpoint = request.endpoint
+    if endpoint is None or endpoint in PUBLIC_ENDPOINTS:
+        return None  # 404 / 405, the login page (which redirects), the stylesheet
+    if state == "must_change_passphrase" and endpoint not in FIRST_LOGIN_ENDPOINTS:
+        return redirect(url_for("account.passphrase"))
+    if required_permission(endpoint) is None:
+        # A view without a rule is refused, never open by omission.
+        abort(403)
+    return None
 
 
 def add_security_headers(response: Response) -> Response:

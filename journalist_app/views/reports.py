@@ -4,6 +4,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from journalist_app import audit
 from journalist_app.errors import (
     MissingKey,
     ReportNotFound,
@@ -14,50 +15,55 @@ from journalist_app.errors import (
 )
 from journalist_app.forms import ActionForm
 from journalist_app.reading import list_reports, read_report
+from journalist_app.roles import Permission
 from journalist_app.sync import run_sync
+from journalist_app.triage.cases import case_of_report
+from journalist_app.triage.ingest import index_report
+from journalist_app.views.access import permission_required
 from journalist_app.views.context import db, state
 
 blueprint = Blueprint("reports", __name__)
 
 
 @blueprint.get("/")
+@permission_required(Permission.REPORTS_LIST)
 def index() -> str:
     return render_template("reports/list.html", reports=list_reports(db()), form=ActionForm())
 
 
 @blueprint.get("/reports/<report_id>")
+@permission_required(Permission.REPORTS_READ)
 def detail(report_id: str) -> str | tuple[str, int]:
     try:
         reading = read_report(db(), state().blob_store, g.keyring, report_id)
     except ReportNotFound:
         abort(404)
     except ReportUnreadable:
+        audit.record(
+            db(), g.keyring, audit.Action.REPORT_UNREADABLE, audit.report_target(report_id)
+        )
+        db().commit()
         return render_template("reports/unreadable.html", report_id=report_id), 422
-    return render_template("reports/detail.html", reading=reading)
+    audit.record(db(), g.keyring, audit.Action.REPORT_OPENED, audit.report_target(report_id))
+    db().commit()
+    # A report nobody has read yet (air-gap import) is indexed and grouped on first open.
+    index_report(db(), state().blob_store, g.keyring, report_id)
+    case_id = case_of_report(db(), report_id)
+    return render_template("reports/detail.html", reading=reading, case_id=case_id)
 
 
 @blueprint.post("/sync")
+@permission_required(Permission.REPORTS_SYNC)
 def sync() -> Response:
     try:
         result = run_sync(db(), state().config, g.keyring)
-    except MissingKey:
-        flash(_("Your account holds no sync key: ask an officer who has one to sync."), "error")
-    except SyncUnreachable:
-        flash(
-            _("The public host could not be reached. Check the sync address and try again."),
-            "error",
-        )
-    except SyncRefused:
-        flash(
-            _(
-                "The public host refused the sync request. Check that it runs the current "
-                "recipient set and that both clocks are right."
-            ),
-            "error",
-        )
-    except SyncError:
-        flash(_("The public host gave an unexpected answer. Nothing was lost; try again."), "error")
+    except (MissingKey, SyncError) as exc:
+        audit.record_sync(db(), g.keyring, None, error=exc, via="web")
+        db().commit()
+        _flash_sync_error(exc)
     else:
+        audit.record_sync(db(), g.keyring, result, via="web")
+        db().commit()
         flash(
             _(
                 "Sync done: %(new)d new, %(already)d already stored, %(acknowledged)d "
@@ -71,3 +77,18 @@ def sync() -> Response:
             "info",
         )
     return redirect(url_for("reports.index"))
+
+
+def _flash_sync_error(exc: Exception) -> None:
+    if isinstance(exc, MissingKey):
+        message = _("Your account holds no sync key: ask an officer who has one to sync.")
+    elif isinstance(exc, SyncUnreachable):
+        message = _("The public host could not be reached. Check the sync address and try again.")
+    elif isinstance(exc, SyncRefused):
+        message = _(
+            "The public host refused the sync request. Check that it runs the current "
+            "recipient set and that both clocks are right."
+        )
+    else:
+        message = _("The public host gave an unexpected answer. Nothing was lost; try again.")
+    flash(message, "error")

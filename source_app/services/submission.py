@@ -1,22 +1,39 @@
-"""Taking a report: seal in memory, store ciphertext, commit, and only then issue a code.
+"""Taking a report or a follow-up: seal, store ciphertext, commit, and only then answer.
 
 This is the one place where report plaintext exists on the public host, and it exists
 only in this process's memory: the form values are sealed to the recipient set before
-anything touches the disk (DESIGN.md invariants 1 and 4).
+anything touches the disk, and attachments arrive here already sealed
+(source_app/uploads.py). Every envelope is written and fsynced before the database
+commit, and the receipt code exists for the reporter only once the commit returned
+(DESIGN.md invariants 1 and 4). On any failure everything written is removed.
 """
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+from nacl.public import PublicKey
 from sqlalchemy.orm import Session
 
-from crypto.contents import IdentitySection, ReportBody
+from crypto.contents import AttachmentRecord, IdentitySection, ReportBody
 from crypto.envelope import EnvelopeMetadata, seal_bytes
 from crypto.receipt import ReceiptCode, derive_reporter_secrets
 from crypto.recipients import RecipientSet
 from source_app.models import Reporter, Submission, SubmissionBlob
 from source_app.services.clock import current_hour
+from source_app.services.status import find_reporter
 from source_app.storage import BlobRef, BlobStore
+
+
+class SealedAttachment(Protocol):
+    """An attachment already sealed into an uncommitted blob (source_app/uploads.py)."""
+
+    def finish(self, blob_name: str) -> AttachmentRecord: ...
+
+    def commit(self) -> BlobRef: ...
+
+    def discard(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -27,54 +44,108 @@ class Receipt:
     submission_id: str
 
 
+def attachment_blob_name(position: int) -> str:
+    """``attachment-1`` … ``attachment-N``, as docs/sync-api.md names them."""
+    return f"attachment-{position}"
+
+
+def finish_attachments(attachments: Sequence[SealedAttachment]) -> tuple[AttachmentRecord, ...]:
+    """Seal each attachment's trailer; the records go into the body that lists them."""
+    return tuple(
+        attachment.finish(attachment_blob_name(position))
+        for position, attachment in enumerate(attachments, start=1)
+    )
+
+
 def submit_report(
     session: Session,
     store: BlobStore,
     recipients: RecipientSet,
     content: ReportBody,
     identity: IdentitySection | None,
+    attachments: Sequence[SealedAttachment] = (),
 ) -> Receipt:
     """Seal, store and commit a new report; the receipt exists only if the commit did."""
     keys = recipients.public_keys()
-    envelopes = {
-        "body": seal_bytes(
-            content.to_json(),
-            keys,
-            EnvelopeMetadata(kind="report", content_type="application/json"),
-        )
-    }
+    envelopes = {"body": _seal_document(content.to_json(), keys, "report")}
     if identity is not None:
-        envelopes["identity"] = seal_bytes(
-            identity.to_json(),
-            keys,
-            EnvelopeMetadata(kind="identity", content_type="application/json"),
-        )
+        envelopes["identity"] = _seal_document(identity.to_json(), keys, "identity")
     code = ReceiptCode.generate()
     reporter_secrets = derive_reporter_secrets(code)
+    hour = current_hour()
+    reporter = Reporter(
+        id=secrets.token_hex(16),
+        lookup_hash=reporter_secrets.lookup_hash,
+        public_key=bytes(reporter_secrets.private_key.public_key),
+        created_hour=hour,
+    )
+    submission = _store_submission(
+        session, store, reporter, "report", envelopes, attachments, new_reporter=True
+    )
+    return Receipt(code=code, submission_id=submission.id)
+
+
+def submit_followup(
+    session: Session,
+    store: BlobStore,
+    recipients: RecipientSet,
+    code: ReceiptCode,
+    content: ReportBody,
+    attachments: Sequence[SealedAttachment] = (),
+) -> str:
+    """Add to the report ``code`` belongs to; :class:`UnknownCode` if none. Returns its id."""
+    try:
+        reporter, _ = find_reporter(session, code)
+    except BaseException:
+        for attachment in attachments:
+            attachment.discard()
+        raise
+    keys = recipients.public_keys()
+    envelopes = {"body": _seal_document(content.to_json(), keys, "followup")}
+    submission = _store_submission(session, store, reporter, "followup", envelopes, attachments)
+    return submission.id
+
+
+def _seal_document(document: bytes, keys: Sequence[PublicKey], kind: str) -> bytes:
+    return seal_bytes(document, keys, EnvelopeMetadata(kind=kind, content_type="application/json"))
+
+
+def _store_submission(
+    session: Session,
+    store: BlobStore,
+    reporter: Reporter,
+    kind: str,
+    envelopes: dict[str, bytes],
+    attachments: Sequence[SealedAttachment],
+    *,
+    new_reporter: bool = False,
+) -> Submission:
+    """Write every envelope durably, then commit the rows that point at them."""
     stored: list[tuple[str, BlobRef]] = []
     try:
         for name, envelope in envelopes.items():
             stored.append((name, store.put(envelope)))
-        hour = current_hour()
-        reporter = Reporter(
-            id=secrets.token_hex(16),
-            lookup_hash=reporter_secrets.lookup_hash,
-            public_key=bytes(reporter_secrets.private_key.public_key),
-            created_hour=hour,
-        )
+        for position, attachment in enumerate(attachments, start=1):
+            stored.append((attachment_blob_name(position), attachment.commit()))
         submission = Submission(
-            id=secrets.token_hex(16), reporter_id=reporter.id, kind="report", received_hour=hour
+            id=secrets.token_hex(16),
+            reporter_id=reporter.id,
+            kind=kind,
+            received_hour=current_hour(),
         )
         submission.blobs = [
             SubmissionBlob(name=name, blob_key=ref.key, size=ref.size, sha256=ref.sha256)
             for name, ref in stored
         ]
-        session.add(reporter)
+        if new_reporter:
+            session.add(reporter)
         session.add(submission)
         session.commit()
     except BaseException:
         session.rollback()
         for _, ref in stored:
             store.delete(ref.key)
+        for attachment in attachments:
+            attachment.discard()
         raise
-    return Receipt(code=code, submission_id=submission.id)
+    return submission

@@ -1,17 +1,19 @@
-"""The pages a reporter sees: home, report form, receipt, status."""
+"""The pages a reporter sees: home, report form, receipt, status and follow-up."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, abort, render_template
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from crypto.contents import IdentitySection, ReportBody
+from crypto.contents import FOLLOWUP_CATEGORY, IdentitySection, ReportBody
 from crypto.errors import InvalidReceiptCode
 from crypto.receipt import ReceiptCode
+from source_app.admission import checks_code
 from source_app.categories import DEFAULT_CATEGORIES
-from source_app.forms import ReportForm, StatusForm
+from source_app.forms import FollowupForm, ReceiptDownloadForm, ReportForm, StatusForm
 from source_app.host import current_host, db_session
 from source_app.services.status import UnknownCode, read_status
-from source_app.services.submission import submit_report
+from source_app.services.submission import finish_attachments, submit_followup, submit_report
+from source_app.uploads import accepts_uploads, sealed_attachments
 
 blueprint = Blueprint("public", __name__)
 
@@ -28,6 +30,8 @@ REASON_LABELS = {
     "referred": _l("it was referred to the competent authority"),
     "handled": _l("it has been dealt with"),
 }
+CODE_SHAPE = _l("A receipt code is twenty digits.")
+CODE_UNKNOWN = _l("No report matches this code. Check the digits and try again.")
 
 
 @blueprint.get("/")
@@ -36,41 +40,125 @@ def index() -> str:
 
 
 @blueprint.route("/report", methods=["GET", "POST"])
+@accepts_uploads
 def report() -> tuple[str, int] | str:
     form = ReportForm()
+    attachments = sealed_attachments() if form.is_submitted() else []
+    form.attachment_count = len(attachments)
     if not form.validate_on_submit():
-        status = 400 if form.is_submitted() else 200
-        return render_template("report.html", form=form, categories=DEFAULT_CATEGORIES), status
+        return render_template(
+            "report.html",
+            form=form,
+            categories=DEFAULT_CATEGORIES,
+            files_not_kept=len(attachments),
+        ), 400 if form.is_submitted() else 200
     host = current_host()
     content = ReportBody(
         category=form.category.data or "",
-        urls=((form.url.data or "").strip(),),
+        urls=form.urls.urls,
         description=form.description.data or "",
         language=str(get_locale()),
+        platform=(form.platform.data or "").strip(),
+        account=(form.account.data or "").strip(),
+        seen_on=form.seen_on.date.isoformat() if form.seen_on.date else "",
+        good_faith=bool(form.good_faith.data),
+        attachments=finish_attachments(attachments),
     )
     identity = None
-    if form.identity.data == "identified":
-        identity = IdentitySection(full_name=(form.full_name.data or "").strip())
-    receipt = submit_report(db_session(), host.store, host.recipient_set, content, identity)
-    return render_template("receipt.html", code=receipt.code.grouped())
+    if form.identity_given():
+        identity = IdentitySection(
+            full_name=form.full_name.data or "",
+            national_id=form.national_id.data or "",
+            phone=form.phone.data or "",
+            email=form.email.data or "",
+            city=form.city.data or "",
+        )
+    receipt = submit_report(
+        db_session(), host.store, host.recipient_set, content, identity, attachments
+    )
+    code = receipt.code.grouped()
+    return render_template(
+        "receipt.html",
+        code=code,
+        attachment_count=len(attachments),
+        download_form=ReceiptDownloadForm(code=code),
+    )
+
+
+@blueprint.post("/receipt.txt")
+def receipt_text() -> Response:
+    """The code the reporter posts back, as a text file; it is checked, never stored."""
+    form = ReceiptDownloadForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        code = ReceiptCode.parse(form.code.data or "")
+    except InvalidReceiptCode:
+        abort(400)
+    text = render_template("receipt.txt", code=code.grouped())
+    return Response(
+        text.replace("\n", "\r\n"),
+        mimetype="text/plain",
+        headers={"Content-Disposition": 'attachment; filename="iblagh-receipt.txt"'},
+    )
 
 
 @blueprint.route("/status", methods=["GET", "POST"])
+@checks_code
 def status() -> tuple[str, int] | str:
     form = StatusForm()
     if not form.validate_on_submit():
-        code = 400 if form.is_submitted() else 200
-        return render_template("status_form.html", form=form), code
+        return render_template("status_form.html", form=form), 400 if form.is_submitted() else 200
     try:
         receipt_code = ReceiptCode.parse(form.code.data or "")
     except InvalidReceiptCode:
-        form.code.errors = [_l("A receipt code is twenty digits.")]
+        form.code.errors = [CODE_SHAPE]
         return render_template("status_form.html", form=form), 400
     try:
         view = read_status(db_session(), current_host().store, receipt_code)
     except UnknownCode:
-        form.code.errors = [_l("No report matches this code. Check the digits and try again.")]
+        form.code.errors = [CODE_UNKNOWN]
         return render_template("status_form.html", form=form), 404
     return render_template(
-        "status.html", view=view, status_labels=STATUS_LABELS, reason_labels=REASON_LABELS
+        "status.html",
+        view=view,
+        status_labels=STATUS_LABELS,
+        reason_labels=REASON_LABELS,
+        answer_form=FollowupForm(formdata=None),
     )
+
+
+@blueprint.route("/followup", methods=["GET", "POST"])
+@accepts_uploads
+@checks_code
+def followup() -> tuple[str, int] | str:
+    """More from a reporter: the code is asked again on this form (docs/threat-model.md)."""
+    form = FollowupForm()
+    attachments = sealed_attachments() if form.is_submitted() else []
+    form.attachment_count = len(attachments)
+
+    def again(status: int) -> tuple[str, int]:
+        page = render_template("followup.html", form=form, files_not_kept=len(attachments))
+        return page, status
+
+    if not form.validate_on_submit():
+        return again(400 if form.is_submitted() else 200)
+    try:
+        code = ReceiptCode.parse(form.code.data or "")
+    except InvalidReceiptCode:
+        form.code.errors = [CODE_SHAPE]
+        return again(400)
+    host = current_host()
+    content = ReportBody(
+        category=FOLLOWUP_CATEGORY,
+        urls=form.urls.urls,
+        description=form.message.data or "",
+        language=str(get_locale()),
+        attachments=finish_attachments(attachments),
+    )
+    try:
+        submit_followup(db_session(), host.store, host.recipient_set, code, content, attachments)
+    except UnknownCode:
+        form.code.errors = [CODE_UNKNOWN]
+        return again(404)
+    return render_template("followup_sent.html", attachment_count=len(attachments))

@@ -9,7 +9,14 @@ from nacl.signing import VerifyKey
 
 from crypto.encoding import b64encode
 from crypto.errors import ReplayedRequest, SignatureError, StaleRequest, UnsignedRequest
-from crypto.sync_auth import MAX_SKEW_SECONDS, verify_request
+from crypto.sync_auth import (
+    HEADER_KEY_ID,
+    HEADER_NONCE,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    MAX_SKEW_SECONDS,
+    verify_request,
+)
 from source_app.host import current_host, db_session
 from source_app.services import sync as sync_service
 from source_app.services.clock import iso_hour
@@ -20,6 +27,7 @@ _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _BLOB_NAME = re.compile(r"^(body|identity|attachment-[0-9]{1,3})$")
 MAX_LIST = 500
 MAX_REPLY_BYTES = 1024 * 1024
+SIGNATURE_HEADERS = (HEADER_TIMESTAMP, HEADER_NONCE, HEADER_KEY_ID, HEADER_SIGNATURE)
 
 
 def _error(status: int, code: str) -> tuple[Response, int]:
@@ -30,6 +38,9 @@ def _error(status: int, code: str) -> tuple[Response, int]:
 def authenticate() -> tuple[Response, int] | None:
     """Refuse anything not signed by a sync key of the recipient set, or seen before."""
     host = current_host()
+    # Refuse the unsigned before reading (and hashing) up to 2 MiB of body.
+    if not all(request.headers.get(name) for name in SIGNATURE_HEADERS):
+        return _error(401, "unsigned")
     body = request.get_data(cache=True)
     path = request.path + (
         f"?{request.query_string.decode('latin-1')}" if request.query_string else ""
@@ -103,7 +114,10 @@ def fetch_blob(submission_id: str, name: str) -> Response | tuple[Response, int]
 
 @blueprint.post("/ack")
 def acknowledge() -> Response | tuple[Response, int]:
-    payload = request.get_json(force=True, silent=True)
+    try:
+        payload = request.get_json(force=True, silent=True)
+    except RecursionError:
+        payload = None
     ids = payload.get("ids") if isinstance(payload, dict) else None
     if (
         not isinstance(ids, list)
@@ -115,9 +129,8 @@ def acknowledge() -> Response | tuple[Response, int]:
     return jsonify({"deleted": result.deleted, "unknown": result.unknown})
 
 
-@blueprint.post("/reporters/<reporter_id>/replies")
-def post_reply(reporter_id: str) -> tuple[Response, int]:
-    reply_id = request.headers.get("X-Iblagh-Reply-Id", "")
+@blueprint.post("/reporters/<reporter_id>/replies/<reply_id>")
+def post_reply(reporter_id: str, reply_id: str) -> tuple[Response, int]:
     if not _HEX32.match(reporter_id):
         return _error(404, "not_found")
     if not _HEX32.match(reply_id):

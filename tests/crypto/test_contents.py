@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from crypto.contents import (
     CLOSE_REASONS,
     STATUSES,
+    AttachmentRecord,
     ContentError,
     IdentitySection,
     ReplyContent,
@@ -91,3 +92,60 @@ def test_replies_a_page_could_not_show_are_refused(document: dict[str, object]) 
 def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
     raw = b'{"v": 2, "category": "fraud", "urls": [], "new": {"x": 1}}'
     assert ReportBody.from_json(raw).category == "fraud"
+
+
+@given(
+    platform=text,
+    account=text,
+    seen_on=st.sampled_from(["", "2026-11-27"]),
+    good_faith=st.booleans(),
+    sizes=st.lists(st.integers(min_value=0, max_value=2**40), max_size=3),
+    name=text,
+)
+def test_report_body_round_trips_with_its_later_fields(
+    platform: str, account: str, seen_on: str, good_faith: bool, sizes: list[int], name: str
+) -> None:
+    records = tuple(
+        AttachmentRecord(f"attachment-{i}", name, "image/png", size, "ab" * 32)
+        for i, size in enumerate(sizes, start=1)
+    )
+    body = ReportBody(
+        "fraud", ("https://a.example/",), "d", "ar", platform, account, seen_on, good_faith, records
+    )
+    assert ReportBody.from_json(body.to_json()) == body
+
+
+def test_a_body_written_before_the_later_fields_reads_with_defaults() -> None:
+    raw = b'{"v": 1, "category": "terrorism", "urls": ["https://x"], "description": "d"}'
+    body = ReportBody.from_json(raw)
+    assert (body.platform, body.account, body.seen_on) == ("", "", "")
+    assert body.good_faith is False and body.attachments == ()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"good_faith": "yes"},
+        {"attachments": {}},
+        {"attachments": ["attachment-1"]},
+        {"attachments": [{"blob": "attachment-1", "size": -1}]},
+        {"attachments": [{"blob": "attachment-1", "size": True}]},
+        {"attachments": [{"size": 3}]},
+        {"platform": 3},
+        {"seen_on": None},
+    ],
+)
+def test_later_fields_of_the_wrong_type_are_refused(extra: dict[str, object]) -> None:
+    document = {"v": 1, "category": "fraud", **extra}
+    with pytest.raises(ContentError):
+        ReportBody.from_json(json.dumps(document).encode())
+
+
+def test_identity_details_round_trip_and_old_sections_still_read() -> None:
+    identity = IdentitySection("Amina", "AB123456", "+212612345678", "a@b.ma", "Fès")
+    assert IdentitySection.from_json(identity.to_json()) == identity
+    old = IdentitySection.from_json(b'{"v": 1, "full_name": "Amina"}')
+    assert (old.full_name, old.phone, old.city) == ("Amina", "", "")
+    assert "Amina" not in repr(identity) and "+212" not in repr(identity)
+    with pytest.raises(ContentError):
+        IdentitySection.from_json(b'{"v": 1, "phone": 612345678}')

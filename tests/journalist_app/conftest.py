@@ -12,9 +12,11 @@ import re
 import secrets
 import socket
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -26,6 +28,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from nacl.public import PrivateKey
 from nacl.signing import VerifyKey
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto.encoding import b64encode
@@ -33,14 +36,19 @@ from crypto.envelope import EnvelopeMetadata, seal_bytes
 from crypto.errors import ReplayedRequest, SignatureError
 from crypto.recipients import RecipientSet, verify_recipient_set
 from crypto.sync_auth import verify_request
-from journalist_app import create_app
+from journalist_app import authentication, create_app
 from journalist_app.config import OfficerConfig
-from journalist_app.custody import InitResult, init_unit_keys
+from journalist_app.custody import InitResult, held_secrets, init_unit_keys, new_officer, unlock
 from journalist_app.database import create_schema, make_engine, make_session_factory
+from journalist_app.models import Officer
+from journalist_app.roles import Role
+from journalist_app.totp import STEP_SECONDS, load_or_create_totp_key, next_usable_code, open_secret
+from journalist_app.views.context import EXTENSION
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "journalist_app" / "translations"
+# The first officer, made by `keys init`: a supervisor holding every unit secret.
 OFFICER = "alice"
-PASSPHRASE = "alice passphrase, long enough"
+PASSPHRASE = "a long enough passphrase of the first officer"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -91,10 +99,21 @@ class Unit:
     def recovery_key(self) -> PrivateKey:
         return PrivateKey(self.init.recovery_secret)
 
+    @property
+    def totp_secret(self) -> str:
+        assert self.init.totp is not None
+        return self.init.totp.secret
+
 
 @pytest.fixture
 def unit(db: Session, config: OfficerConfig) -> Unit:
-    result = init_unit_keys(db, OFFICER, PASSPHRASE, config.wrap_params)
+    result = init_unit_keys(
+        db,
+        OFFICER,
+        PASSPHRASE,
+        config.wrap_params,
+        totp_key=load_or_create_totp_key(config.ensure_data_dir()),
+    )
     recipient_set = verify_recipient_set(
         result.signed_recipient_set, VerifyKey(result.unit_verify_key)
     )
@@ -232,12 +251,12 @@ class Mailbox:
             ids = json.loads(body)["ids"]
             deleted = [i for i in ids if self.submissions.pop(i, None) is not None]
             return _json(200, {"deleted": deleted, "unknown": [i for i in ids if i not in deleted]})
-        reply = re.fullmatch(r"/sync/v1/reporters/([0-9a-f]{32})/replies", path)
+        reply = re.fullmatch(r"/sync/v1/reporters/([0-9a-f]{32})/replies/([0-9a-f]{32})", path)
         if method == "POST" and reply:
             inbox = self.replies.get(reply.group(1))
             if inbox is None:
                 return _error(404, "unknown")
-            reply_id = environ.get("HTTP_X_IBLAGH_REPLY_ID", "")
+            reply_id = reply.group(2)
             if reply_id in inbox:
                 return _json(200, {"id": reply_id})
             inbox[reply_id] = body
@@ -312,17 +331,46 @@ def csrf_token(html: str) -> str:
 
 
 class AuthActions:
-    """Log in and out as an officer would, through the forms, CSRF token included."""
+    """Log in and out as an officer would, through the forms, CSRF token included.
+
+    The TOTP code is what the officer's authenticator would show: computed from the
+    stored secret, a step not used yet (each code works once).
+    """
 
     def __init__(self, client: FlaskClient) -> None:
         self._client = client
 
-    def login(self, username: str = OFFICER, passphrase: str = PASSPHRASE) -> Any:
+    def login(
+        self, username: str = OFFICER, passphrase: str = PASSPHRASE, code: str | None = None
+    ) -> Any:
         page = self._client.get("/login").get_data(as_text=True)
         return self._client.post(
             "/login",
-            data={"username": username, "passphrase": passphrase, "csrf_token": csrf_token(page)},
+            data={
+                "username": username,
+                "passphrase": passphrase,
+                "code": self.code(username) if code is None else code,
+                "csrf_token": csrf_token(page),
+            },
         )
+
+    def code(self, username: str) -> str:
+        """A code ``username`` can log in with now ("000000" for an unknown account)."""
+        state = self._client.application.extensions[EXTENSION]
+        with state.session_factory() as session:
+            officer = session.scalar(select(Officer).where(Officer.username == username))
+            if officer is None or officer.totp_secret_sealed is None:
+                return "000000"
+            secret = open_secret(
+                load_or_create_totp_key(state.config.data_dir), username, officer.totp_secret_sealed
+            )
+            while True:
+                now = authentication.utc_now().replace(tzinfo=UTC)
+                code = next_usable_code(secret, now, officer.totp_last_step)
+                if code is not None:
+                    return code
+                # Three logins in one 30-second step: wait for the next (real time only).
+                time.sleep(STEP_SECONDS - now.timestamp() % STEP_SECONDS + 0.1)
 
     def logout(self) -> Any:
         page = self._client.get("/").get_data(as_text=True)
@@ -339,6 +387,45 @@ class AuthActions:
 @pytest.fixture
 def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)
+
+
+@dataclass(frozen=True)
+class OfficerLogin:
+    username: str
+    passphrase: str
+    role: Role
+
+
+@pytest.fixture
+def make_officer(db: Session, config: OfficerConfig, unit: Unit) -> Callable[..., OfficerLogin]:
+    """An officer of ``role`` with a second factor, granted what that role needs.
+
+    ``make_officer("analyst")``; ``with_keys=False`` for an account still waiting for its
+    grants. Made directly in the database, as an admin and a key holder would.
+    """
+    made: list[str] = []
+
+    def make(
+        role: str = Role.ANALYST.value, username: str | None = None, *, with_keys: bool = True
+    ) -> OfficerLogin:
+        chosen = Role(role)
+        name = username or f"{chosen.value.replace('_', '-')}{len(made) + 1}"
+        passphrase = f"the passphrase of officer number {len(made) + 1}"
+        holder = unlock(db, unit.username, unit.passphrase, config.wrap_params)
+        officer, _ = new_officer(
+            name,
+            passphrase,
+            config.wrap_params,
+            role=chosen,
+            grants=held_secrets(holder, chosen) if with_keys else [],
+            totp_key=load_or_create_totp_key(config.data_dir),
+        )
+        db.add(officer)
+        db.commit()
+        made.append(name)
+        return OfficerLogin(name, passphrase, chosen)
+
+    return make
 
 
 @pytest.fixture

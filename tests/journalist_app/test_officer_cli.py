@@ -1,5 +1,6 @@
 import base64
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from crypto.recipients import verify_recipient_set
 from journalist_app.cli import main
 
 PASSPHRASE = "a passphrase for the command line"
+ADMIN_PASSPHRASE = "the admin's own long passphrase"
 
 
 @pytest.fixture
@@ -45,6 +47,8 @@ def test_keys_init_writes_public_files_and_prints_the_recovery_secret_once(
     assert sorted(r.role for r in recipient_set.recipients) == ["intake", "recovery"]
     assert len(recipient_set.sync_verify_keys) == 1
     assert (public / "unit-verify-key").read_text().count("\n") == 1
+    assert len(re.findall(r"^two-factor secret: [A-Z2-7]{32}$", out, re.MULTILINE)) == 1
+    assert "otpauth://totp/Iblagh:alice?secret=" in out
     [secret_line] = [line for line in out.splitlines() if line.startswith("recovery secret: ")]
     recovery = PrivateKey(base64.b64decode(secret_line.split(": ", 1)[1]))
     envelope = seal_bytes(b"x", recipient_set.public_keys(), EnvelopeMetadata(kind="report"))
@@ -79,13 +83,18 @@ def test_demo_init_is_idempotent_and_keeps_its_login_private(
     assert {p.name: p.read_bytes() for p in public.iterdir()} == first_files
     login = [line for line in first_out.splitlines() if line.startswith("DEMO ONLY")]
     assert login and login == [line for line in second_out.splitlines() if line.startswith("DEMO")]
-    passphrase = login[0].rsplit(" ", 1)[1]
+    assert [line.split()[5] for line in login] == ["demo", "demo-admin"]
+    assert "demo (supervisor)" in login[0] and "demo-admin (admin)" in login[1]
+    passphrase = login[1].rsplit(" ", 1)[1]
     credentials = env / "demo-credentials.txt"
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
     assert "DEMO ONLY" in credentials.read_text() and passphrase in credentials.read_text()
-    # The printed login really unlocks.
+    # Each login line tells how to get a two-factor code.
+    assert first_out.count("authenticator app") == 2
+    assert f"IBLAGH_DATA_DIR={env} iblagh-officer demo-code --officer demo-admin" in first_out
+    # The printed admin login really unlocks, and the admin holds the signing key.
     monkeypatch.setenv("IBLAGH_OFFICER_PASSPHRASE", passphrase)
-    assert main(["export-public", "--officer", "demo", "--public-out", str(public)]) == 0
+    assert main(["export-public", "--officer", "demo-admin", "--public-out", str(public)]) == 0
 
 
 def test_demo_init_refuses_a_data_dir_with_real_keys(env, tmp_path, capsys) -> None:
@@ -94,11 +103,16 @@ def test_demo_init_refuses_a_data_dir_with_real_keys(env, tmp_path, capsys) -> N
     assert "demo-init did not make" in capsys.readouterr().err
 
 
-def test_export_public_signs_a_new_serial_with_the_same_keys(env, tmp_path) -> None:
+def test_export_public_signs_a_new_serial_with_the_same_keys(env, tmp_path, monkeypatch) -> None:
     public = tmp_path / "public"
     main(["keys", "init", "--officer", "alice", "--public-out", str(public)])
     first = _public_files(public)
-    assert main(["export-public", "--officer", "alice", "--public-out", str(public)]) == 0
+    # The supervisor alice holds the signing key but may not manage keys: an admin may.
+    assert main(["export-public", "--officer", "alice", "--public-out", str(public)]) == 1
+    monkeypatch.setenv("IBLAGH_NEW_OFFICER_PASSPHRASE", ADMIN_PASSPHRASE)
+    assert main(["admin", "create", "--username", "root", "--officer", "alice"]) == 0
+    monkeypatch.setenv("IBLAGH_OFFICER_PASSPHRASE", ADMIN_PASSPHRASE)
+    assert main(["export-public", "--officer", "root", "--public-out", str(public)]) == 0
     second = _public_files(public)
     assert second.serial == first.serial + 1
     assert second.recipients == first.recipients
@@ -107,9 +121,17 @@ def test_export_public_signs_a_new_serial_with_the_same_keys(env, tmp_path) -> N
 
 def test_officer_add_then_the_new_officer_unlocks(env, tmp_path, monkeypatch, capsys) -> None:
     main(["keys", "init", "--officer", "alice", "--public-out", str(tmp_path / "public")])
-    monkeypatch.setenv("IBLAGH_NEW_OFFICER_PASSPHRASE", "bob's very own passphrase")
-    assert main(["officer", "add", "--officer", "alice", "--new", "bob"]) == 0
-    monkeypatch.setenv("IBLAGH_OFFICER_PASSPHRASE", "bob's very own passphrase")
+    # Only an admin adds officers: alice, a supervisor, may not.
+    monkeypatch.setenv("IBLAGH_NEW_OFFICER_PASSPHRASE", "the second officer's own words")
+    assert main(["officer", "add", "--officer", "alice", "--new", "bob"]) == 1
+    assert "may not do this: it needs accounts.manage" in capsys.readouterr().err
+    monkeypatch.setenv("IBLAGH_NEW_OFFICER_PASSPHRASE", ADMIN_PASSPHRASE)
+    assert main(["admin", "create", "--username", "root", "--officer", "alice"]) == 0
+    monkeypatch.setenv("IBLAGH_OFFICER_PASSPHRASE", ADMIN_PASSPHRASE)
+    monkeypatch.setenv("IBLAGH_NEW_OFFICER_PASSPHRASE", "the second officer's own words")
+    assert main(["officer", "add", "--officer", "root", "--new", "bob", "--role", "admin"]) == 0
+    assert "officer 'bob' (admin) added, granted: signing" in capsys.readouterr().out
+    monkeypatch.setenv("IBLAGH_OFFICER_PASSPHRASE", "the second officer's own words")
     assert main(["export-public", "--officer", "bob", "--public-out", str(tmp_path / "p2")]) == 0
     capsys.readouterr()
     assert main(["officer", "add", "--officer", "bob", "--new", "bob"]) == 1

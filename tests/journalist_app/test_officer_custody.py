@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
 from crypto.keys import key_id_hex, unwrap_secret
 from crypto.recipients import verify_recipient_set
+from journalist_app.accounts import create_first_admin
 from journalist_app.config import OfficerConfig
 from journalist_app.custody import add_officer, init_unit_keys, unlock
 from journalist_app.errors import (
@@ -19,12 +20,16 @@ from journalist_app.errors import (
     InvalidUsername,
     KeysAlreadyInitialised,
     OfficerExists,
+    PermissionDenied,
     WeakPassphrase,
 )
+from journalist_app.grants import grant_keys
 from journalist_app.models import KeyGrant, Officer, UnitKey
+from journalist_app.roles import Role
+from journalist_app.totp import load_or_create_totp_key
 
 SECOND = "bob"
-SECOND_PASSPHRASE = "bob has another passphrase"
+SECOND_PASSPHRASE = "the second officer has another passphrase"
 
 
 def test_recipient_set_verifies_and_names_intake_recovery_and_sync_keys(unit, db: Session) -> None:
@@ -72,7 +77,7 @@ def test_no_private_key_rests_unwrapped_anywhere_in_the_data_dir(
             secret.hex().encode(),
             secret.hex().upper().encode(),
         )
-    ] + [unit.passphrase.encode()]
+    ] + [unit.passphrase.encode(), unit.totp_secret.encode()]
     files = [path for path in config.data_dir.rglob("*") if path.is_file()]
     assert any(path.suffix == ".sqlite3" for path in files)
     for path in files:
@@ -99,28 +104,56 @@ def test_unlock_opens_every_granted_key(unit, db, config) -> None:
     assert "keys hidden" in repr(keyring)
 
 
-def test_second_officer_unlocks_and_decrypts_a_report(unit, db, config) -> None:
+def _admin(db, config, unit):
+    """An admin (holding the signing key only), made with the first officer's grant."""
     first = unlock(db, unit.username, unit.passphrase, config.wrap_params)
-    add_officer(db, first, SECOND, SECOND_PASSPHRASE, config.wrap_params)
-    envelope = seal_bytes(b"report text", unit.recipient_set.public_keys(), _report_metadata())
+    create_first_admin(
+        db,
+        "root",
+        "the admin's long passphrase",
+        params=config.wrap_params,
+        totp_key=load_or_create_totp_key(config.data_dir),
+        granter=first,
+    )
+    return first, unlock(db, "root", "the admin's long passphrase", config.wrap_params)
 
+
+def test_an_admin_adds_an_analyst_and_a_key_holder_grants_the_intake_key(unit, db, config):
+    first, admin = _admin(db, config, unit)
+    assert admin.intake_keys == {} and admin.sync_key is None
+    assert admin.signing_key == first.signing_key
+    add_officer(db, admin, SECOND, SECOND_PASSPHRASE, config.wrap_params, role=Role.ANALYST)
+    envelope = seal_bytes(b"report text", unit.recipient_set.public_keys(), _report_metadata())
+    # The admin held no intake key to give: the analyst reads nothing yet.
+    waiting = unlock(db, SECOND, SECOND_PASSPHRASE, config.wrap_params)
+    assert waiting.intake_identities() == [] and waiting.role == "analyst"
+
+    grant_keys(db, first, SECOND)
     second = unlock(db, SECOND, SECOND_PASSPHRASE, config.wrap_params)
 
     assert open_bytes(envelope, second.intake_identities())[1] == b"report text"
-    assert second.signing_key == first.signing_key and second.sync_key == first.sync_key
+    assert second.sync_key == first.sync_key
+    assert second.signing_key is None, "an analyst holds no signing key"
     with pytest.raises(BadCredentials):
         unlock(db, SECOND, unit.passphrase, config.wrap_params)
 
 
+def test_only_an_admin_adds_officers(unit, db, config) -> None:
+    first = unlock(db, unit.username, unit.passphrase, config.wrap_params)
+    with pytest.raises(PermissionDenied):
+        add_officer(db, first, SECOND, SECOND_PASSPHRASE, config.wrap_params)
+    assert db.scalars(select(Officer.username)).all() == [unit.username]
+
+
 def test_adding_an_officer_twice_or_badly_is_refused(unit, db, config) -> None:
-    keyring = unlock(db, unit.username, unit.passphrase, config.wrap_params)
+    _, keyring = _admin(db, config, unit)
     with pytest.raises(OfficerExists):
         add_officer(db, keyring, unit.username, SECOND_PASSPHRASE, config.wrap_params)
     with pytest.raises(WeakPassphrase):
         add_officer(db, keyring, SECOND, "short", config.wrap_params)
     with pytest.raises(InvalidUsername):
         add_officer(db, keyring, "bob/../../etc", SECOND_PASSPHRASE, config.wrap_params)
-    assert db.scalars(select(Officer.username)).all() == [unit.username]
+    assert sorted(db.scalars(select(Officer.username)).all()) == [unit.username, "root"]
 
 
 def test_recovery_secret_opens_a_report_sealed_to_the_recipient_set(unit) -> None:
@@ -148,9 +181,10 @@ def test_wrapped_officer_key_records_its_argon2_cost(unit, db, config) -> None:
     assert key_id_hex(officer.public_key) not in {k.key_id for k in db.scalars(select(UnitKey))}
 
 
-def test_keys_init_writes_nothing_but_the_database(unit, config) -> None:
+def test_keys_init_writes_nothing_but_the_database_and_the_totp_key(unit, config) -> None:
     names = sorted(p.name for p in Path(config.data_dir).iterdir())
-    assert names == ["officer.sqlite3"]
+    assert names == ["officer.sqlite3", "totp-key"]
+    assert (Path(config.data_dir) / "totp-key").stat().st_mode & 0o777 == 0o600
 
 
 def _report_metadata() -> EnvelopeMetadata:

@@ -75,9 +75,10 @@ def test_the_cookie_holds_a_session_id_not_a_key(client, auth) -> None:
     ("username", "passphrase"), [("alice", "wrong passphrase!!"), ("nobody", "alice passphrase")]
 )
 def test_a_failed_login_says_the_same_thing_whatever_was_wrong(client, auth, username, passphrase):
+    client.get("/login?lang=en")
     response = auth.login(username, passphrase)
     assert response.status_code == 401
-    assert "Vérifiez votre identifiant et votre phrase secrète" in response.get_data(as_text=True)
+    assert "Check your username, passphrase and two-factor code" in response.get_data(as_text=True)
     assert client.get("/").status_code == 302
 
 

@@ -70,7 +70,8 @@ def test_unknown_category_is_refused(reporter: ReporterActions, source_data_dir:
     data = {
         "csrf_token": reporter.csrf_token(),
         "category": "nonsense",
-        "url": "https://x.example/a",
+        "urls": "https://x.example/a",
+        "good_faith": "y",
         "description": "text",
         "identity": "anonymous",
     }
@@ -83,36 +84,36 @@ def test_identified_report_needs_a_name(reporter: ReporterActions) -> None:
     data = {
         "csrf_token": reporter.csrf_token(),
         "category": "fraud",
-        "url": "https://x.example/a",
+        "urls": "https://x.example/a",
         "description": "text",
         "identity": "identified",
         "full_name": "   ",
+        "good_faith": "y",
     }
     response = reporter.client.post("/report?lang=en", data=data)
     assert response.status_code == 400
     assert "Enter your name" in response.get_data(as_text=True)
 
 
-def test_a_file_upload_is_refused_without_touching_the_disk(
+def test_a_file_upload_where_no_files_belong_is_refused_without_touching_the_disk(
     reporter: ReporterActions, source_data_dir: Path
 ) -> None:
     import io
 
     data = {
-        "csrf_token": reporter.csrf_token(),
-        "category": "fraud",
-        "url": "https://x.example/a",
-        "description": "text",
-        "identity": "anonymous",
+        "csrf_token": reporter.csrf_token("/status"),
+        "code": "1234 5678 9012 3456 7890",
         "file": (io.BytesIO(b"x" * 600_000), "evidence.png"),
     }
-    response = reporter.client.post("/report", data=data, content_type="multipart/form-data")
+    response = reporter.client.post("/status", data=data, content_type="multipart/form-data")
     assert response.status_code == 415
     assert stored_blobs(source_data_dir) == []
+    assert list((source_data_dir / "blobs" / ".incoming").iterdir()) == []
 
 
-def test_an_oversized_request_is_413(client: FlaskClient) -> None:
-    response = client.post("/report", data={"description": "x" * (2 * 1024 * 1024)})
+def test_an_oversized_request_is_413(reporter: ReporterActions) -> None:
+    data = {"csrf_token": reporter.csrf_token("/status"), "code": "x" * (2 * 1024 * 1024)}
+    response = reporter.client.post("/status", data=data)
     assert response.status_code == 413
 
 
@@ -218,10 +219,11 @@ def test_any_form_input_gets_a_code_or_a_4xx_never_a_500(
     data = {
         "csrf_token": actions.csrf_token(),
         "category": category,
-        "url": url,
+        "urls": url,
         "description": description,
         "identity": identity,
         "full_name": full_name,
+        "good_faith": "y",
     }
     response = client.post("/report", data=data)
     after = len(stored_blobs(source_data_dir))
@@ -241,3 +243,11 @@ def test_any_typed_code_gets_a_page_never_a_500(client: FlaskClient, typed: str)
     actions = ReporterActions(client)
     status, _ = actions.status(typed)
     assert status in (400, 404)
+
+
+def test_language_links_cannot_point_to_another_site(client: FlaskClient) -> None:
+    """A crafted path like /\\evil.example must not turn the language links into //evil."""
+    page = client.get("/%5Cevil.example/x").get_data(as_text=True)
+    for link in re.findall(r'href="([^"]*lang=[^"]*)"', page):
+        assert not link.startswith(("/\\", "//", "\\")), link
+        assert "evil.example" not in link

@@ -13,11 +13,11 @@ from nacl.public import PrivateKey
 
 from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
 from crypto.keys import generate_signing_key
-from crypto.sync_auth import HEADER_SIGNATURE, sign_request
+from crypto.sync_auth import HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_SKEW_SECONDS, sign_request
 from source_app import create_app, create_sync_app
 from source_app.config import SourceConfig
 from tests.conftest import ReporterActions, UnitKeys, source_environ
-from tests.support.sync import SignedSyncClient
+from tests.support.sync import SignedSyncClient, freeze_clock
 
 
 @pytest.fixture
@@ -127,13 +127,33 @@ def test_stale_request_is_refused(officer: SignedSyncClient, skew: int) -> None:
     assert response.get_json() == {"error": "stale"}
 
 
-def test_replayed_request_is_refused(sync_app: Flask, unit_keys: UnitKeys) -> None:
+@pytest.mark.parametrize("signed_ago", [0, 150, 299])
+def test_replayed_request_is_refused_for_as_long_as_its_timestamp_is_accepted(
+    sync_app: Flask, unit_keys: UnitKeys, signed_ago: int
+) -> None:
+    """The nonce must be remembered for the whole window, not just a moment."""
     client = sync_app.test_client()
-    headers = sign_request(unit_keys.sync, "GET", "/sync/v1/submissions", b"")
+    headers = sign_request(
+        unit_keys.sync, "GET", "/sync/v1/submissions", b"", now=time.time() - signed_ago
+    )
     assert client.get("/sync/v1/submissions", headers=headers).status_code == 200
-    replay = client.get("/sync/v1/submissions", headers=headers)
+    # Remembered nonces expire by the server's clock: replay as late as the window allows.
+    with freeze_clock(time.time() + (MAX_SKEW_SECONDS - signed_ago) - 1):
+        replay = client.get("/sync/v1/submissions", headers=headers)
     assert replay.status_code == 401
     assert replay.get_json() == {"error": "replayed"}
+
+
+def test_absurd_timestamps_are_refused_without_a_500(sync_app: Flask, unit_keys: UnitKeys) -> None:
+    headers = sign_request(unit_keys.sync, "GET", "/sync/v1/submissions", b"")
+    headers[HEADER_TIMESTAMP] = "9" * 400
+    response = sync_app.test_client().get("/sync/v1/submissions", headers=headers)
+    assert response.status_code == 401
+
+
+def test_deeply_nested_ack_body_is_a_400_not_a_500(officer: SignedSyncClient) -> None:
+    body = b"[" * 100_000 + b"]" * 100_000
+    assert officer.request("POST", "/sync/v1/ack", body).status_code == 400
 
 
 def test_garbled_signature_header_is_refused(sync_app: Flask, unit_keys: UnitKeys) -> None:
@@ -167,11 +187,10 @@ def test_reply_reaches_the_reporter_and_only_with_the_code(
         EnvelopeMetadata(kind="reply", content_type="application/json"),
     )
     reply_id = secrets.token_hex(16)
-    path = f"/sync/v1/reporters/{items[0]['reporter_id']}/replies"
-    headers = {"X-Iblagh-Reply-Id": reply_id}
-    first = officer.request("POST", path, envelope, headers=headers)
+    path = f"/sync/v1/reporters/{items[0]['reporter_id']}/replies/{reply_id}"
+    first = officer.request("POST", path, envelope)
     assert first.status_code == 201
-    second = officer.request("POST", path, envelope, headers=headers)
+    second = officer.request("POST", path, envelope)
     assert second.status_code == 200
     status, page = public.status(code)
     assert status == 200
@@ -186,19 +205,15 @@ def test_reply_that_is_not_an_envelope_is_refused(
 ) -> None:
     public.report()
     [item] = officer.pending()
-    path = f"/sync/v1/reporters/{item['reporter_id']}/replies"
-    response = officer.request(
-        "POST", path, b"plain text reply", headers={"X-Iblagh-Reply-Id": secrets.token_hex(16)}
-    )
+    path = f"/sync/v1/reporters/{item['reporter_id']}/replies/{secrets.token_hex(16)}"
+    response = officer.request("POST", path, b"plain text reply")
     assert response.status_code == 400
 
 
 def test_reply_to_unknown_reporter_is_404(officer: SignedSyncClient) -> None:
     envelope = seal_bytes(b"{}", [PrivateKey.generate().public_key], EnvelopeMetadata("reply"))
-    path = f"/sync/v1/reporters/{secrets.token_hex(16)}/replies"
-    response = officer.request(
-        "POST", path, envelope, headers={"X-Iblagh-Reply-Id": secrets.token_hex(16)}
-    )
+    path = f"/sync/v1/reporters/{secrets.token_hex(16)}/replies/{secrets.token_hex(16)}"
+    response = officer.request("POST", path, envelope)
     assert response.status_code == 404
 
 

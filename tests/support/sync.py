@@ -1,7 +1,10 @@
 """A signed client for the sync API, over Flask's test client, for the public host's tests."""
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from unittest.mock import patch
 
 from flask.testing import FlaskClient
 from nacl.signing import SigningKey
@@ -45,3 +48,10 @@ class SignedSyncClient:
         assert response.status_code == 200, response.get_data(as_text=True)
         result: dict[str, Any] = response.get_json()
         return result
+
+
+@contextmanager
+def freeze_clock(at: float) -> Iterator[None]:
+    """Make ``time.time()`` answer ``at``, to replay a request late in its window."""
+    with patch("time.time", return_value=at):
+        yield

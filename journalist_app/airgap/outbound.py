@@ -1,0 +1,269 @@
+"""Outbound batches (docs/batch.md): the officer side's answer carried back across the gap.
+
+``export_outbox`` runs on the offline officer host: acknowledgements of the submissions
+it stored and the replies not yet delivered, signed with the unit signing key.
+``upload_outbox`` runs on the connected machine: it verifies the batch against the
+unit's verify key, posts the replies, then the acknowledgements (on which the public
+host deletes the ciphertext), and keeps a receipt that the next inbound batch carries
+back. Both calls of the sync API are idempotent, so an upload killed half-way is simply
+run again.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from crypto.batch import BatchHeader, BatchWriter, StagedEntry, VerifiedBatch
+from crypto.errors import BatchError, MalformedBatch
+from journalist_app.airgap.batch_files import (
+    BatchRefused,
+    BytesRead,
+    atomic_output,
+    commit_import_record,
+    next_sequence,
+    record_batch,
+    refusal,
+    utc_now,
+    verify_batch_file,
+)
+from journalist_app.blob_store import SUBMISSION_ID
+from journalist_app.config import OfficerConfig
+from journalist_app.errors import MissingKey, UnknownReporter
+from journalist_app.keyring import UnlockedKeyring
+from journalist_app.models import OutboxItem, Reply, UploadReceipt
+from journalist_app.roles import Permission, requires
+from journalist_app.sync_client import MAX_ACK_IDS, SyncClient
+
+# The public host refuses larger reply bodies (docs/sync-api.md).
+MAX_REPLY_BYTES = 1024 * 1024
+Tick = Callable[[str], None]
+
+
+def _ignore(_what: str) -> None:
+    return None
+
+
+# --- export-outbox (offline officer host) ----------------------------------------------
+
+
+@dataclass
+class OutboxExport:
+    """What ``export-outbox`` wrote."""
+
+    header: BatchHeader
+    replies: int = 0
+    acknowledgements: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"exported outbox batch {self.header.sequence} ({self.header.batch_id}): "
+            f"{self.replies} replies, {self.acknowledgements} acknowledgements"
+        )
+
+
+@requires(Permission.BATCHES_EXPORT)
+def export_outbox(
+    session: Session,
+    keyring: UnlockedKeyring,
+    out_path: Path,
+    *,
+    include_all: bool = False,
+    progress: Tick | None = None,
+) -> OutboxExport:
+    """Write the acknowledgements and replies owed to the public host into a signed batch.
+
+    Only what no earlier outbound batch carried, unless ``include_all``: then everything
+    not yet confirmed by a receipt (for a batch lost on the way).
+    """
+    if keyring.signing_key is None:
+        raise MissingKey(f"officer {keyring.username!r} holds no unit signing key")
+    tick = progress or _ignore
+    replies = _pending_replies(session, include_all)
+    acks = _pending_acks(session, include_all)
+    header = BatchHeader.new("outbound", next_sequence(session, "outbound"), keyring.signing_key)
+    result = OutboxExport(header=header)
+    now = utc_now()
+    with atomic_output(out_path) as (handle, publish):
+        writer = BatchWriter(handle, keyring.signing_key, header)
+        for reply in replies:
+            writer.add(
+                "reply", {"reply_id": reply.id, "reporter_id": reply.reporter_id}, reply.envelope
+            )
+            item = session.get(OutboxItem, ("reply", reply.id))
+            if item is None:
+                item = OutboxItem(kind="reply", item_id=reply.id)
+                session.add(item)
+            item.exported_batch, item.exported_at = header.batch_id, now
+            result.replies += 1
+            tick("reply")
+        for ack in acks:
+            writer.add("ack", {"submission_id": ack.item_id})
+            ack.exported_batch, ack.exported_at = header.batch_id, now
+            result.acknowledgements += 1
+            tick("ack")
+        digest = writer.close()
+        record_batch(session, keyring, header, "exported", writer.count, digest)
+        session.commit()
+        publish()
+    return result
+
+
+def count_pending(session: Session, include_all: bool = False) -> int:
+    """How many entries the next ``export-outbox`` would write (for its progress bar)."""
+    return len(_pending_replies(session, include_all)) + len(_pending_acks(session, include_all))
+
+
+def _pending_replies(session: Session, include_all: bool) -> list[Reply]:
+    query = (
+        select(Reply)
+        .outerjoin(OutboxItem, and_(OutboxItem.kind == "reply", OutboxItem.item_id == Reply.id))
+        .where(Reply.pushed_at.is_(None))
+        .order_by(Reply.created_at, Reply.id)
+    )
+    if not include_all:
+        query = query.where(or_(OutboxItem.item_id.is_(None), OutboxItem.exported_batch.is_(None)))
+    return list(session.scalars(query))
+
+
+def _pending_acks(session: Session, include_all: bool) -> list[OutboxItem]:
+    query = (
+        select(OutboxItem)
+        .where(OutboxItem.kind == "ack", OutboxItem.confirmed_at.is_(None))
+        .order_by(OutboxItem.queued_at, OutboxItem.item_id)
+    )
+    if not include_all:
+        query = query.where(OutboxItem.exported_batch.is_(None))
+    return list(session.scalars(query))
+
+
+# --- upload (connected machine) --------------------------------------------------------
+
+
+@dataclass
+class OutboxUpload:
+    """What ``upload`` applied, and the receipt kept for the offline host."""
+
+    header: BatchHeader
+    replies_delivered: list[str] = field(default_factory=list)
+    replies_failed: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        line = (
+            f"uploaded outbox batch {self.header.sequence} ({self.header.batch_id}): "
+            f"{len(self.replies_delivered)} replies delivered, "
+            f"{len(self.deleted)} submissions deleted from the public host"
+        )
+        if self.unknown:
+            line += f", {len(self.unknown)} already gone"
+        if self.replies_failed:
+            line += f", {len(self.replies_failed)} replies refused (unknown reporter)"
+        return line
+
+    def receipt(self) -> bytes:
+        return json.dumps(
+            {
+                "v": 1,
+                "batch_id": self.header.batch_id,
+                "sequence": self.header.sequence,
+                "uploaded_at": utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "acknowledged": self.deleted + self.unknown,
+                "replies_delivered": self.replies_delivered,
+                "replies_failed": self.replies_failed,
+            },
+            sort_keys=True,
+        ).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class _PlannedReply:
+    reply_id: str
+    reporter_id: str
+    entry: StagedEntry
+
+
+@requires(Permission.BATCHES_IMPORT)
+def upload_outbox(
+    session: Session,
+    config: OfficerConfig,
+    keyring: UnlockedKeyring,
+    path: Path,
+    *,
+    on_verified: Callable[[int], None] | None = None,
+    byte_progress: BytesRead | None = None,
+    progress: Tick | None = None,
+) -> OutboxUpload:
+    """Verify an outbound batch against the unit verify key, then apply it to the public host."""
+    if keyring.sync_key is None:
+        raise MissingKey(f"officer {keyring.username!r} holds no sync key")
+    tick = progress or _ignore
+    with verify_batch_file(
+        session, config, path, direction="outbound", signer_role="signing", progress=byte_progress
+    ) as batch:
+        try:
+            replies, acks = _plan_outbound(batch)
+        except BatchError as exc:
+            raise BatchRefused(refusal(exc)) from exc
+        if on_verified is not None:
+            on_verified(len(replies) + len(acks))
+        client = SyncClient.from_config(config, keyring.sync_key)
+        result = OutboxUpload(header=batch.header)
+        # Replies first: an acknowledgement must not be the last trace of a report.
+        for reply in replies:
+            with batch.open_content(reply.entry) as source:
+                envelope = source.read()
+            try:
+                client.push_reply(reply.reporter_id, reply.reply_id, envelope)
+            except UnknownReporter:
+                result.replies_failed.append(reply.reply_id)
+            else:
+                result.replies_delivered.append(reply.reply_id)
+            tick("reply")
+        for start in range(0, len(acks), MAX_ACK_IDS):
+            chunk = acks[start : start + MAX_ACK_IDS]
+            answer = client.ack(chunk)
+            result.deleted.extend(answer.deleted)
+            result.unknown.extend(answer.unknown)
+            for _ in chunk:
+                tick("ack")
+        session.add(
+            UploadReceipt(
+                batch_id=batch.header.batch_id,
+                sequence=batch.header.sequence,
+                document=result.receipt(),
+            )
+        )
+        commit_import_record(session, keyring, batch)
+    return result
+
+
+def _plan_outbound(batch: VerifiedBatch) -> tuple[list[_PlannedReply], list[str]]:
+    """Check every entry before anything is sent; MalformedBatch otherwise."""
+    replies: list[_PlannedReply] = []
+    acks: list[str] = []
+    for entry in batch.entries:
+        if entry.type == "reply":
+            reply_id = entry.descriptor.get("reply_id")
+            reporter_id = entry.descriptor.get("reporter_id")
+            if not _is_id(reply_id) or not _is_id(reporter_id):
+                raise MalformedBatch(f"reply entry {entry.index} lacks its ids")
+            if not 0 < entry.size <= MAX_REPLY_BYTES:
+                raise MalformedBatch(f"reply entry {entry.index} has no envelope or is too large")
+            replies.append(_PlannedReply(str(reply_id), str(reporter_id), entry))
+        elif entry.type == "ack":
+            submission_id = entry.descriptor.get("submission_id")
+            if not _is_id(submission_id) or entry.size:
+                raise MalformedBatch(f"acknowledgement entry {entry.index} is malformed")
+            acks.append(str(submission_id))
+        else:
+            raise MalformedBatch(f"entry {entry.index} has the unknown type {entry.type!r}")
+    return replies, acks
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and SUBMISSION_ID.fullmatch(value) is not None

@@ -1,0 +1,322 @@
+"""``iblagh-officer`` commands for accounts, key rotation and recovery, and the audit log.
+
+Registered by journalist_app/cli.py, which hands over its database, unlock and
+passphrase helpers. Each command calls one service (accounts, key_ops, audit) that
+checks the permission and writes the audit entry.
+"""
+
+import argparse
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy.orm import Session
+
+from crypto.encoding import b64encode
+from journalist_app import accounts, audit, grants, key_ops
+from journalist_app.config import OfficerConfig
+from journalist_app.custody import keys_initialised
+from journalist_app.errors import OfficerError
+from journalist_app.keyring import UnlockedKeyring
+from journalist_app.totp import Enrolment, load_or_create_totp_key
+
+PASSPHRASE_ENV = "IBLAGH_OFFICER_PASSPHRASE"  # noqa: S105 (a variable name)
+NEW_PASSPHRASE_ENV = "IBLAGH_NEW_OFFICER_PASSPHRASE"  # noqa: S105
+
+
+class AuditChainBroken(OfficerError):
+    """``audit verify`` found the first entry that breaks the chain."""
+
+
+@dataclass(frozen=True)
+class CliHelpers:
+    """What the commands need from journalist_app/cli.py."""
+
+    open_database: Callable[[OfficerConfig], Session]
+    # (session, config, username, first_passphrase=...) -> keyring
+    unlock: Callable[..., UnlockedKeyring]
+    # (environment variable, what for, username) -> a new passphrase that meets the policy
+    new_passphrase: Callable[[str, str, str], str]
+    # (prompt, environment variable) -> what was typed
+    ask: Callable[[str, str], str]
+    write_public: Callable[[Session, Path, TextIO], None]
+    print_enrolment: Callable[[str, Enrolment | None, TextIO], None]
+
+
+Handler = Callable[[argparse.Namespace, OfficerConfig, TextIO], int]
+
+
+def register(
+    commands: "argparse._SubParsersAction[Any]",
+    keys: "argparse._SubParsersAction[Any]",
+    officer: "argparse._SubParsersAction[Any]",
+    helpers: CliHelpers,
+) -> None:
+    """Add the commands under ``admin``, ``officer``, ``keys`` and ``audit``."""
+
+    def bind(handler: Callable[..., int]) -> Handler:
+        return functools.partial(handler, helpers=helpers)
+
+    def you(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--officer", required=True, help="your username (you unlock)")
+
+    admin = commands.add_parser("admin", help="the first admin").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    create = admin.add_parser("create", help="create the first admin account (only while none)")
+    create.add_argument("--username", required=True, help="username of the admin")
+    create.add_argument(
+        "--officer", help="after 'keys init': a holder of the signing key, who unlocks to grant it"
+    )
+    create.set_defaults(handler=bind(admin_create))
+
+    for name, handler, text in (
+        ("remove", officer_remove, "(admin) delete an account and every key granted to it"),
+        ("reset-passphrase", officer_reset_passphrase, "(admin) print a one-time passphrase"),
+        ("reset-2fa", officer_reset_2fa, "(admin) print a new two-factor secret"),
+        ("unlock", officer_unlock, "(admin) lift a lockout after failed logins"),
+    ):
+        action = officer.add_parser(name, help=text)
+        you(action)
+        action.add_argument("--name", required=True, help="the account to act on")
+        if name == "remove":
+            action.add_argument(
+                "--force", action="store_true", help="even if they are a key's last holder"
+            )
+        action.set_defaults(handler=bind(handler))
+    listing = officer.add_parser("list", help="(admin) accounts, roles, keys held, lockouts")
+    you(listing)
+    listing.set_defaults(handler=bind(officer_list))
+    own = officer.add_parser("passphrase", help="change your own passphrase")
+    you(own)
+    own.set_defaults(handler=bind(officer_passphrase))
+
+    rotate = keys.add_parser("rotate", help="(admin) new intake key for all who held the old one")
+    you(rotate)
+    rotate.add_argument("--public-out", required=True, type=Path, help="folder for public files")
+    rotate.set_defaults(handler=bind(keys_rotate))
+    grant = keys.add_parser("grant", help="seal the keys you hold to an account that needs them")
+    you(grant)
+    grant.add_argument("--to", required=True, help="the account to grant to")
+    grant.add_argument(
+        "--admin-intake",
+        action="store_true",
+        help="give an admin the intake keys (the explicit exception: admins read nothing)",
+    )
+    grant.set_defaults(handler=bind(keys_grant))
+    recover = keys.add_parser(
+        "recover", help="every officer lost: a new admin who reads reports with the recovery key"
+    )
+    recover.add_argument(
+        "--recovery-secret-file", required=True, type=Path, help="file holding the secret"
+    )
+    recover.add_argument("--new-admin", required=True, help="username of the new admin")
+    recover.add_argument("--public-out", type=Path, help="folder for the new public files")
+    recover.set_defaults(handler=bind(keys_recover))
+
+    audit_parser = commands.add_parser("audit", help="the audit log").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    verify = audit_parser.add_parser("verify", help="check the hash chain of the audit log")
+    verify.add_argument("--head", help="a head hash noted earlier, to detect a truncated log")
+    verify.set_defaults(handler=bind(audit_verify))
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+def admin_create(
+    args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
+) -> int:
+    session = helpers.open_database(config)
+    granter = None
+    if args.officer:
+        granter = helpers.unlock(session, config, args.officer)
+    elif keys_initialised(session):
+        print(
+            "note: without --officer the admin gets no signing key; a holder grants it later "
+            f"with 'iblagh-officer keys grant --officer HOLDER --to {args.username}'",
+            file=out,
+        )
+    passphrase = helpers.new_passphrase(
+        NEW_PASSPHRASE_ENV, f"passphrase for the admin {args.username}", args.username
+    )
+    created = accounts.create_first_admin(
+        session,
+        args.username,
+        passphrase,
+        params=config.wrap_params,
+        totp_key=_totp_key(config),
+        granter=granter,
+    )
+    granted = ", ".join(created.granted) or "no key yet ('keys init' grants the signing key)"
+    print(f"admin {args.username!r} created, granted: {granted}", file=out)
+    helpers.print_enrolment(args.username, created.enrolment, out)
+    return 0
+
+
+def officer_remove(
+    args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
+) -> int:
+    session = helpers.open_database(config)
+    keyring = helpers.unlock(session, config, args.officer)
+    count = accounts.remove_officer(session, keyring, args.name, force=args.force)
+    print(f"officer {args.name!r} removed with {count} grants", file=out)
+    print("what they could read they could have copied: consider 'keys rotate'", file=out)
+    return 0
+
+
+def officer_reset_passphrase(
+    args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
+) -> int:
+    session = helpers.open_database(config)
+    keyring = helpers.unlock(session, config, args.officer)
+    passphrase = accounts.reset_passphrase(session, keyring, args.name, params=config.wrap_params)
+    print(
+        f"one-time passphrase for {args.name}: {passphrase}\n"
+        "shown this once: hand it over in person. They choose their own at first login; then "
+        "a holder grants their keys again ('keys grant').",
+        file=out,
+    )
+    return 0
+
+
+def officer_reset_2fa(
+    args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
+) -> int:
+    session = helpers.open_database(config)
+    keyring = helpers.unlock(session, config, args.officer)
+    enrolment = accounts.reset_second_factor(
+        session, keyring, args.name, totp_key=_totp_key(config)
+    )
+    print(f"two-factor of {args.name!r} reset; their sessions are ended", file=out)
+    helpers.print_enrolment(args.name, enrolment, out)
+    return 0
+
+
+def officer_unlock(
+    args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
+) -> int:
+    session = helpers.open_database(config)
+    keyring = helpers.unlock(session, config, args.officer)
+    accounts.unlock_account(session, keyring, args.name)
+    print(f"the lockout of {args.name!r} is lifted", file=out)
+    return 0
+
+
+def officer_list(
+    args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
+) -> int:
+    session = helpers.open_database(config)
+    keyring = helpers.unlock(session, config, args.officer)
+    for account in accounts.list_accounts(session, keyring):
+        state = []
+        if account.must_change_passphrase:
+            state.append("one-time passphrase")
+        if account.locked_until is not None:
+            state.append(f"locked until {account.locked_until:%Y-%m-%d %H:%M} UTC")
+        if account.missing:
+            state.append(f"needs {', '.join(sorted(account.missing))}")
+        holds = ", ".join(sorted(account.holds)) or "no key"
+        extra = f" ({'; '.join(state)})" if state else ""
+        print(f"{account.username}\t{account.role.value}\t{holds}{extra}", file=out)
+    return 0
+
+
+def officer_passphrase(
+    args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
+) -> int:
+    session = helpers.open_database(config)
+    keyring = helpers.unlock(session, config, args.officer, first_passphrase=True)
+    current = os.environ.get(PASSPHRASE_ENV) or helpers.ask(
+        f"current passphrase for {args.officer}: ", PASSPHRASE_ENV
+    )
+    new = helpers.new_passphrase(NEW_PASSPHRASE_ENV, "your new passphrase", args.officer)
+    accounts.change_own_passphrase(session, keyring, current, new, params=config.wrap_params)
+    print(f"passphrase of {args.officer!r} changed; your other sessions are ended", file=out)
+    return 0
+
+
+def keys_rotate(
+    args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
+) -> int:
+    session = helpers.open_database(config)
+    keyring = helpers.unlock(session, config, args.officer)
+    result = key_ops.rotate_intake_key(session, keyring)
+    print(f"new intake key {result.new_key_id}", file=out)
+    print(f"retired (kept for old reports): {', '.join(result.retired_key_ids)}", file=out)
+    print(f"granted to: {', '.join(result.granted_to)}", file=out)
+    helpers.write_public(session, args.public_out, out)
+    print("install the new recipient-set.json on the public host", file=out)
+    return 0
+
+
+def keys_grant(
+    args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
+) -> int:
+    session = helpers.open_database(config)
+    keyring = helpers.unlock(session, config, args.officer)
+    granted = grants.grant_keys(session, keyring, args.to, with_intake=args.admin_intake)
+    print(f"{len(granted)} keys granted to {args.to!r}", file=out)
+    return 0
+
+
+def keys_recover(
+    args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
+) -> int:
+    session = helpers.open_database(config)
+    try:
+        text = args.recovery_secret_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OfficerError(f"cannot read {args.recovery_secret_file}: {exc}") from exc
+    secret = key_ops.parse_recovery_secret(text)
+    passphrase = helpers.new_passphrase(
+        NEW_PASSPHRASE_ENV, f"passphrase for the new admin {args.new_admin}", args.new_admin
+    )
+    result = key_ops.recover_unit(
+        session,
+        secret,
+        args.new_admin,
+        passphrase,
+        params=config.wrap_params,
+        totp_key=_totp_key(config),
+    )
+    print(
+        f"recovered: admin {args.new_admin!r} holds the recovery key (every stored report "
+        "opens with it) and new intake, signing and sync keys",
+        file=out,
+    )
+    helpers.print_enrolment(args.new_admin, result.enrolment, out)
+    if args.public_out:
+        helpers.write_public(session, args.public_out, out)
+    print(
+        "\nThe signing key changed: install the new unit-verify-key AND recipient-set.json on\n"
+        "the public host (it pins the old key and refuses the new set until then).\n"
+        "\nNEW RECOVERY SECRET: shown this once and stored nowhere. The old one was typed\n"
+        "into this host and is retired; keep this one in the safe instead.\n"
+        f"recovery secret: {b64encode(result.new_recovery_secret)}\n",
+        file=out,
+    )
+    return 0
+
+
+def audit_verify(
+    args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
+) -> int:
+    session = helpers.open_database(config)
+    check = audit.verify_chain(session, expected_head=args.head)
+    if not check.intact:
+        where = f"entry {check.broken_at}: " if check.broken_at is not None else ""
+        raise AuditChainBroken(
+            f"audit log broken at {where}{check.problem} ({check.count} entries verified before)"
+        )
+    print(f"audit log intact: {check.count} entries; head {check.head}", file=out)
+    print("note the head elsewhere; 'audit verify --head HASH' later detects a cut end", file=out)
+    return 0
+
+
+def _totp_key(config: OfficerConfig) -> bytes:
+    return load_or_create_totp_key(config.ensure_data_dir())

@@ -1,0 +1,92 @@
+"""Revealing a reporter's identity: a supervisor, one report of one case, a written reason.
+
+Invariant 5 (DESIGN.md): the identity section is sealed apart from the report, hidden
+by default, and revealed only to an allowed role with a stated reason, logged. The
+reveal is recorded (``identity_reveals``, the case history and the audit log) and
+committed *before* the identity is returned, so nobody sees one that was not logged.
+The identity itself is never stored in the clear: each reveal decrypts it again.
+"""
+
+import io
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crypto.contents import ContentError, IdentitySection
+from crypto.envelope import open_stream
+from crypto.errors import EnvelopeError
+from journalist_app.blob_store import LocalBlobStore
+from journalist_app.keyring import UnlockedKeyring
+from journalist_app.models import IdentityReveal, Report
+from journalist_app.models.base import utc_now
+from journalist_app.roles import Permission, requires
+from journalist_app.triage.errors import RevealRefused
+from journalist_app.triage.events import TriageAction, record_case_event
+from journalist_app.triage.workflow import get_case, report_of_case
+
+MIN_REASON_CHARS = 20
+MAX_REASON_CHARS = 2000
+MAX_IDENTITY_BYTES = 64 * 1024
+
+
+@requires(Permission.IDENTITY_REVEAL)
+def reveal_identity(
+    session: Session,
+    store: LocalBlobStore,
+    keyring: UnlockedKeyring,
+    case_id: int,
+    report_id: str,
+    reason: str,
+    now: datetime | None = None,
+) -> IdentitySection:
+    """Decrypt the identity of one report's reporter, after logging who, when and why."""
+    now = now or utc_now()
+    reason = " ".join(reason.split())
+    if len(reason) < MIN_REASON_CHARS:
+        raise RevealRefused(f"a reason of at least {MIN_REASON_CHARS} characters is needed")
+    if len(reason) > MAX_REASON_CHARS:
+        raise RevealRefused(f"a reason is at most {MAX_REASON_CHARS} characters")
+    get_case(session, case_id)
+    report_of_case(session, case_id, report_id)
+    report = session.get(Report, report_id)
+    blob = report.blob("identity") if report is not None else None
+    if blob is None:
+        raise RevealRefused("the reporter of this report stayed anonymous")
+    if blob.size > MAX_IDENTITY_BYTES:
+        raise RevealRefused("the identity section is too large to be one")
+    content = io.BytesIO()
+    try:
+        with store.open(blob.path) as source:
+            opened = open_stream(source, content, keyring.intake_identities())
+        if opened.metadata.kind != "identity":
+            raise RevealRefused("the envelope is not an identity section")
+        identity = IdentitySection.from_json(content.getvalue())
+    except (EnvelopeError, ContentError, OSError) as exc:
+        raise RevealRefused(f"the identity section does not open: {exc}") from exc
+    session.add(
+        IdentityReveal(
+            case_id=case_id, report_id=report_id, officer=keyring.username, reason=reason, at=now
+        )
+    )
+    record_case_event(
+        session,
+        case_id,
+        keyring,
+        TriageAction.IDENTITY_REVEALED,
+        {"report": report_id, "reason": reason},
+        now=now,
+    )
+    session.commit()
+    return identity
+
+
+def reveals_of(session: Session, case_id: int) -> list[IdentityReveal]:
+    """Every reveal made for this case, newest first (shown on the case page)."""
+    return list(
+        session.scalars(
+            select(IdentityReveal)
+            .where(IdentityReveal.case_id == case_id)
+            .order_by(IdentityReveal.at.desc(), IdentityReveal.id.desc())
+        )
+    )

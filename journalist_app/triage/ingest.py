@@ -1,0 +1,272 @@
+"""Putting stored reports in the queue, and reading their triage fields once.
+
+Two steps, because the category is inside the encrypted body:
+
+1. :func:`register_report`, in the transaction that stores a report (sync or air-gap
+   import, journalist_app/sync.py ``store_submission``): the report gets a case of its
+   own, ranked urgent because nobody has read it. No key is needed, so nothing that
+   arrives can miss the queue.
+2. :func:`index_report` / :func:`index_pending`, with an officer's unlocked keyring (the
+   sync runs with one; the case page and the report page index what they open): the body
+   is decrypted in memory, its category, language and normalised addresses are stored in
+   the clear, each attachment is decrypted to hash it (SHA-256 from the envelope's
+   trailer) and recognise its type by its first bytes, then the report is grouped
+   (grouping.py). Nothing of the description, identity, file names or contents is kept.
+"""
+
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crypto.contents import ContentError, ReportBody
+from crypto.envelope import open_stream
+from crypto.errors import EnvelopeError, NoMatchingRecipient
+from journalist_app.blob_store import LocalBlobStore
+from journalist_app.keyring import UnlockedKeyring
+from journalist_app.models import Report, ReportAttachment, ReportBlob, ReportTriage, ReportUrl
+from journalist_app.models.base import utc_now
+from journalist_app.reading import BODY_KINDS, MAX_BODY_BYTES
+from journalist_app.triage import statuses
+from journalist_app.triage.attachments import ATTACHMENT_KIND, SNIFF_BYTES, detect_type
+from journalist_app.triage.events import TriageAction, record_case_event
+from journalist_app.triage.grouping import (
+    live_case,
+    new_case_for,
+    place_report,
+    refresh_case,
+    reporter_case,
+)
+from journalist_app.triage.notify import notify_reporters
+from journalist_app.triage.queue import refresh_planner_statistics
+from journalist_app.triage.urls import MAX_INDEXED_URLS, normalise_url, url_hash
+
+_CATEGORY_ID = re.compile(r"[a-z0-9_]{1,32}")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8})?")
+# What index_pending takes per call by default: a sync indexes what it brought.
+DEFAULT_BATCH = 10_000
+COMMIT_EVERY = 100
+
+
+@dataclass
+class IndexResult:
+    indexed: int = 0
+    not_for_me: int = 0
+    damaged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.indexed + self.not_for_me + self.damaged
+
+
+def register_report(session: Session, report: Report, now: datetime | None = None) -> ReportTriage:
+    """Give a just-stored report its place in the queue (adds to the session, no commit).
+
+    A later report from the same reporter joins that reporter's open case at once: the
+    receipt code is the link, and it needs no key.
+    """
+    now = now or utc_now()
+    existing = session.get(ReportTriage, report.id)
+    if existing is not None:
+        return existing
+    earlier = reporter_case(session, report)
+    if earlier is not None and earlier.is_open:
+        case = earlier
+        triage = ReportTriage(report_id=report.id, case_id=case.id, registered_at=now)
+        session.add(triage)
+        record_case_event(
+            session, case.id, None, TriageAction.GROUPED, {"report": report.id}, now=now
+        )
+        refresh_case(session, case, now)
+        return triage
+    case = new_case_for(session, report, now)
+    triage = ReportTriage(report_id=report.id, case_id=case.id, registered_at=now)
+    session.add(triage)
+    record_case_event(session, case.id, None, TriageAction.CREATED, {"report": report.id}, now=now)
+    if earlier is not None:
+        record_case_event(
+            session, case.id, None, TriageAction.RELATED, {"cases": [earlier.id]}, now=now
+        )
+    session.flush()
+    return triage
+
+
+def index_report(
+    session: Session,
+    store: LocalBlobStore,
+    keyring: UnlockedKeyring,
+    report_id: str,
+    now: datetime | None = None,
+    *,
+    commit: bool = True,
+) -> str:
+    """Read a report's triage fields and group it. Commits, unless ``commit`` is False.
+
+    What indexing writes can always be written again (a report left ``pending`` by a
+    crash is simply read at the next sync), so a batch may commit once for many reports.
+    Returns ``indexed``, ``already`` (nothing to do), ``not_for_me`` (the keyring holds no
+    intake key it was sealed to: another officer's sync will index it) or ``damaged``.
+    """
+    now = now or utc_now()
+    report = session.get(Report, report_id)
+    if report is None:
+        return "already"
+    triage = session.get(ReportTriage, report_id) or register_report(session, report, now)
+    if triage.state != "pending":
+        return "already"
+    try:
+        body = _read_body(store, keyring, report)
+    except NoMatchingRecipient:
+        _finish(session, commit)
+        return "not_for_me"
+    except (EnvelopeError, ContentError, OSError):
+        triage.state, triage.indexed_at = "damaged", now
+        case = live_case(session, triage.case_id)
+        refresh_case(session, case, now)
+        _finish(session, commit)
+        return "damaged"
+    triage.category = body.category if _CATEGORY_ID.fullmatch(body.category) else "other"
+    triage.language = body.language if _LANGUAGE.fullmatch(body.language) else None
+    _index_urls(session, report.id, body.urls)
+    _index_attachments(session, store, keyring, report)
+    triage.state, triage.indexed_at = "indexed", now
+    session.flush()
+    case = place_report(session, triage, report, now)
+    record_case_event(
+        session,
+        case.id,
+        None,
+        TriageAction.INDEXED,
+        {"report": report.id, "category": triage.category},
+        now=now,
+    )
+    if case.status != statuses.NEW:
+        # A report joining a case under review: its reporter is told so (this commits).
+        notify_reporters(session, case, now)
+    _finish(session, commit)
+    return "indexed"
+
+
+def _finish(session: Session, commit: bool) -> None:
+    if commit:
+        session.commit()
+    else:
+        session.flush()
+
+
+def index_pending(
+    session: Session,
+    store: LocalBlobStore,
+    keyring: UnlockedKeyring,
+    *,
+    limit: int = DEFAULT_BATCH,
+    progress: Callable[[str, str], None] | None = None,
+) -> IndexResult:
+    """Index up to ``limit`` reports nobody has read yet, oldest first; commits by batch."""
+    result = IndexResult()
+    pending = session.scalars(
+        select(ReportTriage.report_id)
+        .where(ReportTriage.state == "pending")
+        .order_by(ReportTriage.registered_at, ReportTriage.report_id)
+        .limit(limit)
+    ).all()
+    for done, report_id in enumerate(pending, start=1):
+        outcome = index_report(session, store, keyring, report_id, commit=False)
+        if done % COMMIT_EVERY == 0:
+            session.commit()
+        if outcome == "indexed":
+            result.indexed += 1
+        elif outcome == "not_for_me":
+            result.not_for_me += 1
+        elif outcome == "damaged":
+            result.damaged += 1
+        if progress is not None:
+            progress(report_id, outcome)
+    session.commit()
+    if result.indexed:
+        refresh_planner_statistics(session)
+    return result
+
+
+def register_unqueued(session: Session, limit: int = DEFAULT_BATCH) -> int:
+    """Queue stored reports that have no case (stored before triage existed). Commits."""
+    orphans = session.scalars(
+        select(Report)
+        .where(~select(ReportTriage.report_id).where(ReportTriage.report_id == Report.id).exists())
+        .order_by(Report.received_hour, Report.id)
+        .limit(limit)
+    ).all()
+    for report in orphans:
+        register_report(session, report)
+    session.commit()
+    return len(orphans)
+
+
+def _read_body(store: LocalBlobStore, keyring: UnlockedKeyring, report: Report) -> ReportBody:
+    blob = report.blob("body")
+    if blob is None or blob.size > MAX_BODY_BYTES:
+        raise ContentError("no body, or a body too large to be a report")
+    content = io.BytesIO()
+    with store.open(blob.path) as source:
+        opened = open_stream(source, content, keyring.intake_identities())
+    if opened.metadata.kind not in BODY_KINDS:
+        raise ContentError("the body envelope is not a report")
+    return ReportBody.from_json(content.getvalue())
+
+
+def _index_urls(session: Session, report_id: str, urls: tuple[str, ...]) -> None:
+    seen: set[str] = set()
+    for raw in urls[:MAX_INDEXED_URLS]:
+        key = normalise_url(raw)
+        if key is None or url_hash(key) in seen:
+            continue
+        seen.add(url_hash(key))
+        session.add(ReportUrl(report_id=report_id, url_hash=url_hash(key), normalised=key))
+
+
+class _Sniffer:
+    """A sink that keeps the first bytes of what is written and drops the rest."""
+
+    def __init__(self) -> None:
+        self.head = b""
+
+    def write(self, data: bytes) -> int:
+        if len(self.head) < SNIFF_BYTES:
+            self.head += data[: SNIFF_BYTES - len(self.head)]
+        return len(data)
+
+
+def _index_attachments(
+    session: Session, store: LocalBlobStore, keyring: UnlockedKeyring, report: Report
+) -> None:
+    for blob in report.blobs:
+        if not blob.name.startswith("attachment-"):
+            continue
+        facts = _attachment_facts(store, keyring, blob)
+        if facts is not None:
+            session.add(facts)
+
+
+def _attachment_facts(
+    store: LocalBlobStore, keyring: UnlockedKeyring, blob: ReportBlob
+) -> ReportAttachment | None:
+    sniffer = _Sniffer()
+    try:
+        with store.open(blob.path) as source:
+            opened = open_stream(source, sniffer, keyring.intake_identities())
+    except (EnvelopeError, OSError):
+        # Listed on the case page as "does not open"; it takes no part in grouping.
+        return None
+    if opened.metadata.kind != ATTACHMENT_KIND:
+        return None
+    return ReportAttachment(
+        report_id=blob.report_id,
+        blob_name=blob.name,
+        sha256=opened.digest.sha256.hex(),
+        size=opened.digest.size,
+        detected_type=detect_type(sniffer.head),
+    )

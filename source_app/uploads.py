@@ -1,0 +1,322 @@
+"""Attachments sealed while the request is read: no plaintext byte reaches the disk.
+
+Werkzeug's multipart parser asks the request for a writable per file part
+(``Request._get_file_stream``) and would spool anything over 500 KB to a temporary
+file. Here each file part gets a :class:`SealingFile`: its first 64 KiB are held in
+memory to sniff the type, then every byte goes through ``crypto.envelope.
+EnvelopeWriter`` into a blob upload in the store's ``.incoming`` folder. Memory stays
+at about one envelope chunk per file whatever its size.
+
+Nothing is final while the request is read. Text fields may come after the files, and
+the form may turn out invalid, so a sealed attachment waits, uncommitted, until the
+view has validated everything and the submission service commits it with the rest
+(source_app/services/submission.py). Any other ending — an invalid form, a refused
+CSRF token, a client that disconnects, a body shorter than its Content-Length, a limit
+crossed — discards every upload of the request in :meth:`NoDiskRequest.close`, which
+Flask calls at the end of every request.
+"""
+
+import errno
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any, BinaryIO, Final
+
+from flask import Request, current_app, request
+from nacl.public import PublicKey
+from werkzeug.datastructures import FileStorage, MultiDict, iter_multi_items
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
+from werkzeug.formparser import FormDataParser, MultiPartParser
+
+from crypto.contents import AttachmentRecord
+from crypto.envelope import EnvelopeMetadata, EnvelopeWriter
+from source_app.attachments import SNIFF_BYTES, sanitise_file_name, sniff_media_type
+from source_app.host import current_host
+from source_app.storage import BlobRef, BlobStore, BlobUpload
+
+ATTACHMENT_FIELD: Final = "attachments"
+# Room for the text fields and multipart framing around the files.
+FORM_OVERHEAD_BYTES: Final = 2 * 1024 * 1024
+# How often a long upload re-checks the free space (bytes written between checks).
+FREE_SPACE_CHECK_BYTES: Final = 32 * 1024 * 1024
+# Bytes read from the request body at a time while parsing a form.
+READ_BYTES: Final = 1024 * 1024
+
+
+class TooManyAttachments(RequestEntityTooLarge):
+    """More files than one submission may carry."""
+
+
+class UploadsTooLarge(RequestEntityTooLarge):
+    """The files together exceed the upload limit."""
+
+
+class LowDiskSpace(HTTPException):
+    """The blob store is under its free-space watermark: files are refused for now."""
+
+    code = 507
+    description = "Insufficient storage"
+
+
+@dataclass
+class UploadPolicy:
+    """What one request may upload; shared by all its file parts."""
+
+    store: BlobStore
+    recipients: Sequence[PublicKey]
+    max_files: int
+    max_bytes: int
+    min_free_bytes: int
+    files: int = 0
+    received: int = 0
+    since_space_check: int = 0
+
+    def charge(self, size: int, first: bool) -> None:
+        """Count bytes (and a new file on its first bytes) against the limits."""
+        if first:
+            self.files += 1
+            if self.files > self.max_files:
+                raise TooManyAttachments()
+        self.received += size
+        if self.received > self.max_bytes:
+            raise UploadsTooLarge()
+        self.since_space_check += size
+        if first or self.since_space_check >= FREE_SPACE_CHECK_BYTES:
+            self.since_space_check = 0
+            if self.store.free_bytes() < self.min_free_bytes:
+                raise LowDiskSpace()
+
+
+class SealingFile:
+    """The writable Werkzeug fills with one file part; it writes only ciphertext."""
+
+    def __init__(self, policy: UploadPolicy, raw_file_name: str | None) -> None:
+        self.file_name = sanitise_file_name(raw_file_name)
+        self.content_type = ""
+        self.complete = False
+        self._policy = policy
+        self._head = bytearray()
+        self._upload: BlobUpload | None = None
+        self._writer: EnvelopeWriter | None = None
+        self._record: AttachmentRecord | None = None
+        self._done = False
+
+    @property
+    def empty(self) -> bool:
+        """No byte arrived: a file input left empty sends a part like this."""
+        return self._upload is None and not self._head
+
+    def write(self, data: bytes) -> int:
+        if self._done:
+            raise ValueError("write after the upload ended")
+        if not data:
+            return 0
+        self._policy.charge(len(data), first=self.empty)
+        with _disk_full_is_507():
+            if self._writer is not None:
+                self._writer.write(data)
+                return len(data)
+            self._head += data
+            if len(self._head) >= SNIFF_BYTES:
+                self._start()
+        return len(data)
+
+    def _start(self) -> None:
+        """Sniff the type from what is held, open the envelope and pour the head in."""
+        self.content_type = sniff_media_type(bytes(self._head))
+        self._upload = self._policy.store.new_blob()
+        metadata = EnvelopeMetadata(
+            kind="attachment", name=self.file_name, content_type=self.content_type
+        )
+        self._writer = EnvelopeWriter(self._upload, self._policy.recipients, metadata)
+        self._writer.write(bytes(self._head))
+        self._head = bytearray()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Werkzeug rewinds a finished part; an envelope has nothing to rewind."""
+        return 0
+
+    def finish(self, blob_name: str) -> AttachmentRecord:
+        """Seal the trailer (the part is complete); the blob stays uncommitted."""
+        if self._record is not None:
+            return self._record
+        with _disk_full_is_507():
+            if self._writer is None:
+                self._start()
+            assert self._writer is not None
+            digest = self._writer.close()
+        self._record = AttachmentRecord(
+            blob=blob_name,
+            name=self.file_name,
+            content_type=self.content_type,
+            size=digest.size,
+            sha256=digest.sha256.hex(),
+        )
+        return self._record
+
+    def commit(self) -> BlobRef:
+        """Make the sealed blob durable and visible; only after :meth:`finish`."""
+        if self._record is None or self._upload is None:
+            raise RuntimeError("an attachment is committed only once finished")
+        self._done = True
+        with _disk_full_is_507():
+            return self._upload.commit()
+
+    def discard(self) -> None:
+        """Drop whatever was written, unless committed; safe to call at any time."""
+        self._done = True
+        self._head = bytearray()
+        if self._upload is not None:
+            self._upload.discard()
+
+    # Werkzeug closes every FileStorage at the end of the request.
+    close = discard
+
+    def read(self, _size: int = -1) -> bytes:
+        return b""  # the plaintext is gone: nothing of it can be read back
+
+
+class StreamingFormParser(FormDataParser):
+    """Werkzeug's form parser, reading multipart bodies 1 MiB at a time.
+
+    Its default of 64 KiB per read makes gunicorn copy the rest of its 1 MiB read-ahead
+    buffer at every read: a large upload then spends more time copying than sealing.
+    """
+
+    def _parse_multipart(
+        self,
+        stream: IO[bytes],
+        mimetype: str,
+        content_length: int | None,
+        options: dict[str, str],
+    ) -> tuple[IO[bytes], MultiDict[str, str], MultiDict[str, FileStorage]]:
+        parser = MultiPartParser(
+            stream_factory=self.stream_factory,
+            max_form_memory_size=self.max_form_memory_size,
+            max_form_parts=self.max_form_parts,
+            cls=self.cls,
+            buffer_size=READ_BYTES,
+        )
+        boundary = options.get("boundary", "").encode("ascii")
+        if not boundary:
+            raise ValueError("Missing boundary")
+        form, files = parser.parse(stream, boundary, content_length)
+        return stream, form, files
+
+
+class NoDiskRequest(Request):
+    """A request that never spools an upload to disk.
+
+    Views marked with :func:`accepts_uploads` get each file part sealed into an
+    envelope as it arrives (:class:`SealingFile`); anywhere else a file part is
+    refused outright (415), as is any file field other than ``attachments``.
+    """
+
+    form_data_parser_class = StreamingFormParser
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sealing_files: list[SealingFile] = []
+        self._upload_policy: UploadPolicy | None = None
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> BinaryIO:
+        # The parser does not say which field a part belongs to: parts of any other
+        # field than ``attachments`` are sealed too, then refused once parsed.
+        sink = SealingFile(self._policy(), filename)
+        self.sealing_files.append(sink)
+        return sink  # type: ignore[return-value]
+
+    def _policy(self) -> UploadPolicy:
+        if self._upload_policy is None:
+            view = current_app.view_functions.get(self.endpoint or "")
+            if not getattr(view, "accepts_uploads", False):
+                raise UnsupportedMediaType()
+            host = current_host()
+            self._upload_policy = UploadPolicy(
+                store=host.store,
+                recipients=host.recipient_set.public_keys(),
+                max_files=host.config.max_attachments,
+                max_bytes=host.config.max_upload_bytes,
+                min_free_bytes=host.config.min_free_bytes,
+            )
+        return self._upload_policy
+
+    def _load_form_data(self) -> None:
+        try:
+            super()._load_form_data()
+        except BaseException:
+            self.discard_uploads()
+            raise
+        files = self.__dict__.get("files")
+        parsed = {id(storage.stream) for _name, storage in _items(files)}
+        for name, storage in _items(files):
+            if name != ATTACHMENT_FIELD and isinstance(storage.stream, SealingFile):
+                self.discard_uploads()
+                raise BadRequest()
+        for sink in self.sealing_files:
+            # A part the parser never finished (truncated body, bad framing) is dropped
+            # at once; Werkzeug then gives an empty form and the CSRF check refuses it.
+            sink.complete = id(sink) in parsed
+            if not sink.complete:
+                sink.discard()
+
+    def sealed_attachments(self) -> list[SealingFile]:
+        """The complete, non-empty attachments, in the order they arrived."""
+        self._load_form_data()
+        kept = []
+        for sink in self.sealing_files:
+            if sink.complete and not sink.empty:
+                kept.append(sink)
+            else:
+                sink.discard()
+        return kept
+
+    def discard_uploads(self) -> None:
+        for sink in self.sealing_files:
+            sink.discard()
+
+    def close(self) -> None:
+        try:
+            self.discard_uploads()
+        finally:
+            super().close()
+
+
+@contextmanager
+def _disk_full_is_507() -> Iterator[None]:
+    """A full disk while sealing is the 507 of the watermark, not a crash."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise LowDiskSpace() from exc
+        raise
+
+
+def _items(files: Any) -> list[tuple[str, Any]]:
+    return list(iter_multi_items(files)) if files else []
+
+
+def accepts_uploads(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view whose form may carry attachments (sealed as they arrive)."""
+    view.accepts_uploads = True  # type: ignore[attr-defined]
+    return view
+
+
+def sealed_attachments() -> list[SealingFile]:
+    """The current request's complete attachments (see :class:`NoDiskRequest`)."""
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    if not isinstance(current, NoDiskRequest):
+        raise UnsupportedMediaType()
+    return current.sealed_attachments()
