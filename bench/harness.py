@@ -19,10 +19,15 @@ HOST = "127.0.0.1"
 
 def make_data_dir(data_dir: Path) -> None:
     """A signed recipient set and the unit verify key, as a unit would publish them."""
-    intake, recovery = generate_box_key(), generate_box_key()
+    intake, identity, recovery = generate_box_key(), generate_box_key(), generate_box_key()
     signing, sync = generate_signing_key(), generate_signing_key()
     recipients = make_recipient_set(
-        1, "2026-11-28T00:00:00Z", [intake.public_key], recovery.public_key, [sync.verify_key]
+        1,
+        "2026-11-28T00:00:00Z",
+        [intake.public_key],
+        recovery.public_key,
+        [sync.verify_key],
+        identity_keys=[identity.public_key],
     )
     (data_dir / "recipient-set.json").write_bytes(sign_recipient_set(recipients, signing))
     (data_dir / "unit-verify-key").write_text(b64encode(bytes(signing.verify_key)))

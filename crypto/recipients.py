@@ -2,9 +2,20 @@
 
 The unit signs it with its Ed25519 signing key on the officer host; the public host
 pins the unit's verify key and refuses to accept reports under a set that does not
-verify. Besides the X25519 recipients (intake keys and the recovery key) the set
-names the Ed25519 keys allowed to sign sync requests, so the public host trusts
-exactly one pinned key and learns everything else through it.
+verify. Besides the X25519 recipients the set names the Ed25519 keys allowed to sign
+sync requests, so the public host trusts exactly one pinned key and learns everything
+else through it.
+
+Two groups of envelopes are sealed to two groups of recipients (DESIGN.md invariant 5):
+
+- report bodies, attachments and follow-ups: each **intake** key and the **recovery**
+  key (:meth:`RecipientSet.public_keys`);
+- identity sections: each **identity** key and the **recovery** key
+  (:meth:`RecipientSet.identity_public_keys`).
+
+An intake key therefore never opens an identity section: the officers who read reports
+hold intake keys, and only the roles allowed to reveal an identity hold identity keys
+(journalist_app/roles.py). The offline recovery key opens both.
 
 File form (JSON): ``{"payload": base64(canonical JSON), "signature": base64}``.
 """
@@ -23,12 +34,12 @@ from crypto.errors import CryptoError, SignatureError
 from crypto.keys import key_id_hex
 
 FORMAT: Final = "iblagh-recipient-set/1"
-RecipientRole = Literal["intake", "recovery"]
+RecipientRole = Literal["intake", "identity", "recovery"]
 
 
 @dataclass(frozen=True)
 class Recipient:
-    """One X25519 public key reports are sealed to."""
+    """One X25519 public key envelopes are sealed to, and which envelopes (its role)."""
 
     role: RecipientRole
     public_key: bytes
@@ -48,8 +59,23 @@ class RecipientSet:
     sync_verify_keys: tuple[bytes, ...]
 
     def public_keys(self) -> list[PublicKey]:
-        """The keys to seal every report to: each intake key and the recovery key."""
-        return [PublicKey(recipient.public_key) for recipient in self.recipients]
+        """What report bodies, attachments and follow-ups are sealed to: each intake key
+        and the recovery key. Never an identity section (:meth:`identity_public_keys`)."""
+        return self._keys_of("intake")
+
+    def identity_public_keys(self) -> list[PublicKey]:
+        """What identity sections are sealed to: each identity key and the recovery key.
+
+        No intake key: an officer who reads reports cannot open who sent them.
+        """
+        return self._keys_of("identity")
+
+    def _keys_of(self, role: RecipientRole) -> list[PublicKey]:
+        return [
+            PublicKey(recipient.public_key)
+            for recipient in self.recipients
+            if recipient.role in (role, "recovery")
+        ]
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -89,10 +115,13 @@ class RecipientSet:
         return result
 
     def check(self) -> None:
-        """Refuse a set that could not serve: no intake key, no recovery key, too many."""
+        """Refuse a set that could not serve: no intake key, no identity key, not exactly
+        one recovery key, too many, or one key in two roles."""
         roles = [r.role for r in self.recipients]
-        if "intake" not in roles or roles.count("recovery") != 1:
-            raise CryptoError("a recipient set needs an intake key and one recovery key")
+        if "intake" not in roles or "identity" not in roles or roles.count("recovery") != 1:
+            raise CryptoError(
+                "a recipient set needs an intake key, an identity key and one recovery key"
+            )
         if len(self.recipients) > 8 or len({r.public_key for r in self.recipients}) != len(roles):
             raise CryptoError("a recipient set has at most 8 distinct recipients")
 
@@ -100,6 +129,8 @@ class RecipientSet:
 def _role(value: Any) -> RecipientRole:
     if value == "intake":
         return "intake"
+    if value == "identity":
+        return "identity"
     if value == "recovery":
         return "recovery"
     raise CryptoError("unknown recipient role")
@@ -111,9 +142,16 @@ def make_recipient_set(
     intake_keys: Sequence[PublicKey],
     recovery_key: PublicKey,
     sync_verify_keys: Sequence[VerifyKey],
+    *,
+    identity_keys: Sequence[PublicKey],
 ) -> RecipientSet:
-    """Build (and check) a recipient set from key objects."""
+    """Build (and check) a recipient set from key objects.
+
+    ``intake_keys`` open report bodies, attachments and follow-ups; ``identity_keys``
+    open identity sections; the ``recovery_key`` opens both.
+    """
     recipients = [Recipient("intake", bytes(k)) for k in intake_keys]
+    recipients.extend(Recipient("identity", bytes(k)) for k in identity_keys)
     recipients.append(Recipient("recovery", bytes(recovery_key)))
     result = RecipientSet(
         serial=serial,

@@ -61,6 +61,7 @@ class Action:
     KEYS_INITIALISED = "keys.initialised"
     KEYS_GRANTED = "keys.granted"
     KEYS_ROTATED = "keys.rotated"
+    IDENTITY_KEY_ROTATED = "keys.identity_rotated"
     KEYS_RECOVERED = "keys.recovered"
     RECIPIENT_SET_ISSUED = "recipient_set.issued"
     # Accounts

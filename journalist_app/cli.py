@@ -158,7 +158,8 @@ def keys_init(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> i
     _print_enrolment(args.officer, result.totp, out)
     print(
         "\nRECOVERY SECRET: shown this once and stored nowhere. Write it down or print it and\n"
-        "keep it in the safe: it opens every report if all intake keys are lost.\n"
+        "keep it in the safe: it opens every report and identity section if all intake and\n"
+        "identity keys are lost.\n"
         f"recovery secret: {b64encode(result.recovery_secret)}\n",
         file=out,
     )

@@ -98,6 +98,14 @@ def register(
     you(rotate)
     rotate.add_argument("--public-out", required=True, type=Path, help="folder for public files")
     rotate.set_defaults(handler=bind(keys_rotate))
+    rotate_identity = keys.add_parser(
+        "rotate-identity", help="(admin) new identity key for all who held the old one"
+    )
+    you(rotate_identity)
+    rotate_identity.add_argument(
+        "--public-out", required=True, type=Path, help="folder for public files"
+    )
+    rotate_identity.set_defaults(handler=bind(keys_rotate_identity))
     grant = keys.add_parser("grant", help="seal the keys you hold to an account that needs them")
     you(grant)
     grant.add_argument("--to", required=True, help="the account to grant to")
@@ -165,7 +173,11 @@ def officer_remove(
     keyring = helpers.unlock(session, config, args.officer)
     count = accounts.remove_officer(session, keyring, args.name, force=args.force)
     print(f"officer {args.name!r} removed with {count} grants", file=out)
-    print("what they could read they could have copied: consider 'keys rotate'", file=out)
+    print(
+        "what they could read they could have copied: consider 'keys rotate' (and "
+        "'keys rotate-identity' if they held the identity key)",
+        file=out,
+    )
     return 0
 
 
@@ -254,6 +266,21 @@ def keys_rotate(
     return 0
 
 
+def keys_rotate_identity(
+    args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
+) -> int:
+    session = helpers.open_database(config)
+    keyring = helpers.unlock(session, config, args.officer)
+    result = key_ops.rotate_identity_key(session, keyring)
+    print(f"new identity key {result.new_key_id}", file=out)
+    retired = ", ".join(result.retired_key_ids) or "none (this is the unit's first)"
+    print(f"retired (kept for old identity sections): {retired}", file=out)
+    print(f"granted to: {', '.join(result.granted_to)}", file=out)
+    helpers.write_public(session, args.public_out, out)
+    print("install the new recipient-set.json on the public host", file=out)
+    return 0
+
+
 def keys_grant(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
@@ -286,7 +313,7 @@ def keys_recover(
     )
     print(
         f"recovered: admin {args.new_admin!r} holds the recovery key (every stored report "
-        "opens with it) and new intake, signing and sync keys",
+        "and identity section opens with it) and new intake, identity, signing and sync keys",
         file=out,
     )
     helpers.print_enrolment(args.new_admin, result.enrolment, out)

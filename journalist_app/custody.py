@@ -1,10 +1,11 @@
 """Key custody: who holds which unit secret, and how a login unlocks them.
 
 Each officer has an X25519 key pair whose private half rests only wrapped by their
-passphrase. Each unit secret (intake keys, signing key, sync key) is granted to an
-officer by sealing it to that officer's public key, so a new intake key can be granted
-to everyone without their passphrases. Which secrets an officer is granted follows their
-role (roles.ROLE_UNIT_KEYS): an admin holds no intake key. See docs/keys.md.
+passphrase. Each unit secret (intake keys, identity keys, signing key, sync key) is
+granted to an officer by sealing it to that officer's public key, so a new intake key
+can be granted to everyone without their passphrases. Which secrets an officer is
+granted follows their role (roles.ROLE_UNIT_KEYS): an admin holds no intake key, and
+only a role that may reveal an identity holds an identity key. See docs/keys.md.
 """
 
 import functools
@@ -48,9 +49,11 @@ from journalist_app.totp import Enrolment, enrol, seal_secret
 MIN_PASSPHRASE_LENGTH = 12
 # Long enough for any passphrase a person types; short enough to bound argon2id's input.
 MAX_PASSPHRASE_LENGTH = 1024
-# Unit-key roles whose secret is an X25519 identity that opens reports. A recovery key
+# Unit-key roles whose secret is an X25519 key that opens envelopes: intake keys open
+# report bodies, identity keys identity sections, a recovery key both. A recovery key
 # has a grant only once `keys recover` put it back into service.
-BOX_KEY_ROLES = frozenset({"intake", "recovery"})
+BOX_KEY_ROLES = frozenset({"intake", "identity", "recovery"})
+ALL_UNIT_KEY_KINDS = frozenset({"intake", "identity", "signing", "sync"})
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -81,7 +84,8 @@ def init_unit_keys(
     *,
     totp_key: bytes | None = None,
 ) -> InitResult:
-    """Create the unit's keys and the first officer, a supervisor granted every secret.
+    """Create the unit's keys and the first officer, a supervisor granted every secret
+    (intake, identity, signing and sync keys).
 
     The first officer also holds the signing key, so that the unit is never without
     one; admins created before (``admin create``) are granted it too. Commits. The
@@ -90,10 +94,11 @@ def init_unit_keys(
     if keys_initialised(session):
         raise KeysAlreadyInitialised("unit keys already exist in this data dir")
     now = now or datetime.now(UTC)
-    intake, recovery = generate_box_key(), generate_box_key()
+    intake, identity, recovery = generate_box_key(), generate_box_key(), generate_box_key()
     signing, sync = generate_signing_key(), generate_signing_key()
     for role, public in (
         ("intake", bytes(intake.public_key)),
+        ("identity", bytes(identity.public_key)),
         ("recovery", bytes(recovery.public_key)),
         ("signing", bytes(signing.verify_key)),
         ("sync", bytes(sync.verify_key)),
@@ -102,6 +107,7 @@ def init_unit_keys(
     keyring = UnlockedKeyring(
         username=username,
         intake_keys={key_id_hex(bytes(intake.public_key)): intake},
+        identity_keys={key_id_hex(bytes(identity.public_key)): identity},
         signing_key=signing,
         sync_key=sync,
     )
@@ -192,7 +198,7 @@ def unwrap_officer_key(officer: Officer, passphrase: str) -> PrivateKey:
 def open_grants(session: Session, officer: Officer, officer_key: PrivateKey) -> UnlockedKeyring:
     """Open every grant of ``officer`` into a keyring that also names the officer and role."""
     opener = SealedBox(officer_key)
-    intake_keys: dict[str, PrivateKey] = {}
+    box_keys: dict[str, dict[str, PrivateKey]] = {role: {} for role in BOX_KEY_ROLES}
     signing_key: SigningKey | None = None
     sync_key: SigningKey | None = None
     rows = session.execute(
@@ -208,7 +214,7 @@ def open_grants(session: Session, officer: Officer, officer_key: PrivateKey) -> 
         if unit_key.role in BOX_KEY_ROLES:
             box_key = PrivateKey(secret)
             _check_public(unit_key, bytes(box_key.public_key))
-            intake_keys[unit_key.key_id] = box_key
+            box_keys[unit_key.role][unit_key.key_id] = box_key
         elif unit_key.role in ("signing", "sync"):
             signer = SigningKey(secret)
             _check_public(unit_key, bytes(signer.verify_key))
@@ -218,7 +224,9 @@ def open_grants(session: Session, officer: Officer, officer_key: PrivateKey) -> 
                 sync_key = signer
     return UnlockedKeyring(
         username=officer.username,
-        intake_keys=intake_keys,
+        intake_keys=box_keys["intake"],
+        identity_keys=box_keys["identity"],
+        recovery_keys=box_keys["recovery"],
         signing_key=signing_key,
         sync_key=sync_key,
         officer_id=officer.id,
@@ -273,15 +281,20 @@ def held_secrets(
 ) -> list[tuple[str, bytes]]:
     """(key id, secret) of every unit secret ``keyring`` holds that ``role`` needs.
 
-    ``role=None`` means everything held. ``with_intake`` adds the intake identities to
-    a role that does not need them: the explicit exception for an admin.
+    ``role=None`` means everything held. ``with_intake`` adds the intake keys to a role
+    that does not need them: the explicit exception for an admin (never identity keys).
+    A recovery key put back into service opens identity sections too, so it goes with
+    the identity keys, to the roles that may reveal an identity.
     """
-    needed = ROLE_UNIT_KEYS[role] if role is not None else frozenset({"intake", "signing", "sync"})
+    needed = ROLE_UNIT_KEYS[role] if role is not None else ALL_UNIT_KEY_KINDS
     if with_intake:
         needed = needed | {"intake"}
     secrets: list[tuple[str, bytes]] = []
     if "intake" in needed:
         secrets.extend((kid, bytes(key)) for kid, key in keyring.intake_keys.items())
+    if "identity" in needed:
+        secrets.extend((kid, bytes(key)) for kid, key in keyring.identity_keys.items())
+        secrets.extend((kid, bytes(key)) for kid, key in keyring.recovery_keys.items())
     for unit_role, signer in (("signing", keyring.signing_key), ("sync", keyring.sync_key)):
         if unit_role in needed and signer is not None:
             secrets.append((key_id_hex(bytes(signer.verify_key)), bytes(signer)))

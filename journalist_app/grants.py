@@ -19,8 +19,15 @@ from journalist_app.keyring import UnlockedKeyring
 from journalist_app.models import Officer, UnitKey
 from journalist_app.roles import Permission, Role, requires
 
-# Unit-key roles an officer can hold a grant of, and what they count as (roles.py).
-HELD_AS = {"intake": "intake", "recovery": "intake", "signing": "signing", "sync": "sync"}
+# Unit-key roles an officer can hold a grant of, and what they count as (roles.py). A
+# recovery key in service opens identity sections, so it counts (and goes) with them.
+HELD_AS = {
+    "intake": "intake",
+    "identity": "identity",
+    "recovery": "identity",
+    "signing": "signing",
+    "sync": "sync",
+}
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""Operations on the unit's keys: recipient sets, intake-key rotation, recovery.
+"""Operations on the unit's keys: recipient sets, intake- and identity-key rotation,
+recovery.
 
-Rotation needs no one's passphrase but the admin's: the new intake key is sealed to the
-public key of every officer who held the old one. Recovery needs only the recovery
-secret kept in the safe. See docs/keys.md.
+Rotation needs no one's passphrase but the admin's: the new key is sealed to the public
+key of every officer who held the old one. Recovery needs only the recovery secret kept
+in the safe. See docs/keys.md.
 """
 
 import binascii
@@ -67,32 +68,54 @@ def rotate_intake_key(
     """A new intake key for every officer who held the current one; the old one retires.
 
     Old reports stay readable: retired keys keep their grants. New reports are sealed to
-    the new key once the public host runs the new recipient set. Commits.
+    the new key once the public host runs the new recipient set; the identity key stays
+    as it is. Commits.
     """
+    return _rotate(session, keyring, "intake", audit.Action.KEYS_ROTATED, _aware(now))
+
+
+@requires(Permission.KEYS_MANAGE)
+def rotate_identity_key(
+    session: Session, keyring: UnlockedKeyring, now: datetime | None = None
+) -> RotationResult:
+    """A new identity key for every officer who held the current one; the old one retires.
+
+    Old identity sections stay revealable: retired keys keep their grants. New ones are
+    sealed to the new key once the public host runs the new recipient set; the intake
+    key stays as it is. On a unit made before identity keys existed (none yet), this
+    creates the first one and grants it to every supervisor past their one-time
+    passphrase: the role that may reveal (roles.ROLE_UNIT_KEYS). Commits.
+    """
+    return _rotate(session, keyring, "identity", audit.Action.IDENTITY_KEY_ROTATED, _aware(now))
+
+
+def _rotate(
+    session: Session, keyring: UnlockedKeyring, role: str, action: str, now: datetime
+) -> RotationResult:
     if keyring.signing_key is None:
         raise MissingKey(f"officer {keyring.username!r} holds no unit signing key")
-    now = _aware(now)
-    current = active_keys(session, "intake")
-    if not current:
+    current = active_keys(session, role)
+    if role == "intake" and not current:
         raise KeysNotInitialised("the unit has no intake key: run 'iblagh-officer keys init'")
     current_ids = [key.key_id for key in current]
-    holders = list(
-        session.scalars(
-            select(Officer)
-            .where(
-                Officer.id.in_(select(KeyGrant.officer_id).where(KeyGrant.key_id.in_(current_ids)))
-            )
-            .order_by(Officer.username)
+    holders_query = select(Officer).order_by(Officer.username)
+    if current:
+        held = select(KeyGrant.officer_id).where(KeyGrant.key_id.in_(current_ids))
+        holders_query = holders_query.where(Officer.id.in_(held))
+    else:
+        # The first identity key of a unit made before they existed: to the revealers.
+        holders_query = holders_query.where(
+            Officer.role == Role.SUPERVISOR.value, Officer.must_change_passphrase.is_(False)
         )
-    )
+    holders = list(session.scalars(holders_query))
     if not holders:
         raise MissingKey(
-            "no officer holds the current intake key: a new one would be granted to nobody "
+            f"no officer holds the current {role} key: a new one would be granted to nobody "
             "(use 'iblagh-officer keys recover')"
         )
     new_key = generate_box_key()
     new_id = key_id_hex(bytes(new_key.public_key))
-    session.add(_unit_key("intake", bytes(new_key.public_key), now))
+    session.add(_unit_key(role, bytes(new_key.public_key), now))
     session.flush()
     for holder in holders:
         holder.grants.extend(_seal(holder, new_id, new_key))
@@ -102,7 +125,7 @@ def rotate_intake_key(
     audit.record(
         session,
         keyring,
-        audit.Action.KEYS_ROTATED,
+        action,
         audit.key_target(new_id),
         {"retired": current_ids, "granted_to": [o.username for o in holders]},
         now=now,
@@ -140,12 +163,14 @@ def recover_unit(
 ) -> RecoveryResult:
     """When every officer is lost: a new admin who reads old reports with the recovery key.
 
-    The recovery key is a recipient of every report, so granting it (as an intake
-    identity) to a new admin makes every stored report readable again. The old intake,
-    signing and sync keys are lost with the officers: they retire, and new ones are
-    made, with a new recovery key (the old one has now been typed into this host) and a
-    recipient set signed by the new signing key. The public host must be given the new
-    unit verify key: it pins the old one. Commits.
+    The recovery key is a recipient of every report body and identity section, so
+    granting it to a new admin makes every stored report readable, and every identity
+    revealable, again; it is handed on with the identity keys (to supervisors), since
+    it opens identities. The old intake, identity, signing and sync keys are lost with
+    the officers: they retire, and new ones are made, with a new recovery key (the old
+    one has now been typed into this host) and a recipient set signed by the new signing
+    key. The public host must be given the new unit verify key: it pins the old one.
+    Commits.
     """
     now = _aware(now)
     recovery = PrivateKey(recovery_secret)
@@ -157,13 +182,14 @@ def recover_unit(
     check_username(admin_username)
     if session.scalar(select(Officer.id).where(Officer.username == admin_username)) is not None:
         raise OfficerExists(f"an officer named {admin_username!r} already exists")
-    for role in ("intake", "signing", "sync", "recovery"):
+    for role in ("intake", "identity", "signing", "sync", "recovery"):
         for key in active_keys(session, role):
             key.retired_at = _naive(now)
-    intake, new_recovery = generate_box_key(), generate_box_key()
+    intake, identity, new_recovery = generate_box_key(), generate_box_key(), generate_box_key()
     signing, sync = generate_signing_key(), generate_signing_key()
     for role, public in (
         ("intake", bytes(intake.public_key)),
+        ("identity", bytes(identity.public_key)),
         ("recovery", bytes(new_recovery.public_key)),
         ("signing", bytes(signing.verify_key)),
         ("sync", bytes(sync.verify_key)),
@@ -174,6 +200,7 @@ def recover_unit(
     grants = [
         (current[0].key_id, bytes(recovery)),
         (key_id_hex(bytes(intake.public_key)), bytes(intake)),
+        (key_id_hex(bytes(identity.public_key)), bytes(identity)),
         (key_id_hex(bytes(signing.verify_key)), bytes(signing)),
         (key_id_hex(bytes(sync.verify_key)), bytes(sync)),
     ]
@@ -191,6 +218,7 @@ def recover_unit(
             "recovery_key": current[0].key_id,
             "new_signing_key": key_id_hex(bytes(signing.verify_key)),
             "new_intake_key": key_id_hex(bytes(intake.public_key)),
+            "new_identity_key": key_id_hex(bytes(identity.public_key)),
         },
         now=now,
     )

@@ -18,10 +18,13 @@ from nacl.signing import SigningKey
 
 @dataclass(frozen=True)
 class UnlockedKeyring:
-    """What one officer's grants opened: intake keys by key id, signing and sync keys.
+    """What one officer's grants opened: intake, identity and recovery keys by key id,
+    signing and sync keys.
 
-    It also says whose they are (``officer_id``, ``role``: roles.py checks the role) and
-    under which ``session_epoch`` of the account they were opened.
+    Intake keys open report bodies, attachments and follow-ups; identity keys open
+    identity sections only; a recovery key (held only after ``keys recover``) opens
+    both. It also says whose they are (``officer_id``, ``role``: roles.py checks the
+    role) and under which ``session_epoch`` of the account they were opened.
     """
 
     username: str
@@ -32,9 +35,17 @@ class UnlockedKeyring:
     # No role, no permission: a keyring made without one can do nothing.
     role: str = ""
     session_epoch: int = 0
+    identity_keys: dict[str, PrivateKey] = field(default_factory=dict)
+    recovery_keys: dict[str, PrivateKey] = field(default_factory=dict)
 
     def intake_identities(self) -> list[PrivateKey]:
-        return list(self.intake_keys.values())
+        """The keys that open report bodies, attachments and follow-ups."""
+        return [*self.intake_keys.values(), *self.recovery_keys.values()]
+
+    def identity_section_keys(self) -> list[PrivateKey]:
+        """The keys that open identity sections: identity keys and a recovery key, never
+        an intake key (DESIGN.md invariant 5)."""
+        return [*self.identity_keys.values(), *self.recovery_keys.values()]
 
     def __repr__(self) -> str:
         return f"UnlockedKeyring(username={self.username!r}, <keys hidden>)"

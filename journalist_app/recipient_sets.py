@@ -40,16 +40,24 @@ def active_keys(session: Session, role: str) -> list[UnitKey]:
 
 
 def issue_recipient_set(session: Session, signing_key: SigningKey, now: datetime) -> bytes:
-    """Sign a new recipient set (next serial) from the active keys and record it."""
+    """Sign a new recipient set (next serial) from the active keys and record it: report
+    bodies go to the active intake keys, identity sections to the active identity keys,
+    both to the recovery key (crypto/recipients.py)."""
     now = now.astimezone(UTC)
     signing = active_keys(session, "signing")
     if not signing or signing[0].public_key != bytes(signing_key.verify_key):
         raise MissingKey("this signing key is not the unit's signing key")
     intake = active_keys(session, "intake")
+    identity = active_keys(session, "identity")
     recovery = active_keys(session, "recovery")
     sync = active_keys(session, "sync")
     if not intake or len(recovery) != 1:
         raise KeysNotInitialised("the unit has no intake or recovery key")
+    if not identity:
+        raise KeysNotInitialised(
+            "the unit has no identity key (keys made before identity keys existed): "
+            "run 'iblagh-officer keys rotate-identity' to create it"
+        )
     serial = (session.scalar(select(func.max(RecipientSetRecord.serial))) or 0) + 1
     recipient_set = make_recipient_set(
         serial=serial,
@@ -57,6 +65,7 @@ def issue_recipient_set(session: Session, signing_key: SigningKey, now: datetime
         intake_keys=[PublicKey(key.public_key) for key in intake],
         recovery_key=PublicKey(recovery[0].public_key),
         sync_verify_keys=[VerifyKey(key.public_key) for key in sync],
+        identity_keys=[PublicKey(key.public_key) for key in identity],
     )
     signed = sign_recipient_set(recipient_set, signing_key)
     session.add(

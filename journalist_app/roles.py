@@ -3,8 +3,8 @@
 Every view and every service action names the permission it needs; the role of the
 officer doing it must hold that permission in :data:`ROLE_PERMISSIONS`. Nothing else
 grants access. Keys are a second, independent gate: a role that may read reports still
-reads nothing without an intake-key grant, and the admin role holds none by default
-(see docs/keys.md).
+reads nothing without an intake-key grant, a role that may not reveal identities holds
+no identity key, and the admin role holds none by default (see docs/keys.md).
 """
 
 import functools
@@ -106,11 +106,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 # Which unit secrets (by unit-key role, see models/unit_key.py) each officer role needs.
-# "intake" covers every intake identity: current, retired, and a recovery key put back
-# into service by `keys recover`.
+# "intake" covers every intake key, current and retired: they open report bodies,
+# attachments and follow-ups. "identity" covers every identity key, current and retired,
+# and a recovery key put back into service by `keys recover`: they open identity
+# sections (the recovery key opens everything), so only a role that may reveal an
+# identity (identity.reveal) holds them. Invariant 5 is thus kept by the keys too, not
+# only by the permission check: an analyst's keys cannot open an identity.
 ROLE_UNIT_KEYS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset({"signing"}),
-    Role.SUPERVISOR: frozenset({"intake", "sync"}),
+    Role.SUPERVISOR: frozenset({"intake", "identity", "sync"}),
     Role.ANALYST: frozenset({"intake", "sync"}),
     Role.TECHNICAL_EXPERT: frozenset({"intake"}),
 }

@@ -44,8 +44,9 @@ ATTACHMENT_FIELD: Final = "attachments"
 FORM_OVERHEAD_BYTES: Final = 2 * 1024 * 1024
 # How often a long upload re-checks the free space (bytes written between checks).
 FREE_SPACE_CHECK_BYTES: Final = 32 * 1024 * 1024
-# Bytes read from the request body at a time while parsing a form.
-READ_BYTES: Final = 1024 * 1024
+# Bytes read from the request body at a time while parsing a form (StreamingFormParser).
+READ_BYTES: Final = 512 * 1024
+MIN_READ_BYTES: Final = 64 * 1024
 
 
 class TooManyAttachments(RequestEntityTooLarge):
@@ -182,10 +183,12 @@ class SealingFile:
 
 
 class StreamingFormParser(FormDataParser):
-    """Werkzeug's form parser, reading multipart bodies 1 MiB at a time.
+    """Werkzeug's form parser, reading multipart bodies in pieces of up to 512 KiB.
 
     Its default of 64 KiB per read makes gunicorn copy the rest of its 1 MiB read-ahead
     buffer at every read: a large upload then spends more time copying than sealing.
+    A piece plus what the decoder still holds must stay under ``max_form_memory_size``
+    (Werkzeug checks each piece against it, file parts included), hence at most half.
     """
 
     def _parse_multipart(
@@ -200,7 +203,7 @@ class StreamingFormParser(FormDataParser):
             max_form_memory_size=self.max_form_memory_size,
             max_form_parts=self.max_form_parts,
             cls=self.cls,
-            buffer_size=READ_BYTES,
+            buffer_size=max(MIN_READ_BYTES, min(READ_BYTES, (self.max_form_memory_size or 0) // 2)),
         )
         boundary = options.get("boundary", "").encode("ascii")
         if not boundary:

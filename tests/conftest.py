@@ -31,6 +31,8 @@ class UnitKeys:
     recovery: PrivateKey
     signing: SigningKey
     sync: SigningKey
+    # Opens identity sections only; intake opens everything else (crypto/recipients.py).
+    identity: PrivateKey
 
     @property
     def recipient_set(self) -> RecipientSet:
@@ -40,6 +42,7 @@ class UnitKeys:
             [self.intake.public_key],
             self.recovery.public_key,
             [self.sync.verify_key],
+            identity_keys=[self.identity.public_key],
         )
 
     def install(self, data_dir: Path) -> None:
@@ -58,6 +61,7 @@ def unit_keys() -> UnitKeys:
         recovery=generate_box_key(),
         signing=generate_signing_key(),
         sync=generate_signing_key(),
+        identity=generate_box_key(),
     )
 
 

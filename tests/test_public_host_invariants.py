@@ -24,8 +24,9 @@ from urllib.request import HTTPCookieProcessor, build_opener
 import pytest
 from nacl.public import PrivateKey, PublicKey
 
-from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
+from crypto.envelope import EnvelopeMetadata, open_bytes, read_header, seal_bytes
 from crypto.errors import CryptoError
+from crypto.keys import key_id
 from tests.conftest import UnitKeys, source_environ
 from tests.support.servers import Server, gunicorn
 
@@ -76,16 +77,40 @@ class WebReporter:
 
 
 def host_environ(tmp_path: Path, source_data_dir: Path) -> dict[str, str]:
-    """The host's environment, with a system temporary directory of its own to scan."""
-    host_tmp = tmp_path / "host-tmp"
-    host_tmp.mkdir(exist_ok=True)
-    return {**source_environ(source_data_dir), "TMPDIR": str(host_tmp)}
+    """The host's environment: its own TMPDIR and HOME to scan, and a record of its writes."""
+    for name in ("host-tmp", "host-home"):
+        (tmp_path / name).mkdir(exist_ok=True)
+    return {
+        **source_environ(source_data_dir),
+        "TMPDIR": str(tmp_path / "host-tmp"),
+        "HOME": str(tmp_path / "host-home"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "IBLAGH_TEST_OPEN_LOG": str(tmp_path / "opened-for-writing.jsonl"),
+    }
+
+
+AUDITED_CONF = "python:tests.support.audited_gunicorn_conf"
+
+
+def plaintext_needles(marker: str) -> list[bytes]:
+    """The marker as text, UTF-16, hex, and base64 at each of the three alignments."""
+    raw = marker.encode()
+    needles = [raw, marker.encode("utf-16-le"), raw.hex().encode(), raw.hex().upper().encode()]
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + raw)
+        needles.append(encoded[4 : 4 + (len(raw) * 4) // 3 - 4])
+    return [needle for needle in needles if len(needle) >= 12]
 
 
 @pytest.fixture
 def public_server(tmp_path: Path, source_data_dir: Path) -> Iterator[Server]:
     with gunicorn(
-        PUBLIC_APP, host_environ(tmp_path, source_data_dir), tmp_path / "public.log", workers=2
+        PUBLIC_APP,
+        host_environ(tmp_path, source_data_dir),
+        tmp_path / "public.log",
+        workers=2,
+        config=AUDITED_CONF,
+        cwd=tmp_path / "host-home",
     ) as server:
         yield server
 
@@ -112,14 +137,15 @@ def test_public_host_writes_no_plaintext_anywhere(
     with pytest.raises(Exception):  # noqa: B017 - a 400 raises HTTPError
         reporter.post("/report", {"category": MARKER, "description": MARKER})
     time.sleep(0.5)  # let the log lines land
-    # The host's own temporary directory (TMPDIR), its data dir and its log.
-    written = list(files_under(source_data_dir, public_server.log_path, tmp_path / "host-tmp"))
+    # Its data dir, log, TMPDIR, HOME and working directory (host-home).
+    written = list(
+        files_under(
+            source_data_dir, public_server.log_path, tmp_path / "host-tmp", tmp_path / "host-home"
+        )
+    )
     assert any(p.name.endswith(".db") for p in written), "scan must cover the database"
     assert any("blobs" in p.parts for p in written), "scan must cover the blob store"
-    needles = [m.encode() for m in (MARKER, ARABIC_MARKER)] + [
-        MARKER.encode("utf-16-le"),
-        base64.b64encode(MARKER.encode())[:16],
-    ]
+    needles = plaintext_needles(MARKER) + plaintext_needles(ARABIC_MARKER)
     for path in written:
         content = path.read_bytes()
         for needle in needles:
@@ -128,6 +154,40 @@ def test_public_host_writes_no_plaintext_anywhere(
         digits = code.replace(" ", "").encode()
         for path in written:
             assert digits not in path.read_bytes(), f"receipt code found in {path}"
+    # Files that no longer exist (a temporary file unlinked at once) are in the record of
+    # every open-for-writing: each must lie in the blob store, nowhere else.
+    opened = [json.loads(line) for line in (tmp_path / "opened-for-writing.jsonl").open()]
+    assert opened, "the write record must be on for this test to mean anything"
+    for entry in opened:
+        path = Path(entry["path"])
+        if entry["event"] == "os.mkdir" and path.is_relative_to(source_data_dir):
+            continue  # the data dir and the blob store's folders
+        if entry["path"].isdigit() or (
+            path.parent == source_data_dir and "session-secret" in path.name
+        ):
+            continue  # a descriptor opened (and recorded) before; the CSRF signing secret
+        assert path.is_relative_to(source_data_dir / "blobs"), f"the host wrote {entry}"
+
+
+def test_the_write_record_sees_a_temporary_file_unlinked_at_once(tmp_path: Path) -> None:
+    """The record above must catch the sink invariant 1 names (Werkzeug's spooled upload)."""
+    record = tmp_path / "record.jsonl"
+    script = (
+        "import sys, tempfile, types\n"
+        "import tests.support.audited_gunicorn_conf as conf\n"
+        "conf.production_post_fork = lambda server, worker: None\n"
+        "conf.post_fork(None, None)\n"
+        "with tempfile.TemporaryFile() as spool:\n"
+        "    spool.write(b'plaintext')\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "IBLAGH_TEST_OPEN_LOG": str(record), "TMPDIR": str(tmp_path)},
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    entries = [json.loads(line) for line in record.open()]
+    assert any(Path(e["path"]).is_relative_to(tmp_path) for e in entries), entries
 
 
 def test_public_host_logs_no_address_and_no_user_agent(
@@ -172,7 +232,17 @@ def test_public_host_holds_no_key_that_opens_a_report(
     WebReporter(public_server.url).report(MARKER)
     recipients = unit_keys.recipient_set.public_keys()
     sealed = seal_bytes(b"test report", recipients, EnvelopeMetadata(kind="report"))
-    targets = {bytes(k) for k in recipients}
+    # Every envelope the host stored is sealed to the recipient set and to nobody else: a
+    # hidden extra recipient (an "escrow" key) would be a key that opens reports.
+    allowed_ids = {key_id(bytes(r.public_key)) for r in unit_keys.recipient_set.recipients}
+    stanza_ids: set[bytes] = set()
+    for blob in files_under(source_data_dir / "blobs"):
+        with blob.open("rb") as envelope:
+            _, ids = read_header(envelope)
+        assert set(ids) <= allowed_ids, f"{blob} is sealed to a key outside the recipient set"
+        stanza_ids.update(ids)
+    assert stanza_ids, "the host stored no envelope to check"
+    targets = {r.public_key for r in unit_keys.recipient_set.recipients}  # identity key too
     tried = 0
     for path in files_under(source_data_dir):
         content = path.read_bytes()
@@ -181,8 +251,8 @@ def test_public_host_holds_no_key_that_opens_a_report(
         for candidate in set(key_candidates(content)):
             tried += 1
             public = bytes(PrivateKey(candidate).public_key)
-            if public in targets:
-                pytest.fail(f"{path} holds a private key of the unit")
+            if public in targets or key_id(public) in stanza_ids:
+                pytest.fail(f"{path} holds a private key that opens stored envelopes")
     assert tried > 1000, "the scan must actually try candidates"
     # And the sealed report really needs a unit key: the recovery key opens it.
     assert open_bytes(sealed, [unit_keys.recovery])[1] == b"test report"
@@ -254,6 +324,7 @@ def test_host_refuses_to_start_on_a_recipient_set_signed_by_another_key(
         recovery=PrivateKey.generate(),
         signing=generate_signing_key(),
         sync=generate_signing_key(),
+        identity=PrivateKey.generate(),
     )
     (source_data_dir / "recipient-set.json").write_bytes(
         sign_recipient_set(forged_keys.recipient_set, forged_keys.signing)

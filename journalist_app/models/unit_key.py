@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from journalist_app.models.base import Base, utc_now
 
-ROLES = ("intake", "recovery", "signing", "sync")
+ROLES = ("intake", "identity", "recovery", "signing", "sync")
 
 
 class UnitKey(Base):
@@ -19,7 +19,8 @@ class UnitKey(Base):
     role: Mapped[str] = mapped_column(String(16))
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
-    # A retired intake key leaves the recipient set but stays granted for old reports.
+    # A retired intake (or identity) key leaves the recipient set but stays granted for
+    # old reports (or their identity sections).
     retired_at: Mapped[datetime | None] = mapped_column(default=None)
 
 

@@ -35,6 +35,14 @@ class RevealRefused(TriageError):
     """An identity reveal without a sufficient reason, or with nothing to reveal."""
 
 
+class IdentityKeyMissing(RevealRefused):
+    """The officer holds no identity key that opens this identity section.
+
+    Identity sections are sealed to the identity keys and the recovery key only; the
+    intake keys that open report bodies never open them (DESIGN.md invariant 5).
+    """
+
+
 class AttachmentRefused(TriageError):
     """An attachment that does not open, or is too large to serve or to picture."""
 

@@ -5,6 +5,12 @@ by default, and revealed only to an allowed role with a stated reason, logged. T
 reveal is recorded (``identity_reveals``, the case history and the audit log) and
 committed *before* the identity is returned, so nobody sees one that was not logged.
 The identity itself is never stored in the clear: each reveal decrypts it again.
+
+The section is sealed to the unit's identity keys and the recovery key, never to an
+intake key (crypto/recipients.py), and only the roles that may reveal hold an identity
+key (roles.ROLE_UNIT_KEYS). So it opens here with the identity keys (or a recovery key
+put back into service) and nothing else: an officer who reads reports but may not
+reveal cannot decrypt an identity, with this code or without it.
 """
 
 import io
@@ -15,13 +21,13 @@ from sqlalchemy.orm import Session
 
 from crypto.contents import ContentError, IdentitySection
 from crypto.envelope import open_stream
-from crypto.errors import EnvelopeError
+from crypto.errors import EnvelopeError, NoMatchingRecipient
 from journalist_app.blob_store import LocalBlobStore
 from journalist_app.keyring import UnlockedKeyring
 from journalist_app.models import IdentityReveal, Report
 from journalist_app.models.base import utc_now
 from journalist_app.roles import Permission, requires
-from journalist_app.triage.errors import RevealRefused
+from journalist_app.triage.errors import IdentityKeyMissing, RevealRefused
 from journalist_app.triage.events import TriageAction, record_case_event
 from journalist_app.triage.workflow import get_case, report_of_case
 
@@ -40,7 +46,11 @@ def reveal_identity(
     reason: str,
     now: datetime | None = None,
 ) -> IdentitySection:
-    """Decrypt the identity of one report's reporter, after logging who, when and why."""
+    """Decrypt the identity of one report's reporter, after logging who, when and why.
+
+    Opens with ``keyring``'s identity keys only; :class:`IdentityKeyMissing` (a
+    :class:`RevealRefused`) if none of them is a recipient of the section.
+    """
     now = now or utc_now()
     reason = " ".join(reason.split())
     if len(reason) < MIN_REASON_CHARS:
@@ -55,13 +65,20 @@ def reveal_identity(
         raise RevealRefused("the reporter of this report stayed anonymous")
     if blob.size > MAX_IDENTITY_BYTES:
         raise RevealRefused("the identity section is too large to be one")
+    keys = keyring.identity_section_keys()
+    if not keys:
+        raise IdentityKeyMissing(f"{keyring.username!r} holds no identity key")
     content = io.BytesIO()
     try:
         with store.open(blob.path) as source:
-            opened = open_stream(source, content, keyring.intake_identities())
+            opened = open_stream(source, content, keys)
         if opened.metadata.kind != "identity":
             raise RevealRefused("the envelope is not an identity section")
         identity = IdentitySection.from_json(content.getvalue())
+    except NoMatchingRecipient as exc:
+        raise IdentityKeyMissing(
+            "the identity section is not sealed to an identity key you hold"
+        ) from exc
     except (EnvelopeError, ContentError, OSError) as exc:
         raise RevealRefused(f"the identity section does not open: {exc}") from exc
     session.add(

@@ -69,7 +69,10 @@ def submit_report(
     keys = recipients.public_keys()
     envelopes = {"body": _seal_document(content.to_json(), keys, "report")}
     if identity is not None:
-        envelopes["identity"] = _seal_document(identity.to_json(), keys, "identity")
+        # Identity keys and the recovery key only, never an intake key (invariant 5).
+        envelopes["identity"] = _seal_document(
+            identity.to_json(), recipients.identity_public_keys(), "identity"
+        )
     code = ReceiptCode.generate()
     reporter_secrets = derive_reporter_secrets(code)
     hour = current_hour()

@@ -11,7 +11,8 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
 from crypto.encoding import canonical_json
-from crypto.errors import CryptoError, SignatureError
+from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
+from crypto.errors import CryptoError, NoMatchingRecipient, SignatureError
 from crypto.recipients import (
     Recipient,
     RecipientSet,
@@ -24,8 +25,16 @@ FLIPS = settings(max_examples=300, deadline=None)
 
 
 @pytest.fixture(scope="module")
+def identity_key() -> PrivateKey:
+    return PrivateKey.generate()
+
+
+@pytest.fixture(scope="module")
 def recipient_set(
-    intake_key: PrivateKey, recovery_key: PrivateKey, sync_signing_key: SigningKey
+    intake_key: PrivateKey,
+    recovery_key: PrivateKey,
+    sync_signing_key: SigningKey,
+    identity_key: PrivateKey,
 ) -> RecipientSet:
     return make_recipient_set(
         serial=3,
@@ -33,6 +42,7 @@ def recipient_set(
         intake_keys=[intake_key.public_key],
         recovery_key=recovery_key.public_key,
         sync_verify_keys=[sync_signing_key.verify_key],
+        identity_keys=[identity_key.public_key],
     )
 
 
@@ -51,8 +61,55 @@ def test_sign_verify_round_trip(
     verified = verify_recipient_set(signed, unit_signing_key.verify_key)
     assert verified == recipient_set
     assert verified.public_keys() == [intake_key.public_key, recovery_key.public_key]
-    assert [r.role for r in verified.recipients] == ["intake", "recovery"]
+    assert [r.role for r in verified.recipients] == ["intake", "identity", "recovery"]
     assert verified.recipients[0].key_id == recipient_set.recipients[0].key_id
+
+
+def test_identity_sections_and_bodies_have_separate_recipients(
+    signed: bytes,
+    unit_signing_key: SigningKey,
+    intake_key: PrivateKey,
+    identity_key: PrivateKey,
+    recovery_key: PrivateKey,
+) -> None:
+    """Invariant 5 by cryptography: an intake key never opens an identity section, an
+    identity key never opens a report body; the offline recovery key opens both."""
+    verified = verify_recipient_set(signed, unit_signing_key.verify_key)
+    assert verified.identity_public_keys() == [identity_key.public_key, recovery_key.public_key]
+    assert intake_key.public_key not in verified.identity_public_keys()
+    assert identity_key.public_key not in verified.public_keys()
+    body = seal_bytes(b"what I saw", verified.public_keys(), EnvelopeMetadata(kind="report"))
+    identity = seal_bytes(
+        b"who I am", verified.identity_public_keys(), EnvelopeMetadata(kind="identity")
+    )
+    assert open_bytes(body, [intake_key])[1] == b"what I saw"
+    assert open_bytes(identity, [identity_key])[1] == b"who I am"
+    for envelope, plaintext in ((body, b"what I saw"), (identity, b"who I am")):
+        assert open_bytes(envelope, [recovery_key])[1] == plaintext
+    with pytest.raises(NoMatchingRecipient):
+        open_bytes(identity, [intake_key])
+    with pytest.raises(NoMatchingRecipient):
+        open_bytes(body, [identity_key])
+
+
+def test_several_identity_keys_round_trip(
+    unit_signing_key: SigningKey, intake_key: PrivateKey, recovery_key: PrivateKey
+) -> None:
+    identities = [PrivateKey.generate().public_key for _ in range(2)]
+    built = make_recipient_set(
+        7,
+        "2026-12-01T00:00:00Z",
+        [intake_key.public_key],
+        recovery_key.public_key,
+        [],
+        identity_keys=identities,
+    )
+    verified = verify_recipient_set(
+        sign_recipient_set(built, unit_signing_key), unit_signing_key.verify_key
+    )
+    assert verified == built
+    assert verified.identity_public_keys() == [*identities, recovery_key.public_key]
+    assert verified.public_keys() == [intake_key.public_key, recovery_key.public_key]
 
 
 def test_signature_covers_the_canonical_payload(
@@ -119,12 +176,25 @@ def test_not_a_signed_set(raw: bytes, unit_signing_key: SigningKey) -> None:
         verify_recipient_set(raw, unit_signing_key.verify_key)
 
 
-def test_missing_recovery_or_intake_is_refused(
-    intake_key: PrivateKey, recovery_key: PrivateKey, unit_signing_key: SigningKey
+def test_missing_recovery_intake_or_identity_is_refused(
+    intake_key: PrivateKey,
+    recovery_key: PrivateKey,
+    identity_key: PrivateKey,
+    unit_signing_key: SigningKey,
 ) -> None:
+    identity = [identity_key.public_key]
     with pytest.raises(CryptoError, match="intake"):
-        make_recipient_set(1, "2026-01-01", [], recovery_key.public_key, [])
-    only_intake = RecipientSet(1, "2026-01-01", (Recipient("intake", bytes(32)),), ())
+        make_recipient_set(1, "2026-01-01", [], recovery_key.public_key, [], identity_keys=identity)
+    with pytest.raises(CryptoError, match="identity key"):
+        make_recipient_set(
+            1, "2026-01-01", [intake_key.public_key], recovery_key.public_key, [], identity_keys=[]
+        )
+    only_intake = RecipientSet(
+        1,
+        "2026-01-01",
+        (Recipient("intake", bytes(32)), Recipient("identity", bytes(identity_key.public_key))),
+        (),
+    )
     with pytest.raises(CryptoError, match="recovery"):
         sign_recipient_set(only_intake, unit_signing_key)
     two_recovery = RecipientSet(
@@ -132,6 +202,7 @@ def test_missing_recovery_or_intake_is_refused(
         "2026-01-01",
         (
             Recipient("intake", bytes(intake_key.public_key)),
+            Recipient("identity", bytes(identity_key.public_key)),
             Recipient("recovery", bytes(recovery_key.public_key)),
             Recipient("recovery", bytes(PrivateKey.generate().public_key)),
         ),
@@ -141,12 +212,34 @@ def test_missing_recovery_or_intake_is_refused(
         two_recovery.check()
 
 
-def test_too_many_or_repeated_recipients_are_refused(recovery_key: PrivateKey) -> None:
-    many = [PrivateKey.generate().public_key for _ in range(8)]
+def test_too_many_or_repeated_recipients_are_refused(
+    intake_key: PrivateKey, recovery_key: PrivateKey, identity_key: PrivateKey
+) -> None:
+    many = [PrivateKey.generate().public_key for _ in range(7)]
+    identity = [identity_key.public_key]
     with pytest.raises(CryptoError, match="at most 8"):
-        make_recipient_set(1, "2026-01-01", many, recovery_key.public_key, [])
+        make_recipient_set(
+            1, "2026-01-01", many, recovery_key.public_key, [], identity_keys=identity
+        )
     with pytest.raises(CryptoError, match="distinct"):
-        make_recipient_set(1, "2026-01-01", [recovery_key.public_key], recovery_key.public_key, [])
+        make_recipient_set(
+            1,
+            "2026-01-01",
+            [recovery_key.public_key],
+            recovery_key.public_key,
+            [],
+            identity_keys=identity,
+        )
+    # One key cannot be both an intake and an identity key: reading would mean revealing.
+    with pytest.raises(CryptoError, match="distinct"):
+        make_recipient_set(
+            1,
+            "2026-01-01",
+            [intake_key.public_key],
+            recovery_key.public_key,
+            [],
+            identity_keys=[intake_key.public_key],
+        )
 
 
 def test_a_validly_signed_but_unusable_set_is_refused(unit_signing_key: SigningKey) -> None:

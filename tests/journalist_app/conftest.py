@@ -130,9 +130,10 @@ def seal_report(recipient_set: RecipientSet, body: dict[str, Any], kind: str = "
 
 
 def seal_identity(recipient_set: RecipientSet, full_name: str) -> bytes:
+    """An identity section as the public host seals it: to the identity keys and recovery."""
     return seal_bytes(
         json.dumps({"v": 1, "full_name": full_name}).encode("utf-8"),
-        recipient_set.public_keys(),
+        recipient_set.identity_public_keys(),
         EnvelopeMetadata(kind="identity", content_type="application/json"),
     )
 

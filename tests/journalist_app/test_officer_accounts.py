@@ -280,9 +280,10 @@ def test_removing_an_officer_deletes_their_grants(db, config, unit, make_officer
 def test_the_last_holder_of_a_key_is_removed_only_when_forced(db, config, unit, make_officer):
     admin = make_officer("admin")
     keyring = _keyring(db, admin)
-    with pytest.raises(KeyWouldBeLost, match="intake"):
+    with pytest.raises(KeyWouldBeLost, match="identity, intake"):
         accounts.remove_officer(db, keyring, unit.username)
-    assert accounts.remove_officer(db, keyring, unit.username, force=True) == 3
+    # Her intake, identity, signing and sync grants.
+    assert accounts.remove_officer(db, keyring, unit.username, force=True) == 4
 
 
 def test_the_admin_page_removes_and_refuses_the_last_holder_politely(

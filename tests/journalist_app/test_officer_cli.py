@@ -44,7 +44,7 @@ def test_keys_init_writes_public_files_and_prints_the_recovery_secret_once(
 
     recipient_set = _public_files(public)
     assert recipient_set.serial == 1
-    assert sorted(r.role for r in recipient_set.recipients) == ["intake", "recovery"]
+    assert sorted(r.role for r in recipient_set.recipients) == ["identity", "intake", "recovery"]
     assert len(recipient_set.sync_verify_keys) == 1
     assert (public / "unit-verify-key").read_text().count("\n") == 1
     assert len(re.findall(r"^two-factor secret: [A-Z2-7]{32}$", out, re.MULTILINE)) == 1

@@ -95,7 +95,7 @@ def test_reset_list_choose_grant_and_remove_on_the_command_line(env, tmp_path, m
 
     status, out, _ = _run(monkeypatch, capsys, ["officer", "list", "--officer", "root"], ADMIN)
     assert "omar\tanalyst\tno key (needs intake, sync)" in out
-    assert "alice\tsupervisor\tintake, signing, sync" in out
+    assert "alice\tsupervisor\tidentity, intake, signing, sync" in out
 
     status, out, _ = _run(
         monkeypatch, capsys, ["keys", "grant", "--officer", "alice", "--to", "omar"], FIRST
@@ -128,7 +128,7 @@ def test_reset_list_choose_grant_and_remove_on_the_command_line(env, tmp_path, m
     status, out, err = _run(
         monkeypatch, capsys, ["officer", "remove", "--officer", "root", "--name", "alice"], ADMIN
     )
-    assert status == 1 and "last holder of the active intake, sync key" in err
+    assert status == 1 and "last holder of the active identity, intake, sync key" in err
     status, out, _ = _run(
         monkeypatch, capsys, ["officer", "remove", "--officer", "root", "--name", "omar"], ADMIN
     )

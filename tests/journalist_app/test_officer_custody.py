@@ -38,9 +38,13 @@ def test_recipient_set_verifies_and_names_intake_recovery_and_sync_keys(unit, db
     )
     assert recipient_set.serial == 1
     keys = {key.role: key.public_key for key in db.scalars(select(UnitKey))}
-    assert set(keys) == {"intake", "recovery", "signing", "sync"}
+    assert set(keys) == {"intake", "identity", "recovery", "signing", "sync"}
     roles = {(r.role, r.public_key) for r in recipient_set.recipients}
-    assert roles == {("intake", keys["intake"]), ("recovery", keys["recovery"])}
+    assert roles == {
+        ("intake", keys["intake"]),
+        ("identity", keys["identity"]),
+        ("recovery", keys["recovery"]),
+    }
     assert recipient_set.sync_verify_keys == (keys["sync"],)
     assert unit.init.unit_verify_key == keys["signing"]
     assert bytes(unit.recovery_key.public_key) == keys["recovery"]
@@ -49,7 +53,7 @@ def test_recipient_set_verifies_and_names_intake_recovery_and_sync_keys(unit, db
 def test_keys_init_refuses_a_second_time(unit, db: Session, config: OfficerConfig) -> None:
     with pytest.raises(KeysAlreadyInitialised):
         init_unit_keys(db, "carol", "carol's long passphrase", config.wrap_params)
-    assert len(db.scalars(select(UnitKey)).all()) == 4
+    assert len(db.scalars(select(UnitKey)).all()) == 5
 
 
 def test_no_private_key_rests_unwrapped_anywhere_in_the_data_dir(

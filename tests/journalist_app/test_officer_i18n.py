@@ -59,7 +59,10 @@ def test_catalogs_are_complete_and_keep_their_placeholders(language) -> None:
     translated = {message.id: message for message in catalog if message.id}
     assert set(translated) == template
     for msgid, message in translated.items():
-        assert message.string and not message.fuzzy, msgid
-        assert sorted(re.findall(r"%\(\w+\)[sd]", msgid)) == sorted(
-            re.findall(r"%\(\w+\)[sd]", message.string)
-        ), msgid
+        # Plural entries carry tuples: the singular's placeholders must stand in every form.
+        source = msgid if isinstance(msgid, tuple) else (msgid,)
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        assert all(forms) and not message.fuzzy, msgid
+        expected = sorted(re.findall(r"%\(\w+\)[sd]", source[-1]))
+        for form in forms:
+            assert sorted(re.findall(r"%\(\w+\)[sd]", form)) == expected, (msgid, form)

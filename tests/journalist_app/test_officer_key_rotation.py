@@ -75,7 +75,7 @@ def test_only_an_admin_rotates(db, config, unit) -> None:
     assert keyring.signing_key is not None, "the first officer holds it, yet may not rotate"
     with pytest.raises(PermissionDenied):
         rotate_intake_key(db, keyring)
-    assert db.scalar(select(func.count()).select_from(UnitKey)) == 4
+    assert db.scalar(select(func.count()).select_from(UnitKey)) == 5
 
 
 def test_old_and_new_reports_open_in_the_officer_app_after_a_rotation(

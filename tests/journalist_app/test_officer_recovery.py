@@ -106,7 +106,7 @@ def test_init_submit_lose_everyone_recover_and_read(
         == 0
     )
     added = capsys.readouterr().out
-    assert "granted: intake, sync" in added
+    assert "granted: identity, intake, sync" in added
     totp_secret = re.search(r"^two-factor secret: (\S+)$", added, re.MULTILINE).group(1)
     client.get("/login?lang=en")
     assert (

@@ -288,3 +288,17 @@ def test_a_multipart_without_boundary_is_a_4xx(reporter: ReporterActions) -> Non
     reporter.csrf_token()
     response = reporter.client.post("/report", data=b"x", content_type="multipart/form-data")
     assert 400 <= response.status_code < 500
+
+
+@pytest.mark.parametrize("max_request_bytes", ["1048576", "100000"])
+def test_files_larger_than_a_text_field_may_be_are_taken(
+    source_data_dir: Path, unit_keys: UnitKeys, max_request_bytes: str
+) -> None:
+    """Werkzeug checks every piece it reads against the text-field limit, files included."""
+    app = app_with(source_data_dir, IBLAGH_MAX_REQUEST_BYTES=max_request_bytes)
+    reporter = ReporterActions(app.test_client())
+    video = os.urandom(5 * 1024 * 1024 + 7)
+    response = post_report(reporter, [(video, "v.mp4"), (PNG, "p.png")])
+    assert response.status_code == 200, response.get_data(as_text=True)[-800:]
+    blobs = OfficerView(source_data_dir, unit_keys).only().blobs
+    assert blobs["attachment-1"].content == video and blobs["attachment-2"].content == PNG

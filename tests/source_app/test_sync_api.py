@@ -65,9 +65,10 @@ def test_pulled_report_decrypts_with_the_intake_key_and_the_recovery_key(
         assert content["description"] == "Le canal publie des vidéos de décapitation."
         assert content["urls"] == ["https://t.me/example/42"]
     identity = officer.get(f"/sync/v1/submissions/{item['id']}/blobs/identity")
-    metadata, plaintext = open_bytes(identity.data, [unit_keys.intake])
-    assert metadata.kind == "identity"
-    assert json.loads(plaintext)["full_name"] == "Amina B."
+    for key in (unit_keys.identity, unit_keys.recovery):
+        metadata, plaintext = open_bytes(identity.data, [key])
+        assert metadata.kind == "identity"
+        assert json.loads(plaintext)["full_name"] == "Amina B."
 
 
 def test_acknowledged_ciphertext_is_deleted_from_the_public_host(

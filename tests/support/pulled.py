@@ -30,15 +30,15 @@ class PulledSubmission:
     blobs: dict[str, OpenedBlob] = field(default_factory=dict)
 
 
-def pull_and_open(sync_client: SignedSyncClient, key: PrivateKey) -> list[PulledSubmission]:
-    """Every pending submission with every blob decrypted by ``key`` (not acknowledged)."""
+def pull_and_open(sync_client: SignedSyncClient, keys: list[PrivateKey]) -> list[PulledSubmission]:
+    """Every pending submission with every blob decrypted by ``keys`` (not acknowledged)."""
     pulled = []
     for item in sync_client.pending():
         submission = PulledSubmission(item["id"], item["kind"], item["reporter_id"])
         for blob in item["blobs"]:
             response = sync_client.get(f"/sync/v1/submissions/{item['id']}/blobs/{blob['name']}")
             assert response.status_code == 200
-            metadata, content = open_bytes(response.data, [key])
+            metadata, content = open_bytes(response.data, keys)
             submission.blobs[blob["name"]] = OpenedBlob(metadata, content, response.data)
         pulled.append(submission)
     return pulled
@@ -53,10 +53,11 @@ class OfficerView:
 
         app = create_sync_app(SourceConfig.from_env(source_environ(data_dir)))
         self.client = SignedSyncClient(app.test_client(), unit_keys.sync)
-        self.key = unit_keys.intake
+        # The recovery key opens every envelope: bodies, attachments and identities.
+        self.keys = [unit_keys.recovery]
 
     def pending(self) -> list[PulledSubmission]:
-        return pull_and_open(self.client, self.key)
+        return pull_and_open(self.client, self.keys)
 
     def only(self) -> PulledSubmission:
         [submission] = self.pending()

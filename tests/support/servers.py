@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -65,6 +66,7 @@ def gunicorn(
     workers: int = 1,
     threads: int = 4,
     probe_path: str = "/",
+    cwd: Path | None = None,
 ) -> Iterator[Server]:
     """Run ``gunicorn app_spec`` on a free loopback port until the block ends."""
     port = free_port()
@@ -74,9 +76,16 @@ def gunicorn(
         command += ["--config", config]
     command.append(app_spec)
     env = {**os.environ, **environ}
+    # The repository root, so test-only gunicorn settings (tests.support...) import anywhere.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     log = log_path.open("ab")
     process = subprocess.Popen(
-        command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        command,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=cwd,
     )
     server = Server(url=f"http://127.0.0.1:{port}", port=port, process=process, log_path=log_path)
     try:

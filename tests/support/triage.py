@@ -27,6 +27,7 @@ from journalist_app.config import OfficerConfig
 from journalist_app.database import create_schema, make_engine, make_session_factory
 from journalist_app.keyring import UnlockedKeyring
 from journalist_app.models import Officer, Reply, Report, ReportBlob
+from journalist_app.roles import ROLE_UNIT_KEYS, Role
 from journalist_app.triage.ingest import register_report
 from journalist_app.views.context import EXTENSION, KEYRING_SESSION_KEY
 
@@ -35,12 +36,15 @@ SUPERVISOR, ANALYST, EXPERT = "sara", "omar", "tariq"
 
 @dataclass
 class TriageWorld:
-    """One officer host with an intake key and three officers of different roles."""
+    """One officer host with an intake key, an identity key and three officers of
+    different roles, each holding the keys their role is granted (roles.ROLE_UNIT_KEYS)."""
 
     config: OfficerConfig
     session: Session
     store: LocalBlobStore
     intake: PrivateKey = field(default_factory=PrivateKey.generate)
+    # Identity sections are sealed to this key only, as the public host does.
+    identity: PrivateKey = field(default_factory=PrivateKey.generate)
     keyrings: dict[str, UnlockedKeyring] = field(default_factory=dict)
     # Each report's reporter key, to open the replies sealed to them.
     reporter_keys: dict[str, PrivateKey] = field(default_factory=dict)
@@ -67,9 +71,15 @@ class TriageWorld:
         )
         self.session.add(officer)
         self.session.commit()
+        kinds = ROLE_UNIT_KEYS[Role(role)]
         keyring = UnlockedKeyring(
             username=username,
-            intake_keys={key_id_hex(bytes(self.intake.public_key)): self.intake},
+            intake_keys={key_id_hex(bytes(self.intake.public_key)): self.intake}
+            if "intake" in kinds
+            else {},
+            identity_keys={key_id_hex(bytes(self.identity.public_key)): self.identity}
+            if "identity" in kinds
+            else {},
             officer_id=officer.id,
             role=role,
             session_epoch=officer.session_epoch,
@@ -78,9 +88,12 @@ class TriageWorld:
         return keyring
 
     def seal(self, content: bytes, kind: str, name: str = "", content_type: str = "") -> bytes:
+        """Sealed as the public host seals it: an identity section to the identity key
+        only, anything else to the intake key only."""
+        recipient = self.identity if kind == "identity" else self.intake
         return seal_bytes(
             content,
-            [self.intake.public_key],
+            [recipient.public_key],
             EnvelopeMetadata(
                 kind=kind, name=name, content_type=content_type or "application/octet-stream"
             ),
