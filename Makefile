@@ -16,8 +16,11 @@ run: $(INSTALLED) translations
 test: $(INSTALLED) translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Three tables: submissions (1, 4, 16 clients), a 1 GiB upload, the officer host at 100k cases.
 bench: $(INSTALLED) translations
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench --upload-mb 1024
+	$(BIN)/python -m bench --officer
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

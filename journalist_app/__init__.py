@@ -13,6 +13,7 @@ from journalist_app.config import OfficerConfig, load_or_create_secret_key
 from journalist_app.database import create_schema, make_engine, make_session_factory
 from journalist_app.i18n import init_i18n
 from journalist_app.keyring import KeyringStore
+from journalist_app.triage.categories import install as install_categories
 from journalist_app.views import (
     access,
     account,
@@ -48,6 +49,7 @@ def create_app(config: OfficerConfig | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE="fr",
         BABEL_DEFAULT_TIMEZONE="UTC",
     )
+    install_categories(app, config.categories)
     engine = make_engine(config.database_url)
     create_schema(engine)
     app.extensions[EXTENSION] = OfficerState(

@@ -4,6 +4,7 @@ Paths are relative to the data dir and are built here from validated ids and nam
 only, never from raw input.
 """
 
+import fcntl
 import os
 import re
 import tempfile
@@ -14,6 +15,8 @@ from typing import BinaryIO
 
 SUBMISSION_ID = re.compile(r"[0-9a-f]{32}")
 BLOB_NAME = re.compile(r"body|identity|attachment-[0-9]{1,4}")
+# A blob being written; its writer holds an exclusive flock on it until it is renamed.
+INCOMPLETE_PREFIX = ".incoming-"
 
 
 class LocalBlobStore:
@@ -43,24 +46,76 @@ class LocalBlobStore:
         """
         path = self.absolute(relative)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+        handle, temporary = _locked_temporary(path.parent)
         try:
-            with os.fdopen(fd, "wb") as handle:
+            with handle:
                 yield handle
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(temporary, path)
+                # Renamed while still locked: a sweep never takes it for a dead writer's.
+                os.replace(temporary, path)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
         _fsync_directory(path.parent)
         _fsync_directory(path.parent.parent)
+
+    def discard_incomplete(self, submission_id: str) -> int:
+        """Remove what killed writers left in a submission's folder; returns how many.
+
+        A process killed while writing a blob (SIGKILL, power cut) leaves its temporary
+        file behind. A writer holds an exclusive ``flock`` on its file until the rename,
+        and the kernel drops it when the process dies: a file whose lock can be taken
+        has no live writer. A live one (another sync storing the same submission) is
+        left alone.
+        """
+        if not SUBMISSION_ID.fullmatch(submission_id):
+            raise ValueError("not a submission id")
+        folder = self.absolute(f"blobs/{submission_id}")
+        try:
+            candidates = [p for p in folder.iterdir() if p.name.startswith(INCOMPLETE_PREFIX)]
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+        removed = 0
+        for candidate in candidates:
+            try:
+                fd = os.open(candidate, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                continue  # renamed into place or removed meanwhile
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its writer is alive
+                try:
+                    still_there = os.path.samestat(os.fstat(fd), os.lstat(candidate))
+                except FileNotFoundError:
+                    still_there = False
+                if still_there:
+                    candidate.unlink()
+                    removed += 1
+            finally:
+                os.close(fd)
+        if removed:
+            _fsync_directory(folder)
+        return removed
 
     def open(self, relative: str) -> BinaryIO:
         return self.absolute(relative).open("rb")
 
     def delete(self, relative: str) -> None:
         self.absolute(relative).unlink(missing_ok=True)
+
+
+def _locked_temporary(folder: Path) -> tuple[BinaryIO, Path]:
+    """A new temporary file in ``folder``, opened for writing and exclusively locked."""
+    while True:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=INCOMPLETE_PREFIX)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink:
+            return os.fdopen(fd, "wb"), Path(name)
+        # Swept between its creation and the lock (taken for a dead writer's): again.
+        os.close(fd)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -32,6 +32,7 @@ from journalist_app.recipient_sets import latest_public_files, write_public_file
 from journalist_app.roles import Role, parse_role
 from journalist_app.sync import SyncEvent, run_sync
 from journalist_app.totp import Enrolment, load_or_create_totp_key, next_usable_code, open_secret
+from journalist_app.triage.categories import use_process_categories
 
 # Names of environment variables, not secrets.
 PASSPHRASE_ENV = "IBLAGH_OFFICER_PASSPHRASE"  # noqa: S105
@@ -55,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args, OfficerConfig.from_env(os.environ), sys.stdout)
+        config = OfficerConfig.from_env(os.environ)
+        use_process_categories(config.categories)
+        return handler(args, config, sys.stdout)
     except (OfficerError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

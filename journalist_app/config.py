@@ -13,6 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crypto.keys import WRAP_PARAMS_DEFAULT, WRAP_PARAMS_FAST, Argon2Params
+from journalist_app.triage.categories import (
+    CATEGORIES,
+    CategoriesFileError,
+    Category,
+    load_categories,
+)
 
 DEFAULT_DATA_DIR = "./var/officer"
 DEFAULT_SYNC_URL = "http://127.0.0.1:8081"
@@ -44,6 +50,8 @@ class OfficerConfig:
     # tor's SOCKS port ("127.0.0.1:9050") when the sync URL is the client-authorised onion.
     sync_socks: str = ""
     session_max_minutes: int = DEFAULT_SESSION_MAX_MINUTES
+    # The report categories: the built-in set, or IBLAGH_CATEGORIES_FILE (docs/categories.md).
+    categories: tuple[Category, ...] = CATEGORIES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "OfficerConfig":
@@ -78,6 +86,7 @@ class OfficerConfig:
                 environ, "IBLAGH_SESSION_MAX_MINUTES", DEFAULT_SESSION_MAX_MINUTES
             ),
             sync_socks=sync_socks,
+            categories=_categories(environ),
         )
 
     @property
@@ -106,6 +115,17 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     if value < 1:
         raise ConfigError(f"{name} must be at least 1")
     return value
+
+
+def _categories(environ: Mapping[str, str]) -> tuple[Category, ...]:
+    """The configured categories, checked now so that a mistake stops the host at start-up."""
+    raw = (environ.get("IBLAGH_CATEGORIES_FILE") or "").strip()
+    if not raw:
+        return CATEGORIES
+    try:
+        return load_categories(Path(raw))
+    except CategoriesFileError as exc:
+        raise ConfigError(f"IBLAGH_CATEGORIES_FILE ({raw}): {exc}") from None
 
 
 def _boolean(environ: Mapping[str, str], name: str) -> bool:

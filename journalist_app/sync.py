@@ -138,6 +138,9 @@ def store_submission(
     left as it is; on any failure nothing of it remains, so a run killed half-way and
     started again neither loses nor duplicates anything.
     """
+    # What a run killed while writing this submission left (it was never acknowledged,
+    # so it is listed again): its temporary files go; its finished blobs are rewritten.
+    store.discard_incomplete(submission.id)
     if session.get(Report, submission.id) is not None:
         return SyncEvent("already_stored", submission.id)
     written: list[str] = []

@@ -6,6 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from source_app.categories import (
+    DEFAULT_CATEGORIES,
+    CategoriesFileError,
+    Category,
+    load_categories,
+)
+
 DEFAULT_DATA_DIR = "var/source"
 
 
@@ -38,6 +45,8 @@ class SourceConfig:
     https: bool = False
     onion_address: str = ""
     testing: bool = False
+    # The report categories: the built-in set, or IBLAGH_CATEGORIES_FILE (docs/categories.md).
+    categories: tuple[Category, ...] = DEFAULT_CATEGORIES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "SourceConfig":
@@ -74,7 +83,19 @@ class SourceConfig:
             orphan_grace_seconds=int(env.get("IBLAGH_ORPHAN_GRACE_SECONDS", 3600)),
             https=env.get("IBLAGH_HTTPS", "") == "1",
             onion_address=env.get("IBLAGH_ONION_ADDRESS", ""),
+            categories=_categories(env),
         )
+
+
+def _categories(env: Mapping[str, str]) -> tuple[Category, ...]:
+    """The configured categories, checked now so that a mistake stops the host at start-up."""
+    raw = env.get("IBLAGH_CATEGORIES_FILE", "").strip()
+    if not raw:
+        return DEFAULT_CATEGORIES
+    try:
+        return load_categories(Path(raw))
+    except CategoriesFileError as exc:
+        raise ConfigError(f"IBLAGH_CATEGORIES_FILE ({raw}): {exc}") from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

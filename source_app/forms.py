@@ -4,6 +4,7 @@ Files never pass through these forms: they are sealed while the request is read
 (source_app/uploads.py), and the view tells a form how many arrived.
 """
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from source_app.categories import DEFAULT_CATEGORIES
+from source_app.categories import DEFAULT_CATEGORIES, Category
 from source_app.identity import (
     InvalidDetail,
     ascii_digits,
@@ -244,6 +245,13 @@ class ReportForm(FlaskForm, IdentityFields):
 
     # Set by the view before validating: how many files were sealed with the form.
     attachment_count = 0
+
+    def __init__(
+        self, *args: Any, categories: Sequence[Category] = DEFAULT_CATEGORIES, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        # The host's set (IBLAGH_CATEGORIES_FILE): only its ids are accepted.
+        self.category.choices = [SelectChoice(c.id, c.label) for c in categories]
 
     def validate(self, extra_validators: Any = None) -> bool:
         # Rules across fields, checked after each field's own.

@@ -10,6 +10,7 @@ import resource
 from typing import Any
 
 from gunicorn import glogging
+from gunicorn.http import wsgi as gunicorn_wsgi
 
 # Method, path without query string, status, bytes, duration: nothing about the client.
 accesslog = "-"
@@ -86,3 +87,14 @@ def forbid_core_dumps() -> None:
         libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the rlimit alone still applies
         pass
+
+
+_default_headers = gunicorn_wsgi.Response.default_headers
+
+
+def _headers_without_banner(self: Any) -> list[str]:
+    """gunicorn always sends ``Server: gunicorn``; the public host names no software."""
+    return [line for line in _default_headers(self) if not line.startswith("Server:")]
+
+
+gunicorn_wsgi.Response.default_headers = _headers_without_banner

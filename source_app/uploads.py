@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, Final
+from urllib.parse import parse_qsl
 
 from flask import Request, current_app, request
 from nacl.public import PublicKey
@@ -209,7 +210,26 @@ class StreamingFormParser(FormDataParser):
         if not boundary:
             raise ValueError("Missing boundary")
         form, files = parser.parse(stream, boundary, content_length)
+        # Werkzeug decodes a text part with errors="replace": bytes that are not UTF-8 would
+        # reach the envelope as U+FFFD, silently changed. Refuse them instead.
+        if any("\ufffd" in value for _, value in iter_multi_items(form)):
+            raise BadRequest("a form field is not valid UTF-8")
         return stream, form, files
+
+    def _parse_urlencoded(
+        self,
+        stream: IO[bytes],
+        mimetype: str,
+        content_length: int | None,
+        options: dict[str, str],
+    ) -> tuple[IO[bytes], MultiDict[str, str], MultiDict[str, FileStorage]]:
+        # Werkzeug re-quotes undecodable bytes as "%FF" text; refuse them instead.
+        try:
+            text = stream.read().decode("utf-8")
+            items = parse_qsl(text, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError as exc:
+            raise BadRequest("a form field is not valid UTF-8") from exc
+        return stream, self.cls(items), self.cls()
 
 
 class NoDiskRequest(Request):

@@ -343,3 +343,23 @@ def test_host_refuses_to_start_on_a_recipient_set_signed_by_another_key(
     ):
         pass
     assert json.loads((source_data_dir / "recipient-set.json").read_bytes())["signature"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/report", "/status", "/nope", "/static/style.css", "/report?lang=ar"]
+)
+def test_gunicorn_sends_no_server_banner_and_the_security_headers(
+    public_server: Server, path: str
+) -> None:
+    """The real server, not the test client: gunicorn adds its own headers after Flask's."""
+    connection = http.client.HTTPConnection("127.0.0.1", public_server.port, timeout=10)
+    connection.request("GET", path)
+    response = connection.getresponse()
+    response.read()
+    headers = {name.lower(): value for name, value in response.getheaders()}
+    assert "server" not in headers, headers.get("server")
+    assert "default-src 'none'" in headers["content-security-policy"]
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["x-content-type-options"] == "nosniff"
+    if not path.startswith("/static/"):
+        assert headers["cache-control"] == "no-store"

@@ -6,11 +6,21 @@ side needs: a priority and the deadline (SLA) that goes with it. It is data: a u
 changes the table, not the code. An id the table does not know (a newer public host) is
 ranked ``UNKNOWN_CATEGORY_PRIORITY``; a report not yet read counts as urgent
 (``UNREAD_PRIORITY``) until it is, so that nothing urgent waits behind a locked body.
+
+A unit may replace the built-in set with ``IBLAGH_CATEGORIES_FILE`` (docs/categories.md),
+the same file the public host reads; :func:`load_categories` is this side's loader. The
+app installs its set (:func:`install`); the CLI, with no app, sets the process's.
 """
 
+import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
+from flask import Flask, current_app, has_app_context, has_request_context
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
@@ -31,10 +41,22 @@ class Priority:
 
 
 @dataclass(frozen=True)
+class Localised:
+    """A configured label in every language, shown in the officer's."""
+
+    texts: Mapping[str, str]
+
+    def __str__(self) -> str:
+        locale = get_locale() if has_request_context() else None
+        language = locale.language if locale is not None else _FALLBACK_LANGUAGE
+        return self.texts.get(language) or self.texts[_FALLBACK_LANGUAGE]
+
+
+@dataclass(frozen=True)
 class Category:
     id: str
     priority: int
-    label: LazyString
+    label: LazyString | Localised
 
 
 PRIORITIES: dict[int, Priority] = {
@@ -59,7 +81,6 @@ CATEGORIES: tuple[Category, ...] = (
     Category("endangering", 3, _l("Endangering others")),
     Category("other", 4, _l("Other criminal content")),
 )
-CATEGORY_BY_ID: dict[str, Category] = {category.id: category for category in CATEGORIES}
 
 UNREAD_PRIORITY = 1
 UNKNOWN_CATEGORY_PRIORITY = 3
@@ -71,24 +92,106 @@ def category_priority(category_id: str | None) -> int:
     """The rank of a report of this category; ``None`` means not read yet."""
     if category_id is None:
         return UNREAD_PRIORITY
-    known = CATEGORY_BY_ID.get(category_id)
+    known = next((c for c in active_categories() if c.id == category_id), None)
     return known.priority if known else UNKNOWN_CATEGORY_PRIORITY
 
 
 def category_order(category_id: str | None) -> tuple[int, int]:
     """Sort key: most urgent first, then the table's order; unknown ids last in their rank."""
-    index = next((i for i, c in enumerate(CATEGORIES) if c.id == category_id), len(CATEGORIES))
+    table = active_categories()
+    index = next((i for i, c in enumerate(table) if c.id == category_id), len(table))
     return category_priority(category_id), index
 
 
 def category_label(category_id: str | None) -> str:
+    """The label in the officer's language; a retired or unknown category shows its id."""
     if category_id is None:
         return str(_l("Not read yet"))
     if category_id == FOLLOWUP_CATEGORY:
         return str(_l("Follow-up to an earlier report"))
-    known = CATEGORY_BY_ID.get(category_id)
+    known = next((c for c in active_categories() if c.id == category_id), None)
     return str(known.label) if known else category_id
 
 
 def sla_for(priority: int) -> timedelta:
     return PRIORITIES.get(priority, PRIORITIES[max(PRIORITIES)]).sla
+
+
+# The categories file (docs/categories.md); source_app/categories.py reads the same.
+PRIORITY_NAMES = {"urgent": 1, "high": 2, "normal": 3, "low": 4}
+REQUIRED_LANGUAGES = ("ar", "fr", "en", "es")
+_FALLBACK_LANGUAGE = "fr"
+_ID = re.compile(r"[a-z0-9_]{1,32}")  # what ingest.py accepts from a body
+_KEYS = frozenset({"id", "priority", "languages"})
+_EXTENSION = "iblagh_categories"
+_process_categories: tuple[Category, ...] = CATEGORIES
+
+
+class CategoriesFileError(ValueError):
+    """The categories file cannot be used; the message names the piece to fix."""
+
+
+def load_categories(path: Path) -> tuple[Category, ...]:
+    """Read and check a categories file; any problem raises :class:`CategoriesFileError`."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CategoriesFileError(f"cannot read it as UTF-8 JSON: {exc}") from None
+    entries = data.get("categories") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise CategoriesFileError('it must be an object with a non-empty "categories" list')
+    categories: list[Category] = []
+    for position, entry in enumerate(entries, start=1):
+        where = f"category {position}"
+        if not isinstance(entry, dict):
+            raise CategoriesFileError(f"{where} is not an object")
+        category_id = entry.get("id")
+        if not isinstance(category_id, str) or not _ID.fullmatch(category_id):
+            raise CategoriesFileError(f'{where}: "id" must be 1 to 32 of a-z, 0-9 and _')
+        where = f'category "{category_id}"'
+        if category_id == FOLLOWUP_CATEGORY:
+            raise CategoriesFileError(f"{where}: this id is reserved")
+        if any(c.id == category_id for c in categories):
+            raise CategoriesFileError(f"{where} appears twice")
+        if unknown := sorted(set(entry) - _KEYS):
+            raise CategoriesFileError(f"{where}: unknown key {unknown[0]!r}")
+        priority = entry.get("priority")
+        if priority not in PRIORITY_NAMES:
+            raise CategoriesFileError(
+                f'{where}: "priority" must be one of {", ".join(PRIORITY_NAMES)}'
+            )
+        languages = entry.get("languages")
+        if not isinstance(languages, dict):
+            raise CategoriesFileError(f'{where}: "languages" must be an object')
+        labels: dict[str, str] = {}
+        for language in sorted(set(REQUIRED_LANGUAGES) | set(languages)):
+            text = languages.get(language)
+            if text is None:
+                raise CategoriesFileError(f'{where}: the "{language}" language is missing')
+            for key in ("label", "explanation"):
+                value = text.get(key) if isinstance(text, dict) else None
+                if not isinstance(value, str) or not value.strip():
+                    raise CategoriesFileError(f'{where}: "{language}" has no "{key}"')
+            labels[language] = text["label"].strip()
+        categories.append(Category(category_id, PRIORITY_NAMES[priority], Localised(labels)))
+    return tuple(categories)
+
+
+def install(app: Flask, categories: tuple[Category, ...]) -> None:
+    """Make ``categories`` the set this app ranks and labels by."""
+    app.extensions[_EXTENSION] = categories
+
+
+def use_process_categories(categories: tuple[Category, ...]) -> None:
+    """The set used outside any app (the CLI's sync and import)."""
+    global _process_categories
+    _process_categories = categories
+
+
+def active_categories() -> tuple[Category, ...]:
+    """The current app's set, else the process's (built-in unless the CLI set one)."""
+    if has_app_context():
+        installed: tuple[Category, ...] | None = current_app.extensions.get(_EXTENSION)
+        if installed is not None:
+            return installed
+    return _process_categories

@@ -35,6 +35,9 @@ class TriageAction:
     REPORTER_NOTIFIED = "case.reporter_notified"
     IDENTITY_REVEALED = audit.Action.IDENTITY_REVEALED
     ATTACHMENT_DOWNLOADED = "attachment.downloaded"
+    # A picture decrypted to draw its preview: audit log only (the page asks for it on
+    # every view, so the case history would fill with it).
+    ATTACHMENT_THUMBNAIL = "attachment.thumbnail"
     CASE_OPENED = "case.opened"
 
 

@@ -15,7 +15,12 @@ from journalist_app.triage.attachments import (
     served_type,
 )
 from journalist_app.triage.errors import AttachmentRefused, CaseNotFound
-from journalist_app.triage.events import TriageAction, record_case_event
+from journalist_app.triage.events import (
+    TriageAction,
+    case_target,
+    record_audit,
+    record_case_event,
+)
 from journalist_app.triage.workflow import get_case, report_of_case
 from journalist_app.views.access import permission_required
 from journalist_app.views.context import db, state
@@ -71,6 +76,16 @@ def download(case_id: int, report_id: str, name: str) -> Response:
 @permission_required(Permission.REPORTS_READ)
 def thumbnail(case_id: int, report_id: str, name: str) -> Response:
     attachment = _open(case_id, report_id, name)
+    # Decrypted, so logged, even if no preview can be drawn from it.
+    record_audit(
+        db(),
+        g.keyring,
+        TriageAction.ATTACHMENT_THUMBNAIL,
+        case_target(case_id),
+        {"report": report_id, "file": name, "type": attachment.detected_type},
+        now=utc_now(),
+    )
+    db().commit()
     try:
         picture = make_thumbnail(attachment.content)
     except AttachmentRefused:

@@ -16,7 +16,7 @@ from journalist_app.models.base import utc_now
 from journalist_app.roles import Permission
 from journalist_app.triage import statuses
 from journalist_app.triage.cases import CaseView, open_case
-from journalist_app.triage.categories import CATEGORIES, PRIORITIES, category_label
+from journalist_app.triage.categories import PRIORITIES, active_categories, category_label
 from journalist_app.triage.errors import (
     CaseNotFound,
     GroupingRefused,
@@ -103,7 +103,7 @@ def queue() -> str:
         "cases/queue.html",
         page=with_counts(db(), page, now),
         now=now,
-        categories=CATEGORIES,
+        categories=active_categories(),
         regions=regions(),
         officers=assignable_officers(db()),
         status_filters=[("open", _("Open (new, triaged, under investigation)")), ("all", _("All"))]

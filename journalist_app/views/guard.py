@@ -11,11 +11,17 @@ from journalist_app.views.context import close_db, current_keyring, db, end_sess
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 # All an officer may do until they replace an admin's one-time passphrase with their own.
 FIRST_LOGIN_ENDPOINTS = frozenset({"account.passphrase", "auth.logout"})
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+# Only for a page that loads one of the app's own script files (see own_script): never
+# inline code, never another origin.
+CSP_WITH_OWN_SCRIPTS = CSP.replace(
+    "default-src 'none'; ", "default-src 'none'; script-src 'self'; "
+)
 SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
+    "Content-Security-Policy": CSP,
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     # Decrypted reports must not linger in a browser cache.
@@ -47,9 +53,21 @@ def require_login() -> BaseResponse | None:
     return None
 
 
+def own_script(filename: str) -> str:
+    """The address of a script file in static/, for a template's ``<script src defer>``.
+
+    The page that calls it, and only that page, is served with ``script-src 'self'``;
+    every other answer keeps a policy under which no script runs.
+    """
+    g.own_scripts = True
+    return url_for("static", filename=filename)
+
+
 def add_security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
+    if g.get("own_scripts") and response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = CSP_WITH_OWN_SCRIPTS
     response.headers.pop("Expires", None)
     return response
 
@@ -57,4 +75,5 @@ def add_security_headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     app.before_request(require_login)
     app.after_request(add_security_headers)
+    app.add_template_global(own_script)
     app.teardown_appcontext(close_db)

@@ -8,7 +8,6 @@ from crypto.contents import FOLLOWUP_CATEGORY, IdentitySection, ReportBody
 from crypto.errors import InvalidReceiptCode
 from crypto.receipt import ReceiptCode
 from source_app.admission import checks_code
-from source_app.categories import DEFAULT_CATEGORIES
 from source_app.forms import FollowupForm, ReceiptDownloadForm, ReportForm, StatusForm
 from source_app.host import current_host, db_session
 from source_app.services.status import UnknownCode, read_status
@@ -42,14 +41,15 @@ def index() -> str:
 @blueprint.route("/report", methods=["GET", "POST"])
 @accepts_uploads
 def report() -> tuple[str, int] | str:
-    form = ReportForm()
+    categories = current_host().config.categories
+    form = ReportForm(categories=categories)
     attachments = sealed_attachments() if form.is_submitted() else []
     form.attachment_count = len(attachments)
     if not form.validate_on_submit():
         return render_template(
             "report.html",
             form=form,
-            categories=DEFAULT_CATEGORIES,
+            categories=categories,
             files_not_kept=len(attachments),
         ), 400 if form.is_submitted() else 200
     host = current_host()

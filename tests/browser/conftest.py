@@ -75,6 +75,32 @@ def public_site(
         yield PublicSite(server, data_dir)
 
 
+# Tiny limits, to reach the refusal pages in a few steps: one receipt-code attempt per
+# browser session (the second is 429), a 16 KiB form field (a long description is 413).
+TINY_LIMITS = {"IBLAGH_CODE_ATTEMPTS_PER_SESSION": "1", "IBLAGH_MAX_REQUEST_BYTES": "16384"}
+
+
+@pytest.fixture(scope="module")
+def limited_site(
+    tmp_path_factory: pytest.TempPathFactory, unit_keys: UnitKeys
+) -> Iterator[PublicSite]:
+    """A second public app whose limits a reporter reaches at once."""
+    data_dir = tmp_path_factory.mktemp("browser-limited") / "source"
+    unit_keys.install(data_dir)
+    log = data_dir.parent / "public.log"
+    environ = {**source_environ(data_dir), **TINY_LIMITS}
+    with gunicorn("source_app:create_app()", environ, log) as server:
+        yield PublicSite(server, data_dir)
+
+
+@pytest.fixture
+def open_limited_tab(browser: Browser, limited_site: PublicSite) -> Iterator[TabFactory]:
+    """``open_tab`` on the site with tiny limits."""
+    factory = TabFactory(browser, limited_site.origin)
+    yield factory
+    factory.close()
+
+
 @pytest.fixture
 def open_tab(browser: Browser, public_site: PublicSite) -> Iterator[TabFactory]:
     """``open_tab(lang, width)``: a new reporter tab, scripts off, asking for ``lang``."""

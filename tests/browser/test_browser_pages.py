@@ -33,6 +33,10 @@ DESCRIPTIONS = {
     "ar": "قناة تنشر كل يوم مقاطع تمجّد هجمات إرهابية وتدعو إلى الانضمام.",
     "fr": "Une chaîne publie chaque jour des vidéos qui glorifient des attentats.",
 }
+FOLLOWUPS = {
+    "ar": "نقلت القناة مقاطعها إلى عنوان جديد.",
+    "fr": "La chaîne a déplacé ses vidéos vers une nouvelle adresse.",
+}
 REPLIES = {
     "ar": "شكراً على بلاغكم. نحن نفحص هذه القناة.",
     "fr": "Merci pour votre signalement. Nous examinons cette chaîne.",
@@ -168,8 +172,55 @@ def test_a_reporter_without_javascript_reports_and_follows_up(
         assert any(month in date for month in month_names("fr")), date
     tab.check("status")
 
+    # The follow-up form under the replies: the code is typed again, then the message.
+    followup = page.locator("form[action^='/followup']")
+    followup.locator("#code").fill(code)
+    followup.locator("#message").fill(FOLLOWUPS[lang])
+    with tab.navigation():
+        followup.locator("button[type=submit]").click()
+    assert path_of(tab) == "/followup"
+    assert page.locator("main h1").count() == 1
+    assert not page.locator("main .errors").count()
+    tab.check("followup-sent")
+
+    # The follow-up page on its own, as its confirmation's link and the status form reach it.
+    tab.open("/followup")
+    assert page.locator("form[action^='/followup'] #code").is_visible()
+    tab.check("followup")
+
     tab.open("/nope", status=404)
     tab.check("not-found")
+
+    tab.assert_clean()
+
+
+@pytest.mark.parametrize(
+    ("lang", "width"),
+    [("ar", PHONE), ("ar", DESKTOP), ("fr", PHONE), ("fr", DESKTOP)],
+    ids=["ar-phone", "ar-desktop", "fr-phone", "fr-desktop"],
+)
+def test_the_limit_pages_say_what_happened_in_the_reporters_language(
+    open_limited_tab: TabFactory, lang: str, width: int
+) -> None:
+    tab = open_limited_tab(lang, width, accept_language={"ar": "ar-MA", "fr": "fr-FR"}[lang])
+    page = tab.page
+
+    # 413: a description longer than the host reads in one field (16 KiB there).
+    tab.open("/report")
+    page.locator("#description").fill(DESCRIPTIONS[lang] * (19_000 // len(DESCRIPTIONS[lang])))
+    with tab.navigation(status=413):
+        page.locator("form button[type=submit]").click()
+    assert page.locator("main").inner_text().strip()
+    tab.check("too-large")
+
+    # 429: a second receipt code from the same browser session (one allowed there).
+    tab.open("/status")
+    for status in (404, 429):
+        page.locator("#code").fill("1234 5678 9012 3456 7890")
+        with tab.navigation(status=status):
+            page.locator("#code").press("Enter")
+    assert page.locator("main").inner_text().strip()
+    tab.check("too-many")
 
     tab.assert_clean()
 

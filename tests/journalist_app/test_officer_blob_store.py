@@ -31,3 +31,24 @@ def test_paths_are_built_only_from_well_formed_ids_and_names(tmp_path, submissio
 def test_a_stored_path_cannot_point_outside_the_blob_folder(tmp_path) -> None:
     with pytest.raises(ValueError):
         LocalBlobStore(tmp_path).open("blobs/../officer.sqlite3")
+
+
+def test_a_killed_writers_temporary_file_is_discarded_a_live_writers_is_kept(tmp_path) -> None:
+    store = LocalBlobStore(tmp_path)
+    folder = tmp_path / "blobs" / SUBMISSION
+    folder.mkdir(parents=True)
+    # What a SIGKILLed writer leaves: a temporary file nobody holds a lock on.
+    (folder / ".incoming-dead1234").write_bytes(b"half a blob")
+    (folder / "attachment-1").write_bytes(b"a finished blob stays")
+
+    with store.writer(store.relative_path(SUBMISSION, "body")) as handle:
+        handle.write(b"being written")
+        assert store.discard_incomplete(SUBMISSION) == 1
+        [live] = [p for p in folder.iterdir() if p.name.startswith(".incoming-")]
+        assert live.exists(), "the live writer keeps its file"
+    assert sorted(p.name for p in folder.iterdir()) == ["attachment-1", "body"]
+    assert (folder / "body").read_bytes() == b"being written"
+    assert store.discard_incomplete(SUBMISSION) == 0
+    assert store.discard_incomplete("f" * 32) == 0, "no folder, nothing to do"
+    with pytest.raises(ValueError):
+        store.discard_incomplete("../" + SUBMISSION[3:])

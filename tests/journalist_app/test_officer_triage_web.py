@@ -1,4 +1,5 @@
 import io
+import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -7,9 +8,18 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
+from sqlalchemy import select
 
 from journalist_app import create_app
-from journalist_app.models import Case, IdentityReveal, Reply, ReportTriage
+from journalist_app.audit import verify_chain
+from journalist_app.models import (
+    AuditEntry,
+    Case,
+    CaseEvent,
+    IdentityReveal,
+    Reply,
+    ReportTriage,
+)
 from journalist_app.models.base import utc_now
 from journalist_app.triage.categories import sla_for
 from journalist_app.triage.ingest import index_pending
@@ -108,7 +118,9 @@ def test_a_case_page_shows_hostile_content_as_inert_text(app, world) -> None:
 
     html = client.get(f"/cases/{_case(world, report)}").get_data(as_text=True)
 
-    assert "<script" not in html and "<img src=x" not in html and "<b>" not in html
+    # The one script is the app's own copy button file; the reporter's is text.
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/copy.js" defer>']
+    assert "<img src=x" not in html and "<b>" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
     assert "[U+202E RLO]" in html and "\u202e" not in html
     assert 'value="javascript:alert(1)"' in html and "Not a web address (javascript)" in html
@@ -255,6 +267,42 @@ def test_pictures_of_child_abuse_cases_load_only_on_request(app, world) -> None:
     case_id = _case(world, report)
     assert "/thumbnail" not in client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert "/thumbnail" in client.get(f"/cases/{case_id}?pictures=1").get_data(as_text=True)
+
+
+def test_a_thumbnail_decrypts_its_attachment_so_it_is_audited_like_a_download(app, world) -> None:
+    picture = _png_with_exif()
+    report = world.add_report(
+        {"category": "fraud"}, attachments=[("photo.jpg", picture), ("notes.txt", b"plain")]
+    )
+    client = client_as(app, world, "omar")
+    case_id = _case(world, report)
+    base = f"/cases/{case_id}/reports/{report}/files"
+
+    def logged(action: str) -> list[AuditEntry]:
+        world.session.expire_all()
+        query = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+        return list(world.session.scalars(query))
+
+    assert client.get(f"{base}/attachment-1/thumbnail").status_code == 200
+    # Not a picture: refused, but it was decrypted to find out, so it is logged too.
+    assert client.get(f"{base}/attachment-2/thumbnail").status_code == 422
+    assert client.get(f"{base}/attachment-9/thumbnail").status_code == 404
+
+    entries = logged("attachment.thumbnail")
+    assert [(e.actor, e.target) for e in entries] == [("omar", f"case:{case_id}")] * 2
+    assert [json.loads(e.details) for e in entries] == [
+        {"report": report, "file": "attachment-1", "type": "image/jpeg"},
+        {"report": report, "file": "attachment-2", "type": "text/plain"},
+    ]
+    assert b"photo" not in b"".join(e.details.encode() for e in entries), "no file name"
+    assert verify_chain(world.session).intact
+    # Like a download, it is an audit entry; unlike one, the case history is not filled
+    # with a line per page view.
+    client.get(f"{base}/attachment-1")
+    assert len(logged("attachment.downloaded")) == 1
+    world.session.expire_all()
+    history = world.session.scalars(select(CaseEvent.action).where(CaseEvent.case_id == case_id))
+    assert "attachment.thumbnail" not in list(history)
 
 
 def test_merge_and_split_from_the_page(app, world) -> None:

@@ -2,6 +2,7 @@
 
 import re
 import string
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,33 @@ def test_invalid_utf8_in_a_field_is_4xx(client: FlaskClient) -> None:
     assert 400 <= response.status_code < 500
 
 
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+def test_invalid_utf8_with_a_valid_session_is_a_translated_400_and_stores_nothing(
+    reporter: ReporterActions, source_data_dir: Path, encoding: str
+) -> None:
+    """Past the session and CSRF checks: bytes that are not UTF-8 must not become U+FFFD."""
+    fields = {
+        **reporter.report_form(description="placeholder"),
+        "csrf_token": reporter.csrf_token(),
+    }
+    if encoding == "urlencoded":
+        body = urllib.parse.urlencode(fields).replace("placeholder", "bad%FF%FEtext").encode()
+        content_type = "application/x-www-form-urlencoded"
+    else:
+        parts = [
+            f'--zz\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+            + (b"bad\xff\xfetext" if value == "placeholder" else str(value).encode())
+            + b"\r\n"
+            for name, value in fields.items()
+        ]
+        body = b"".join(parts) + b"--zz--\r\n"
+        content_type = "multipart/form-data; boundary=zz"
+    response = reporter.client.post("/report?lang=fr", data=body, content_type=content_type)
+    assert response.status_code == 400
+    assert "formulaire" in response.get_data(as_text=True).lower()
+    assert stored_blobs(source_data_dir) == []
+
+
 @pytest.mark.parametrize("path", [*PAGES, "/nope", "/static/style.css"])
 def test_security_headers_on_every_response(client: FlaskClient, path: str) -> None:
     response = client.get(path)
@@ -251,3 +279,34 @@ def test_language_links_cannot_point_to_another_site(client: FlaskClient) -> Non
     for link in re.findall(r'href="([^"]*lang=[^"]*)"', page):
         assert not link.startswith(("/\\", "//", "\\")), link
         assert "evil.example" not in link
+
+
+any_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=100)
+
+
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(typed=any_text)
+def test_any_text_posted_as_a_receipt_code_gets_a_file_or_a_400(
+    client: FlaskClient, typed: str
+) -> None:
+    actions = ReporterActions(client)
+    response = client.post(
+        "/receipt.txt", data={"csrf_token": actions.csrf_token("/status"), "code": typed}
+    )
+    assert response.status_code in (200, 400)
+    if response.status_code == 200:
+        digits = "".join(c for c in response.get_data(as_text=True) if c.isdigit())
+        assert len(digits) >= 20
+        assert response.headers["Content-Disposition"].startswith("attachment")
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(typed=any_text)
+def test_any_text_typed_as_a_code_gets_a_page_never_a_500(client: FlaskClient, typed: str) -> None:
+    status, _ = ReporterActions(client).status(typed)
+    assert status in (400, 404, 429)
