@@ -16,7 +16,7 @@ from datetime import datetime
 
 from nacl.public import PrivateKey
 from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy.orm import Session, object_session
 
 from crypto.keys import Argon2Params, generate_box_key, wrap_secret
 from journalist_app import audit
@@ -44,7 +44,7 @@ from journalist_app.errors import (
     PermissionDenied,
     WeakPassphrase,
 )
-from journalist_app.grants import HELD_AS, key_kinds
+from journalist_app.grants import HELD_AS, _all_officers, _officer, key_kinds
 from journalist_app.keyring import UnlockedKeyring
 from journalist_app.models import KeyGrant, Officer, UnitKey
 from journalist_app.roles import ROLE_UNIT_KEYS, Permission, Role, has_permission, requires
@@ -110,28 +110,25 @@ def create_officer(
     one_time = passphrase is None
     chosen = generate_passphrase() if passphrase is None else passphrase
     grants = [] if one_time else held_secrets(actor, role)
-    officer, enrolment = new_officer(
-        username, chosen, params, role=role, grants=grants, totp_key=totp_key
-    )
-    officer.must_change_passphrase = one_time
-    session.add(officer)
-    session.flush()
-    granted = key_kinds(session, [kid for kid, _ in grants])
-    audit.record(
+    enrolment, granted = _add_account(
         session,
         actor,
-        audit.Action.ACCOUNT_CREATED,
-        audit.officer_target(username),
-        {"role": role.value, "one_time_passphrase": one_time, "granted": sorted(granted)},
+        username,
+        chosen,
+        params,
+        role=role,
+        grants=grants,
+        totp_key=totp_key,
+        details={"role": role.value, "one_time_passphrase": one_time},
+        one_time=one_time,
         now=now,
     )
-    session.commit()
     return CreatedAccount(
         username=username,
         role=role,
         enrolment=enrolment,
         one_time_passphrase=chosen if one_time else None,
-        granted=tuple(sorted(granted)),
+        granted=granted,
     )
 
 
@@ -161,22 +158,19 @@ def create_first_admin(
         if granter.signing_key is None:
             raise MissingKey(f"{granter.username!r} holds no signing key to hand on")
         grants = held_secrets(granter, Role.ADMIN)
-    officer, enrolment = new_officer(
-        username, passphrase, params, role=Role.ADMIN, grants=grants, totp_key=totp_key
-    )
-    session.add(officer)
-    session.flush()
-    granted = key_kinds(session, [kid for kid, _ in grants])
-    audit.record(
+    enrolment, granted = _add_account(
         session,
         granter.username if granter else username,
-        audit.Action.ACCOUNT_CREATED,
-        audit.officer_target(username),
-        {"role": Role.ADMIN.value, "first_admin": True, "granted": sorted(granted)},
+        username,
+        passphrase,
+        params,
+        role=Role.ADMIN,
+        grants=grants,
+        totp_key=totp_key,
+        details={"role": Role.ADMIN.value, "first_admin": True},
         now=now,
     )
-    session.commit()
-    return CreatedAccount(username, Role.ADMIN, enrolment, granted=tuple(sorted(granted)))
+    return CreatedAccount(username, Role.ADMIN, enrolment, granted=granted)
 
 
 @requires(Permission.ACCOUNTS_MANAGE)
@@ -204,15 +198,14 @@ def remove_officer(
         )
     count = len(officer.grants)
     session.delete(officer)
-    audit.record(
+    _audit(
         session,
         actor,
         audit.Action.ACCOUNT_REMOVED,
-        audit.officer_target(username),
+        username,
         {"role": officer.role, "grants_deleted": count, "forced": bool(orphaned)},
-        now=now,
+        now,
     )
-    session.commit()
     return count
 
 
@@ -243,18 +236,17 @@ def reset_passphrase(
     officer.failed_logins = 0
     officer.locked_until = None
     officer.session_epoch += 1
-    audit.record(
+    _audit(
         session,
         actor,
         audit.Action.PASSPHRASE_RESET,
-        audit.officer_target(username),
+        username,
         {
             "grants_dropped": dropped,
             "regranted": sorted(key_kinds(session, [k for k, _ in regrant])),
         },
-        now=now,
+        now,
     )
-    session.commit()
     return one_time
 
 
@@ -273,10 +265,7 @@ def reset_second_factor(
     officer.totp_secret_sealed = seal_secret(totp_key, username, enrolment.secret)
     officer.totp_last_step = 0
     officer.session_epoch += 1
-    audit.record(
-        session, actor, audit.Action.TOTP_RESET, audit.officer_target(username), {}, now=now
-    )
-    session.commit()
+    _audit(session, actor, audit.Action.TOTP_RESET, username, {}, now)
     return enrolment
 
 
@@ -288,10 +277,7 @@ def unlock_account(
     officer = _officer(session, username)
     officer.failed_logins = 0
     officer.locked_until = None
-    audit.record(
-        session, actor, audit.Action.ACCOUNT_UNLOCKED, audit.officer_target(username), {}, now=now
-    )
-    session.commit()
+    _audit(session, actor, audit.Action.ACCOUNT_UNLOCKED, username, {}, now)
 
 
 @requires(Permission.SESSION)
@@ -322,15 +308,7 @@ def change_own_passphrase(
     _rekey(officer, new, params, _grant_rows(officer, held))
     officer.must_change_passphrase = False
     officer.session_epoch += 1
-    audit.record(
-        session,
-        keyring,
-        audit.Action.PASSPHRASE_CHANGED,
-        audit.officer_target(officer.username),
-        {},
-        now=now,
-    )
-    session.commit()
+    _audit(session, keyring, audit.Action.PASSPHRASE_CHANGED, officer.username, {}, now)
     return open_grants(session, officer, unwrap_officer_key(officer, new))
 
 
@@ -363,21 +341,12 @@ def list_accounts(session: Session, actor: UnlockedKeyring) -> list[AccountSumma
     return summaries
 
 
-# --- helpers ----------------------------------------------------------------------------
+# --- helpers (the account lookups _officer and _all_officers are grants.py's) -----------
 
 
 def _refuse_taken(session: Session, username: str) -> None:
     if session.scalar(select(Officer.id).where(Officer.username == username)) is not None:
         raise OfficerExists(f"an officer named {username!r} already exists")
-
-
-def _officer(session: Session, username: str) -> Officer:
-    officer = session.scalar(
-        select(Officer).where(Officer.username == username).options(selectinload(Officer.grants))
-    )
-    if officer is None:
-        raise OfficerNotFound(f"no officer named {username!r}")
-    return officer
 
 
 def _officer_by_id(session: Session, keyring: UnlockedKeyring) -> Officer:
@@ -387,12 +356,48 @@ def _officer_by_id(session: Session, keyring: UnlockedKeyring) -> Officer:
     return officer
 
 
-def _all_officers(session: Session) -> list[Officer]:
-    return list(
-        session.scalars(
-            select(Officer).options(selectinload(Officer.grants)).order_by(Officer.username)
-        )
+def _add_account(
+    session: Session,
+    actor: UnlockedKeyring | str,
+    username: str,
+    passphrase: str,
+    params: Argon2Params,
+    *,
+    role: Role,
+    grants: list[tuple[str, bytes]],
+    totp_key: bytes,
+    details: dict[str, object],
+    one_time: bool = False,
+    now: datetime | None,
+) -> tuple[Enrolment | None, tuple[str, ...]]:
+    """Add the account with ``grants`` and its audit entry; commits.
+
+    Returns its second factor and the kinds of key granted, sorted.
+    """
+    officer, enrolment = new_officer(
+        username, passphrase, params, role=role, grants=grants, totp_key=totp_key
     )
+    officer.must_change_passphrase = one_time
+    session.add(officer)
+    session.flush()
+    granted = sorted(key_kinds(session, [kid for kid, _ in grants]))
+    _audit(
+        session, actor, audit.Action.ACCOUNT_CREATED, username, {**details, "granted": granted}, now
+    )
+    return enrolment, tuple(granted)
+
+
+def _audit(
+    session: Session,
+    actor: UnlockedKeyring | str,
+    action: str,
+    username: str,
+    details: dict[str, object],
+    now: datetime | None,
+) -> None:
+    """The audit entry of an action on ``username``'s account; commits it with the change."""
+    audit.record(session, actor, action, audit.officer_target(username), details, now=now)
+    session.commit()
 
 
 def _rekey(

@@ -11,7 +11,7 @@ import contextvars
 import getpass
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -22,6 +22,14 @@ from sqlalchemy.orm import Session
 from crypto.encoding import b64encode
 from journalist_app import accounts, audit, cli_accounts, cli_airgap, custody, key_ops
 from journalist_app.authentication import unlock_for_command
+from journalist_app.cli_common import (
+    NEW_PASSPHRASE_ENV,
+    PASSPHRASE_ENV,
+    CliHelpers,
+    Handler,
+    add_you,
+    load_totp_key,
+)
 from journalist_app.config import ConfigError, OfficerConfig
 from journalist_app.database import create_schema, make_engine, make_session_factory
 from journalist_app.errors import KeysNotInitialised, MissingKey, OfficerError, SyncError
@@ -31,19 +39,14 @@ from journalist_app.progress import progress_bar, say
 from journalist_app.recipient_sets import latest_public_files, write_public_files
 from journalist_app.roles import Role, parse_role
 from journalist_app.sync import SyncEvent, run_sync
-from journalist_app.totp import Enrolment, load_or_create_totp_key, next_usable_code, open_secret
+from journalist_app.totp import Enrolment, next_usable_code, open_secret
 from journalist_app.triage.categories import use_process_categories
 
-# Names of environment variables, not secrets.
-PASSPHRASE_ENV = "IBLAGH_OFFICER_PASSPHRASE"  # noqa: S105
-NEW_PASSPHRASE_ENV = "IBLAGH_NEW_OFFICER_PASSPHRASE"  # noqa: S105
 DEMO_OFFICER = "demo"
 DEMO_ADMIN = "demo-admin"
 DEMO_CREDENTIALS_FILE = "demo-credentials.txt"
 # The command being run ("keys rotate"), for the audit entry of its unlock.
 _COMMAND: contextvars.ContextVar[str] = contextvars.ContextVar("command", default="")
-
-Handler = Callable[[argparse.Namespace, OfficerConfig, TextIO], int]
 
 
 class CliError(OfficerError):
@@ -86,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         required=True, metavar="ACTION"
     )
     add = officer.add_parser("add", help="(admin) add an officer; they type their passphrase")
-    add.add_argument("--officer", required=True, help="your username (you unlock)")
+    add_you(add)
     add.add_argument("--new", required=True, help="username of the new officer")
     add.add_argument(
         "--role",
@@ -97,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     add.set_defaults(handler=officer_add)
 
     sync = commands.add_parser("sync", help="pull reports from the public host, push replies")
-    sync.add_argument("--officer", required=True, help="your username (you unlock)")
+    add_you(sync)
     sync.set_defaults(handler=sync_now)
 
     demo = commands.add_parser("demo-init", help="demo keys and login for 'make run' only")
@@ -112,31 +115,20 @@ def _parser() -> argparse.ArgumentParser:
     demo_code_parser.set_defaults(handler=demo_code)
 
     export = commands.add_parser("export-public", help="sign and write the public files anew")
-    export.add_argument("--officer", required=True, help="your username (you unlock)")
+    add_you(export)
     export.add_argument("--public-out", required=True, type=Path, help="folder for public files")
     export.set_defaults(handler=export_public)
 
-    cli_airgap.register(
-        commands,
-        cli_airgap.CliHelpers(
-            open_database=_open_database,
-            unlock=_unlock,
-            new_passphrase=lambda what: _new_passphrase(NEW_PASSPHRASE_ENV, what),
-        ),
+    helpers = CliHelpers(
+        open_database=_open_database,
+        unlock=_unlock,
+        new_passphrase=_new_passphrase,
+        ask=_ask,
+        write_public=_write_public,
+        print_enrolment=_print_enrolment,
     )
-    cli_accounts.register(
-        commands,
-        keys,
-        officer,
-        cli_accounts.CliHelpers(
-            open_database=_open_database,
-            unlock=_unlock,
-            new_passphrase=_new_passphrase,
-            ask=_ask,
-            write_public=_write_public,
-            print_enrolment=_print_enrolment,
-        ),
-    )
+    cli_airgap.register(commands, helpers)
+    cli_accounts.register(commands, keys, officer, helpers)
     return parser
 
 
@@ -150,7 +142,7 @@ def keys_init(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> i
     custody.check_username(args.officer)
     passphrase = _new_passphrase(PASSPHRASE_ENV, f"passphrase for {args.officer}", args.officer)
     result = custody.init_unit_keys(
-        session, args.officer, passphrase, config.wrap_params, totp_key=_totp_key(config)
+        session, args.officer, passphrase, config.wrap_params, totp_key=load_totp_key(config)
     )
     _record_init(session, args.officer)
     _write_public(session, args.public_out, out)
@@ -183,7 +175,7 @@ def officer_add(args: argparse.Namespace, config: OfficerConfig, out: TextIO) ->
         args.new,
         role,
         params=config.wrap_params,
-        totp_key=_totp_key(config),
+        totp_key=load_totp_key(config),
         passphrase=passphrase,
     )
     granted = ", ".join(created.granted) or "no key"
@@ -219,7 +211,7 @@ def demo_init(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> i
     session = _open_database(config)
     credentials = config.data_dir / DEMO_CREDENTIALS_FILE
     if not custody.keys_initialised(session):
-        totp_key = _totp_key(config)
+        totp_key = load_totp_key(config)
         officer_passphrase = accounts.generate_passphrase()
         admin_passphrase = accounts.generate_passphrase()
         accounts.create_first_admin(
@@ -356,10 +348,6 @@ def _command_name(argv: Sequence[str]) -> str:
     return " ".join(words)
 
 
-def _totp_key(config: OfficerConfig) -> bytes:
-    return load_or_create_totp_key(config.ensure_data_dir())
-
-
 def _print_enrolment(username: str, enrolment: Enrolment | None, out: TextIO) -> None:
     if enrolment is None:
         return
@@ -386,7 +374,7 @@ def _demo_totp_secret(session: Session, config: OfficerConfig, username: str) ->
     officer = session.scalar(select(Officer).where(Officer.username == username))
     if officer is None or officer.totp_secret_sealed is None:
         raise CliError(f"{username!r} has no two-factor secret; remove the data dir and rerun")
-    return open_secret(_totp_key(config), username, officer.totp_secret_sealed)
+    return open_secret(load_totp_key(config), username, officer.totp_secret_sealed)
 
 
 def _write_demo_credentials(path: Path, logins: dict[str, str]) -> None:

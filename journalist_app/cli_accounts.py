@@ -6,47 +6,26 @@ checks the permission and writes the audit entry.
 """
 
 import argparse
-import functools
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy.orm import Session
-
 from crypto.encoding import b64encode
 from journalist_app import accounts, audit, grants, key_ops
+from journalist_app.cli_common import (
+    NEW_PASSPHRASE_ENV,
+    PASSPHRASE_ENV,
+    CliHelpers,
+    add_you,
+    load_totp_key,
+)
 from journalist_app.config import OfficerConfig
 from journalist_app.custody import keys_initialised
 from journalist_app.errors import OfficerError
-from journalist_app.keyring import UnlockedKeyring
-from journalist_app.totp import Enrolment, load_or_create_totp_key
-
-PASSPHRASE_ENV = "IBLAGH_OFFICER_PASSPHRASE"  # noqa: S105 (a variable name)
-NEW_PASSPHRASE_ENV = "IBLAGH_NEW_OFFICER_PASSPHRASE"  # noqa: S105
 
 
 class AuditChainBroken(OfficerError):
     """``audit verify`` found the first entry that breaks the chain."""
-
-
-@dataclass(frozen=True)
-class CliHelpers:
-    """What the commands need from journalist_app/cli.py."""
-
-    open_database: Callable[[OfficerConfig], Session]
-    # (session, config, username, first_passphrase=...) -> keyring
-    unlock: Callable[..., UnlockedKeyring]
-    # (environment variable, what for, username) -> a new passphrase that meets the policy
-    new_passphrase: Callable[[str, str, str], str]
-    # (prompt, environment variable) -> what was typed
-    ask: Callable[[str, str], str]
-    write_public: Callable[[Session, Path, TextIO], None]
-    print_enrolment: Callable[[str, Enrolment | None, TextIO], None]
-
-
-Handler = Callable[[argparse.Namespace, OfficerConfig, TextIO], int]
 
 
 def register(
@@ -57,12 +36,6 @@ def register(
 ) -> None:
     """Add the commands under ``admin``, ``officer``, ``keys`` and ``audit``."""
 
-    def bind(handler: Callable[..., int]) -> Handler:
-        return functools.partial(handler, helpers=helpers)
-
-    def you(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--officer", required=True, help="your username (you unlock)")
-
     admin = commands.add_parser("admin", help="the first admin").add_subparsers(
         required=True, metavar="ACTION"
     )
@@ -71,7 +44,7 @@ def register(
     create.add_argument(
         "--officer", help="after 'keys init': a holder of the signing key, who unlocks to grant it"
     )
-    create.set_defaults(handler=bind(admin_create))
+    create.set_defaults(handler=helpers.bind(admin_create))
 
     for name, handler, text in (
         ("remove", officer_remove, "(admin) delete an account and every key granted to it"),
@@ -80,41 +53,41 @@ def register(
         ("unlock", officer_unlock, "(admin) lift a lockout after failed logins"),
     ):
         action = officer.add_parser(name, help=text)
-        you(action)
+        add_you(action)
         action.add_argument("--name", required=True, help="the account to act on")
         if name == "remove":
             action.add_argument(
                 "--force", action="store_true", help="even if they are a key's last holder"
             )
-        action.set_defaults(handler=bind(handler))
+        action.set_defaults(handler=helpers.bind(handler))
     listing = officer.add_parser("list", help="(admin) accounts, roles, keys held, lockouts")
-    you(listing)
-    listing.set_defaults(handler=bind(officer_list))
+    add_you(listing)
+    listing.set_defaults(handler=helpers.bind(officer_list))
     own = officer.add_parser("passphrase", help="change your own passphrase")
-    you(own)
-    own.set_defaults(handler=bind(officer_passphrase))
+    add_you(own)
+    own.set_defaults(handler=helpers.bind(officer_passphrase))
 
     rotate = keys.add_parser("rotate", help="(admin) new intake key for all who held the old one")
-    you(rotate)
+    add_you(rotate)
     rotate.add_argument("--public-out", required=True, type=Path, help="folder for public files")
-    rotate.set_defaults(handler=bind(keys_rotate))
+    rotate.set_defaults(handler=helpers.bind(keys_rotate))
     rotate_identity = keys.add_parser(
         "rotate-identity", help="(admin) new identity key for all who held the old one"
     )
-    you(rotate_identity)
+    add_you(rotate_identity)
     rotate_identity.add_argument(
         "--public-out", required=True, type=Path, help="folder for public files"
     )
-    rotate_identity.set_defaults(handler=bind(keys_rotate_identity))
+    rotate_identity.set_defaults(handler=helpers.bind(keys_rotate_identity))
     grant = keys.add_parser("grant", help="seal the keys you hold to an account that needs them")
-    you(grant)
+    add_you(grant)
     grant.add_argument("--to", required=True, help="the account to grant to")
     grant.add_argument(
         "--admin-intake",
         action="store_true",
         help="give an admin the intake keys (the explicit exception: admins read nothing)",
     )
-    grant.set_defaults(handler=bind(keys_grant))
+    grant.set_defaults(handler=helpers.bind(keys_grant))
     recover = keys.add_parser(
         "recover", help="every officer lost: a new admin who reads reports with the recovery key"
     )
@@ -123,14 +96,14 @@ def register(
     )
     recover.add_argument("--new-admin", required=True, help="username of the new admin")
     recover.add_argument("--public-out", type=Path, help="folder for the new public files")
-    recover.set_defaults(handler=bind(keys_recover))
+    recover.set_defaults(handler=helpers.bind(keys_recover))
 
     audit_parser = commands.add_parser("audit", help="the audit log").add_subparsers(
         required=True, metavar="ACTION"
     )
     verify = audit_parser.add_parser("verify", help="check the hash chain of the audit log")
     verify.add_argument("--head", help="a head hash noted earlier, to detect a truncated log")
-    verify.set_defaults(handler=bind(audit_verify))
+    verify.set_defaults(handler=helpers.bind(audit_verify))
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -157,7 +130,7 @@ def admin_create(
         args.username,
         passphrase,
         params=config.wrap_params,
-        totp_key=_totp_key(config),
+        totp_key=load_totp_key(config),
         granter=granter,
     )
     granted = ", ".join(created.granted) or "no key yet ('keys init' grants the signing key)"
@@ -169,8 +142,7 @@ def admin_create(
 def officer_remove(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
-    session = helpers.open_database(config)
-    keyring = helpers.unlock(session, config, args.officer)
+    session, keyring = helpers.unlocked(config, args.officer)
     count = accounts.remove_officer(session, keyring, args.name, force=args.force)
     print(f"officer {args.name!r} removed with {count} grants", file=out)
     print(
@@ -184,8 +156,7 @@ def officer_remove(
 def officer_reset_passphrase(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
-    session = helpers.open_database(config)
-    keyring = helpers.unlock(session, config, args.officer)
+    session, keyring = helpers.unlocked(config, args.officer)
     passphrase = accounts.reset_passphrase(session, keyring, args.name, params=config.wrap_params)
     print(
         f"one-time passphrase for {args.name}: {passphrase}\n"
@@ -199,10 +170,9 @@ def officer_reset_passphrase(
 def officer_reset_2fa(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
-    session = helpers.open_database(config)
-    keyring = helpers.unlock(session, config, args.officer)
+    session, keyring = helpers.unlocked(config, args.officer)
     enrolment = accounts.reset_second_factor(
-        session, keyring, args.name, totp_key=_totp_key(config)
+        session, keyring, args.name, totp_key=load_totp_key(config)
     )
     print(f"two-factor of {args.name!r} reset; their sessions are ended", file=out)
     helpers.print_enrolment(args.name, enrolment, out)
@@ -212,8 +182,7 @@ def officer_reset_2fa(
 def officer_unlock(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
-    session = helpers.open_database(config)
-    keyring = helpers.unlock(session, config, args.officer)
+    session, keyring = helpers.unlocked(config, args.officer)
     accounts.unlock_account(session, keyring, args.name)
     print(f"the lockout of {args.name!r} is lifted", file=out)
     return 0
@@ -222,8 +191,7 @@ def officer_unlock(
 def officer_list(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
-    session = helpers.open_database(config)
-    keyring = helpers.unlock(session, config, args.officer)
+    session, keyring = helpers.unlocked(config, args.officer)
     for account in accounts.list_accounts(session, keyring):
         state = []
         if account.must_change_passphrase:
@@ -241,8 +209,7 @@ def officer_list(
 def officer_passphrase(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
-    session = helpers.open_database(config)
-    keyring = helpers.unlock(session, config, args.officer, first_passphrase=True)
+    session, keyring = helpers.unlocked(config, args.officer, first_passphrase=True)
     current = os.environ.get(PASSPHRASE_ENV) or helpers.ask(
         f"current passphrase for {args.officer}: ", PASSPHRASE_ENV
     )
@@ -255,8 +222,7 @@ def officer_passphrase(
 def keys_rotate(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
-    session = helpers.open_database(config)
-    keyring = helpers.unlock(session, config, args.officer)
+    session, keyring = helpers.unlocked(config, args.officer)
     result = key_ops.rotate_intake_key(session, keyring)
     print(f"new intake key {result.new_key_id}", file=out)
     print(f"retired (kept for old reports): {', '.join(result.retired_key_ids)}", file=out)
@@ -269,8 +235,7 @@ def keys_rotate(
 def keys_rotate_identity(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
-    session = helpers.open_database(config)
-    keyring = helpers.unlock(session, config, args.officer)
+    session, keyring = helpers.unlocked(config, args.officer)
     result = key_ops.rotate_identity_key(session, keyring)
     print(f"new identity key {result.new_key_id}", file=out)
     retired = ", ".join(result.retired_key_ids) or "none (this is the unit's first)"
@@ -284,8 +249,7 @@ def keys_rotate_identity(
 def keys_grant(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
-    session = helpers.open_database(config)
-    keyring = helpers.unlock(session, config, args.officer)
+    session, keyring = helpers.unlocked(config, args.officer)
     granted = grants.grant_keys(session, keyring, args.to, with_intake=args.admin_intake)
     print(f"{len(granted)} keys granted to {args.to!r}", file=out)
     return 0
@@ -309,7 +273,7 @@ def keys_recover(
         args.new_admin,
         passphrase,
         params=config.wrap_params,
-        totp_key=_totp_key(config),
+        totp_key=load_totp_key(config),
     )
     print(
         f"recovered: admin {args.new_admin!r} holds the recovery key (every stored report "
@@ -343,7 +307,3 @@ def audit_verify(
     print(f"audit log intact: {check.count} entries; head {check.head}", file=out)
     print("note the head elsewhere; 'audit verify --head HASH' later detects a cut end", file=out)
     return 0
-
-
-def _totp_key(config: OfficerConfig) -> bytes:
-    return load_or_create_totp_key(config.ensure_data_dir())

@@ -8,41 +8,20 @@ passphrase helpers so the commands here log in exactly like the others.
 """
 
 import argparse
-import functools
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
-
-from sqlalchemy.orm import Session
 
 from crypto.encoding import b64decode
 from crypto.errors import CryptoError
 from journalist_app.airgap import batch_files, connected_host, inbound, outbound
+from journalist_app.cli_common import NEW_PASSPHRASE_ENV, CliHelpers, add_you
 from journalist_app.config import OfficerConfig
-from journalist_app.keyring import UnlockedKeyring
 from journalist_app.progress import Phases, say
 from journalist_app.sync import SyncEvent
 
 
-@dataclass(frozen=True)
-class CliHelpers:
-    """What the commands need from journalist_app/cli.py."""
-
-    open_database: Callable[[OfficerConfig], Session]
-    unlock: Callable[[Session, OfficerConfig, str], UnlockedKeyring]
-    # Asks (or reads from the environment) a new passphrase; the argument says what for.
-    new_passphrase: Callable[[str], str]
-
-
-Handler = Callable[[argparse.Namespace, OfficerConfig, TextIO], int]
-
-
 def register(commands: "argparse._SubParsersAction[Any]", helpers: CliHelpers) -> None:
     """Add the air-gap commands to the ``iblagh-officer`` parser."""
-
-    def bind(handler: Callable[..., int]) -> Handler:
-        return functools.partial(handler, helpers=helpers)
 
     host = commands.add_parser(
         "connected-host", help="set up the connected machine of an air-gapped unit"
@@ -50,39 +29,39 @@ def register(commands: "argparse._SubParsersAction[Any]", helpers: CliHelpers) -
     kit = host.add_parser(
         "export", help="(offline host) write the kit: an account holding the sync key only"
     )
-    kit.add_argument("--officer", required=True, help="your username (you unlock)")
+    add_you(kit)
     kit.add_argument("--out", required=True, type=Path, help="kit file to write")
     kit.add_argument("--as", dest="account", help="account name there (default: yours)")
-    kit.set_defaults(handler=bind(kit_export))
+    kit.set_defaults(handler=helpers.bind(kit_export))
     setup = host.add_parser("setup", help="(connected machine) set up this data dir from a kit")
     setup.add_argument("kit", type=Path, help="kit file from 'connected-host export'")
     setup.add_argument(
         "--unit-verify-key", type=Path, help="the 'unit-verify-key' file, to pin the unit's key"
     )
-    setup.set_defaults(handler=bind(kit_setup))
+    setup.set_defaults(handler=helpers.bind(kit_setup))
 
     export = commands.add_parser(
         "export", help="(connected machine) write what the public host holds into a batch"
     )
-    export.add_argument("--officer", required=True, help="your username (you unlock)")
+    add_you(export)
     export.add_argument("--out", required=True, type=Path, help="batch file to write")
     export.add_argument(
         "--limit", type=int, default=inbound.MAX_LISTING, help="at most this many submissions"
     )
-    export.set_defaults(handler=bind(export_batch))
+    export.set_defaults(handler=helpers.bind(export_batch))
 
     import_ = commands.add_parser(
         "import", help="(offline host) verify an inbound batch and store its reports"
     )
-    import_.add_argument("--officer", required=True, help="your username (you unlock)")
+    add_you(import_)
     import_.add_argument("batch", type=Path, help="batch file from 'export'")
-    import_.set_defaults(handler=bind(import_batch))
+    import_.set_defaults(handler=helpers.bind(import_batch))
 
     outbox_ = commands.add_parser(
         "export-outbox",
         help="(offline host) write acknowledgements and replies into a signed batch",
     )
-    outbox_.add_argument("--officer", required=True, help="your username (you unlock)")
+    add_you(outbox_)
     outbox_.add_argument("--out", required=True, type=Path, help="batch file to write")
     outbox_.add_argument(
         "--all",
@@ -90,14 +69,14 @@ def register(commands: "argparse._SubParsersAction[Any]", helpers: CliHelpers) -
         action="store_true",
         help="everything not yet confirmed, also what an earlier batch carried (one was lost)",
     )
-    outbox_.set_defaults(handler=bind(export_outbox))
+    outbox_.set_defaults(handler=helpers.bind(export_outbox))
 
     upload = commands.add_parser(
         "upload", help="(connected machine) verify an outbound batch and apply it"
     )
-    upload.add_argument("--officer", required=True, help="your username (you unlock)")
+    add_you(upload)
     upload.add_argument("batch", type=Path, help="batch file from 'export-outbox'")
-    upload.set_defaults(handler=bind(upload_batch))
+    upload.set_defaults(handler=helpers.bind(upload_batch))
 
 
 # --- connected-host ---------------------------------------------------------------------
@@ -106,10 +85,11 @@ def register(commands: "argparse._SubParsersAction[Any]", helpers: CliHelpers) -
 def kit_export(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
-    session = helpers.open_database(config)
-    keyring = helpers.unlock(session, config, args.officer)
+    session, keyring = helpers.unlocked(config, args.officer)
     account = args.account or args.officer
-    passphrase = helpers.new_passphrase(f"passphrase of {account} on the connected machine")
+    passphrase = helpers.new_passphrase(
+        NEW_PASSPHRASE_ENV, f"passphrase of {account} on the connected machine", ""
+    )
     kit = connected_host.export_kit(session, keyring, account, passphrase, config.wrap_params)
     with batch_files.atomic_output(args.out) as (handle, publish):
         handle.write(kit)
@@ -151,8 +131,7 @@ def kit_setup(
 def export_batch(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
-    session = helpers.open_database(config)
-    keyring = helpers.unlock(session, config, args.officer)
+    session, keyring = helpers.unlocked(config, args.officer)
     with Phases() as phases:
         phases.start("listing")
 
@@ -177,8 +156,7 @@ def export_batch(
 def import_batch(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
-    session = helpers.open_database(config)
-    keyring = helpers.unlock(session, config, args.officer)
+    session, keyring = helpers.unlocked(config, args.officer)
     with Phases() as phases:
         phases.start("verifying", _size(args.batch), in_bytes=True)
 
@@ -208,8 +186,7 @@ def import_batch(
 def export_outbox(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
-    session = helpers.open_database(config)
-    keyring = helpers.unlock(session, config, args.officer)
+    session, keyring = helpers.unlocked(config, args.officer)
     with Phases() as phases:
         phases.start("exporting", outbound.count_pending(session, args.include_all), unit="entry")
         result = outbound.export_outbox(
@@ -226,8 +203,7 @@ def export_outbox(
 def upload_batch(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
-    session = helpers.open_database(config)
-    keyring = helpers.unlock(session, config, args.officer)
+    session, keyring = helpers.unlocked(config, args.officer)
     with Phases() as phases:
         phases.start("verifying", _size(args.batch), in_bytes=True)
         result = outbound.upload_outbox(

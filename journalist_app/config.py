@@ -25,6 +25,14 @@ DEFAULT_SYNC_URL = "http://127.0.0.1:8081"
 DEFAULT_SESSION_MINUTES = 30
 # However active, a session ends after this long: the officer logs in (and unlocks) again.
 DEFAULT_SESSION_MAX_MINUTES = 8 * 60
+# Limits of one sync run (docs/sync-api.md): the officer host never trusts the public
+# host, so a compromised one cannot fill this host's disk. The public host accepts at most
+# 500 MiB of attachments per report; a blob larger than this is refused, not stored.
+DEFAULT_SYNC_MAX_BLOB_BYTES = 600 * 1024 * 1024
+# Submissions stored per sync run; the rest wait on the public host for the next run.
+DEFAULT_SYNC_MAX_PER_RUN = 5000
+# No blob is started when the data dir's filesystem would be left with less than this.
+DEFAULT_MIN_FREE_BYTES = 1024 * 1024 * 1024
 SECRET_KEY_FILE = "flask-secret-key"  # noqa: S105 (a file name)
 _KDF_CHOICES = {"default": WRAP_PARAMS_DEFAULT, "fast": WRAP_PARAMS_FAST}
 _TRUE = {"1", "true", "yes", "on"}
@@ -52,6 +60,12 @@ class OfficerConfig:
     session_max_minutes: int = DEFAULT_SESSION_MAX_MINUTES
     # The report categories: the built-in set, or IBLAGH_CATEGORIES_FILE (docs/categories.md).
     categories: tuple[Category, ...] = CATEGORIES
+    sync_max_blob_bytes: int = DEFAULT_SYNC_MAX_BLOB_BYTES
+    sync_max_per_run: int = DEFAULT_SYNC_MAX_PER_RUN
+    min_free_bytes: int = DEFAULT_MIN_FREE_BYTES
+    # Refuse (leave on the public host) a submission whose blobs are not envelopes sealed
+    # only to this unit's keys. Off by default for now: see journalist_app/sync.py.
+    sync_check_envelopes: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "OfficerConfig":
@@ -87,6 +101,16 @@ class OfficerConfig:
             ),
             sync_socks=sync_socks,
             categories=_categories(environ),
+            sync_max_blob_bytes=_positive_int(
+                environ, "IBLAGH_SYNC_MAX_BLOB_BYTES", DEFAULT_SYNC_MAX_BLOB_BYTES
+            ),
+            sync_max_per_run=_positive_int(
+                environ, "IBLAGH_SYNC_MAX_PER_RUN", DEFAULT_SYNC_MAX_PER_RUN
+            ),
+            min_free_bytes=_non_negative_int(
+                environ, "IBLAGH_MIN_FREE_BYTES", DEFAULT_MIN_FREE_BYTES
+            ),
+            sync_check_envelopes=_boolean(environ, "IBLAGH_SYNC_CHECK_ENVELOPES", default=True),
         )
 
     @property
@@ -117,6 +141,19 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _non_negative_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number") from exc
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more")
+    return value
+
+
 def _categories(environ: Mapping[str, str]) -> tuple[Category, ...]:
     """The configured categories, checked now so that a mistake stops the host at start-up."""
     raw = (environ.get("IBLAGH_CATEGORIES_FILE") or "").strip()
@@ -128,8 +165,10 @@ def _categories(environ: Mapping[str, str]) -> tuple[Category, ...]:
         raise ConfigError(f"IBLAGH_CATEGORIES_FILE ({raw}): {exc}") from None
 
 
-def _boolean(environ: Mapping[str, str], name: str) -> bool:
+def _boolean(environ: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
     if raw in _TRUE:
         return True
     if raw in _FALSE:

@@ -3,28 +3,56 @@
 Order matters: blobs are written durably and the rows committed *before* the public
 host is told it may delete them. A run interrupted anywhere is repeated safely: what is
 already stored is not stored twice, only acknowledged again.
+
+The public host is never trusted (it may be compromised): a run stores at most
+``IBLAGH_SYNC_MAX_PER_RUN`` submissions, refuses a submission with too many blobs or a
+blob larger than ``IBLAGH_SYNC_MAX_BLOB_BYTES``, starts no blob that would leave less
+than ``IBLAGH_MIN_FREE_BYTES`` free, and (``IBLAGH_SYNC_CHECK_ENVELOPES``) refuses blobs
+that are not envelopes sealed only to this unit's keys. A refused submission is not
+acknowledged: it stays on the public host.
+
+The envelope check is off by default because the existing test flows store
+non-envelope blobs on purpose (a report that does not decrypt is shown as such).
 """
 
+import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import BinaryIO, Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from crypto.envelope import read_header
+from crypto.errors import CryptoError
 from journalist_app.blob_store import LocalBlobStore
-from journalist_app.config import OfficerConfig
+from journalist_app.config import (
+    DEFAULT_MIN_FREE_BYTES,
+    DEFAULT_SYNC_MAX_BLOB_BYTES,
+    DEFAULT_SYNC_MAX_PER_RUN,
+    OfficerConfig,
+)
 from journalist_app.errors import (
     BlobMismatch,
     MissingKey,
+    OfficerError,
     SyncProtocolError,
     UnknownReporter,
 )
 from journalist_app.keyring import UnlockedKeyring
-from journalist_app.models import Reply, Report, ReportBlob
-from journalist_app.sync_client import MAX_ACK_IDS, ListedBlob, ListedSubmission, SyncClient
+from journalist_app.models import Reply, Report, ReportBlob, UnitKey
+from journalist_app.sync_client import (
+    MAX_ACK_IDS,
+    EnvelopeRejected,
+    ListedBlob,
+    ListedSubmission,
+    NotEnoughDiskSpace,
+    SyncClient,
+    check_submission_limits,
+)
 from journalist_app.triage.ingest import index_pending, register_report
 
 EventKind = Literal["stored", "already_stored", "failed", "reply_pushed", "reply_failed"]
@@ -37,6 +65,8 @@ class SyncEvent:
     kind: EventKind
     id: str
     detail: str = ""
+    # The typed failure behind a ``failed`` event.
+    error: OfficerError | None = field(default=None, compare=False)
 
 
 Progress = Callable[[SyncEvent], None]
@@ -53,13 +83,67 @@ class SyncResult:
     acknowledged: int = 0
     replies_pushed: int = 0
     failed: int = 0
+    # The run stopped at IBLAGH_SYNC_MAX_PER_RUN with submissions still listed.
+    more_waiting: bool = False
 
     def summary(self) -> str:
         line = (
             f"synced: {self.new} new, {self.already_stored} already stored, "
             f"{self.acknowledged} acknowledged, {self.replies_pushed} replies pushed"
         )
-        return line + (f", {self.failed} failed" if self.failed else "")
+        line += f", {self.failed} failed" if self.failed else ""
+        if self.more_waiting:
+            line += (
+                "; stopped at the limit of submissions per run (IBLAGH_SYNC_MAX_PER_RUN): "
+                "more are waiting on the public host, sync again"
+            )
+        return line
+
+
+@dataclass(frozen=True)
+class RecipientKeyIds:
+    """The unit key ids (16 bytes each) a stored blob may be sealed to.
+
+    Bodies, attachments and follow-ups go to the intake keys and recovery; identity
+    sections to the identity keys and recovery (crypto/recipients.py).
+    """
+
+    reports: frozenset[bytes]
+    identity: frozenset[bytes]
+
+    @classmethod
+    def of_unit(cls, session: Session) -> "RecipientKeyIds":
+        """This host's unit keys, retired ones included (old recipient sets seal to them)."""
+        by_role: dict[str, set[bytes]] = {"intake": set(), "identity": set(), "recovery": set()}
+        for key in session.scalars(select(UnitKey).where(UnitKey.role.in_(list(by_role)))):
+            by_role[key.role].add(bytes.fromhex(key.key_id))
+        return cls(
+            reports=frozenset(by_role["intake"] | by_role["recovery"]),
+            identity=frozenset(by_role["identity"] | by_role["recovery"]),
+        )
+
+    def allowed(self, blob_name: str) -> frozenset[bytes]:
+        return self.identity if blob_name == "identity" else self.reports
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """What one sync run accepts from the public host (see the module docstring)."""
+
+    max_blob_bytes: int = DEFAULT_SYNC_MAX_BLOB_BYTES
+    max_per_run: int = DEFAULT_SYNC_MAX_PER_RUN
+    min_free_bytes: int = DEFAULT_MIN_FREE_BYTES
+    # None: blobs are not checked to be envelopes sealed to the unit's keys.
+    recipients: RecipientKeyIds | None = None
+
+    @classmethod
+    def from_config(cls, config: OfficerConfig, session: Session) -> "IngestLimits":
+        return cls(
+            max_blob_bytes=config.sync_max_blob_bytes,
+            max_per_run=config.sync_max_per_run,
+            min_free_bytes=config.min_free_bytes,
+            recipients=RecipientKeyIds.of_unit(session) if config.sync_check_envelopes else None,
+        )
 
 
 def run_sync(
@@ -73,7 +157,8 @@ def run_sync(
         raise MissingKey(f"officer {keyring.username!r} holds no sync key")
     client = SyncClient.from_config(config, keyring.sync_key)
     store = LocalBlobStore(config.data_dir)
-    result = pull(session, client, store, progress)
+    limits = IngestLimits.from_config(config, session)
+    result = pull(session, client, store, progress, limits=limits)
     # Read the triage fields while a keyring is unlocked (docs/triage.md).
     index_pending(session, store, keyring)
     push_replies(session, client, result, progress)
@@ -86,10 +171,17 @@ def pull(
     store: LocalBlobStore,
     progress: Progress | None = None,
     batch_size: int = 100,
+    limits: IngestLimits | None = None,
 ) -> SyncResult:
-    """Store every listed submission, then acknowledge what is stored, batch by batch."""
+    """Store every listed submission, then acknowledge what is stored, batch by batch.
+
+    Stops after ``limits.max_per_run`` submissions (``more_waiting`` is then set) and,
+    raising :class:`NotEnoughDiskSpace`, when the disk is nearly full; what was stored
+    before is acknowledged first.
+    """
     if not 1 <= batch_size <= MAX_ACK_IDS:
         raise ValueError(f"batch size is 1 to {MAX_ACK_IDS}")
+    limits = limits or IngestLimits()
     notify = progress or _ignore
     result = SyncResult()
     seen: set[str] = set()
@@ -99,23 +191,35 @@ def pull(
         # A listing of only what this run saw already: the rest failed or was not deleted.
         if not fresh:
             break
+        # However many new ids the public host keeps listing, one run stores a bounded number.
+        room = limits.max_per_run - len(seen)
+        if len(fresh) > room:
+            fresh = fresh[: max(room, 0)]
+            result.more_waiting = True
         seen.update(submission.id for submission in fresh)
         stored: list[str] = []
-        for submission in fresh:
-            outcome = store_submission(session, store, submission, _fetcher(client, submission))
-            notify(outcome)
-            if outcome.kind == "failed":
-                result.failed += 1
-                continue
-            stored.append(submission.id)
-            if outcome.kind == "stored":
-                result.new += 1
-            else:
-                result.already_stored += 1
+        try:
+            for submission in fresh:
+                source = _fetcher(client, submission)
+                outcome = store_submission(session, store, submission, source, limits)
+                notify(outcome)
+                if outcome.kind == "failed":
+                    result.failed += 1
+                    continue
+                stored.append(submission.id)
+                if outcome.kind == "stored":
+                    result.new += 1
+                else:
+                    result.already_stored += 1
+        except NotEnoughDiskSpace:
+            # What is stored durably is acknowledged before the run stops.
+            if stored:
+                client.ack(stored)
+            raise
         if stored:
             answer = client.ack(stored)
             result.acknowledged += len(answer.deleted) + len(answer.unknown)
-        if len(listing) < batch_size:
+        if result.more_waiting or len(listing) < batch_size:
             break
     return result
 
@@ -128,7 +232,11 @@ def _fetcher(client: SyncClient, submission: ListedSubmission) -> BlobSource:
 
 
 def store_submission(
-    session: Session, store: LocalBlobStore, submission: ListedSubmission, source: BlobSource
+    session: Session,
+    store: LocalBlobStore,
+    submission: ListedSubmission,
+    source: BlobSource,
+    limits: IngestLimits | None = None,
 ) -> SyncEvent:
     """Store one listed submission: every blob durably, then its row. Commits.
 
@@ -137,6 +245,10 @@ def store_submission(
     :class:`BlobMismatch` if it differs from the listing. A submission already stored is
     left as it is; on any failure nothing of it remains, so a run killed half-way and
     started again neither loses nor duplicates anything.
+
+    With ``limits``, a submission over them is refused (a ``failed`` event carrying the
+    typed error, nothing stored) and :class:`NotEnoughDiskSpace` is raised rather than a
+    blob started that would leave the disk nearly full.
     """
     # What a run killed while writing this submission left (it was never acknowledged,
     # so it is listed again): its temporary files go; its finished blobs are rewritten.
@@ -146,14 +258,21 @@ def store_submission(
     written: list[str] = []
     blobs: list[ReportBlob] = []
     try:
+        if limits is not None:
+            check_submission_limits(submission, limits.max_blob_bytes)
         for blob in submission.blobs:
             relative = store.relative_path(submission.id, blob.name)
+            if limits is not None:
+                _check_free_space(store.absolute(relative), blob, limits.min_free_bytes)
             with store.writer(relative) as handle:
                 source(blob, handle)
             written.append(relative)
             blobs.append(
                 ReportBlob(name=blob.name, path=relative, size=blob.size, sha256=blob.sha256)
             )
+        if limits is not None and limits.recipients is not None:
+            for blob, relative in zip(submission.blobs, written, strict=True):
+                _check_envelope(store, submission.id, blob.name, relative, limits.recipients)
         report = Report(
             id=submission.id,
             kind=submission.kind,
@@ -175,7 +294,7 @@ def store_submission(
         session.rollback()
         for relative in written:
             store.delete(relative)
-        return SyncEvent("failed", submission.id, str(exc))
+        return SyncEvent("failed", submission.id, str(exc), error=exc)
     except BaseException:
         session.rollback()
         for relative in written:
@@ -183,6 +302,41 @@ def store_submission(
         raise
     detail = f"{submission.kind}, {len(blobs)} blob{'s' if len(blobs) != 1 else ''}"
     return SyncEvent("stored", submission.id, detail)
+
+
+def _check_free_space(path: Path, blob: ListedBlob, min_free_bytes: int) -> None:
+    """Refuse to start a blob that would leave the data dir's disk with too little room."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if free - blob.size < min_free_bytes:
+        raise NotEnoughDiskSpace(
+            f"not enough free disk space for the next blob ({blob.size} bytes): "
+            f"{free} bytes are free in {folder} and IBLAGH_MIN_FREE_BYTES keeps "
+            f"{min_free_bytes} free. The sync stopped; nothing unstored was acknowledged. "
+            "Free some space and sync again."
+        )
+
+
+def _check_envelope(
+    store: LocalBlobStore, submission_id: str, name: str, relative: str, known: RecipientKeyIds
+) -> None:
+    """A stored blob must be an envelope sealed to this unit's keys only, else it is refused."""
+    try:
+        with store.open(relative) as handle:
+            _header, key_ids = read_header(handle)
+    except CryptoError as exc:
+        raise EnvelopeRejected(
+            f"blob {submission_id}/{name} is not an envelope: refused, left on the public host"
+        ) from exc
+    unknown = [key.hex() for key in key_ids if key not in known.allowed(name)]
+    if unknown:
+        raise EnvelopeRejected(
+            f"blob {submission_id}/{name} is sealed to {len(unknown)} key(s) that are not this "
+            f"unit's {'identity' if name == 'identity' else 'intake'} or recovery keys "
+            f"({', '.join(unknown[:3])}): refused, left on the public host"
+        )
 
 
 def push_replies(

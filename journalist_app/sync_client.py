@@ -12,6 +12,7 @@ import http.client
 import json
 import re
 import socket
+import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,6 +33,7 @@ from journalist_app.blob_store import BLOB_NAME, SUBMISSION_ID
 from journalist_app.config import OfficerConfig
 from journalist_app.errors import (
     BlobMismatch,
+    SyncError,
     SyncProtocolError,
     SyncRefused,
     SyncUnreachable,
@@ -42,6 +44,16 @@ API = "/sync/v1"
 KINDS = frozenset({"report", "followup"})
 MAX_JSON_BYTES = 8 * 1024 * 1024
 MAX_ACK_IDS = 500
+# body, identity and at most 10 attachments (source_app's max_attachments).
+MAX_ATTACHMENTS = 10
+MAX_BLOBS_PER_SUBMISSION = 2 + MAX_ATTACHMENTS
+# Text from the public host is cut to this many characters before it reaches a message.
+MAX_REMOTE_TEXT = 200
+# Bidirectional formatting characters (Unicode category Cf), which reorder what a
+# terminal shows: embeddings and overrides, isolates, and the directional marks.
+_BIDI_CONTROLS = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _READ_CHUNK = 64 * 1024
 _REFUSALS = {
@@ -52,6 +64,43 @@ _REFUSALS = {
     ),
     "replayed": "the request was seen as a replay: try again",
 }
+
+
+class SyncLimitExceeded(SyncProtocolError):
+    """A listed submission exceeds what this host accepts from the public host: refused,
+    not stored and not acknowledged, so it stays on the public host."""
+
+
+class BlobTooLarge(SyncLimitExceeded):
+    """A listed blob is larger than ``IBLAGH_SYNC_MAX_BLOB_BYTES``."""
+
+
+class TooManyBlobs(SyncLimitExceeded):
+    """A submission lists more blobs than a report can have (body, identity, 10 attachments)."""
+
+
+class EnvelopeRejected(SyncProtocolError):
+    """A stored blob is not an envelope sealed only to this unit's keys: not acknowledged."""
+
+
+class NotEnoughDiskSpace(SyncError):
+    """The next blob would leave less than ``IBLAGH_MIN_FREE_BYTES`` free: the sync stops."""
+
+
+def terminal_safe(text: object, limit: int = MAX_REMOTE_TEXT) -> str:
+    """Text from the public host, fit for an exception message or a terminal.
+
+    Control characters (C0, DEL, C1: ESC and every terminal escape with it) and the
+    bidirectional overrides and isolates are dropped, and the rest is cut to ``limit``
+    characters: a compromised public host can neither drive the officer's terminal nor
+    disguise what it shows.
+    """
+    cleaned = "".join(
+        char
+        for char in str(text)
+        if unicodedata.category(char) != "Cc" and char not in _BIDI_CONTROLS
+    )
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -191,6 +240,8 @@ class SyncClient:
         items = document.get("submissions") if isinstance(document, dict) else None
         if not isinstance(items, list):
             raise SyncProtocolError("the listing has no 'submissions' list")
+        if len(items) > limit:
+            raise SyncProtocolError(f"the listing holds more than the {limit} asked for")
         return [parse_submission(item) for item in items]
 
     def fetch_blob(self, submission_id: str, blob: ListedBlob, dst: BinaryIO) -> None:
@@ -275,7 +326,8 @@ class SyncClient:
         except urllib.error.HTTPError as exc:
             raise _http_error(exc, method, path) from exc
         except (urllib.error.URLError, OSError, HTTPException) as exc:
-            reason = getattr(exc, "reason", exc)
+            # A malformed status line, for one, quotes what the public host sent.
+            reason = terminal_safe(getattr(exc, "reason", exc))
             raise SyncUnreachable(
                 f"cannot reach the public host at {self.base_url}: {reason}"
             ) from exc
@@ -285,7 +337,8 @@ class SyncClient:
         try:
             return response.read(size)
         except (OSError, HTTPException) as exc:
-            raise SyncUnreachable(f"the connection to {self.base_url} broke: {exc}") from exc
+            reason = terminal_safe(exc)
+            raise SyncUnreachable(f"the connection to {self.base_url} broke: {reason}") from exc
 
     def _read_capped(self, response: HTTPResponse) -> bytes:
         raw = self._read(response, MAX_JSON_BYTES + 1)
@@ -305,13 +358,36 @@ def _http_error(exc: urllib.error.HTTPError, method: str, path: str) -> Exceptio
         code = ""
     finally:
         exc.close()
-    code = code if isinstance(code, str) else ""
+    # The code is the public host's text: it reaches messages only made terminal-safe.
+    code = terminal_safe(code) if isinstance(code, str) else ""
     if exc.code == 401:
         explanation = _REFUSALS.get(code, "the request was refused")
         return SyncRefused(f"the public host refused the sync request: {explanation}", code)
     if exc.code == 404:
         return _NotFound(f"{method} {path}: not found on the public host")
     return SyncProtocolError(f"{method} {path}: the public host answered {exc.code} {code}".strip())
+
+
+def check_submission_limits(submission: ListedSubmission, max_blob_bytes: int) -> None:
+    """Refuse, before anything is fetched, a submission larger than this host accepts."""
+    if len(submission.blobs) > MAX_BLOBS_PER_SUBMISSION:
+        raise TooManyBlobs(
+            f"submission {submission.id} lists {len(submission.blobs)} blobs, more than the "
+            f"{MAX_BLOBS_PER_SUBMISSION} a report can have: refused, left on the public host"
+        )
+    attachments = sum(blob.name.startswith("attachment-") for blob in submission.blobs)
+    if attachments > MAX_ATTACHMENTS:
+        raise TooManyBlobs(
+            f"submission {submission.id} lists {attachments} attachments, more than "
+            f"{MAX_ATTACHMENTS}: refused, left on the public host"
+        )
+    for blob in submission.blobs:
+        if blob.size > max_blob_bytes:
+            raise BlobTooLarge(
+                f"blob {submission.id}/{blob.name} is listed at {blob.size} bytes, more than "
+                f"IBLAGH_SYNC_MAX_BLOB_BYTES ({max_blob_bytes}): refused, left on the "
+                "public host"
+            )
 
 
 def parse_submission(item: Any) -> ListedSubmission:

@@ -3,12 +3,15 @@
 from dataclasses import dataclass
 
 from flask import current_app, g
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto.recipients import RecipientSet
-from source_app.config import SourceConfig
+from source_app.config import ConfigError, SourceConfig
 from source_app.db import make_engine, make_session_factory
 from source_app.limits import Limits
+from source_app.models import RecipientSetSerial
 from source_app.recipients import load_recipient_set
 from source_app.services.maintenance import sweep_orphans
 from source_app.storage import BlobStore, LocalBlobStore
@@ -34,8 +37,30 @@ def build_host(config: SourceConfig) -> PublicHost:
     sessions = make_session_factory(make_engine(config.database_url))
     store = LocalBlobStore(config.blob_dir)
     with sessions() as session:
+        refuse_rollback(session, recipient_set.serial)
         sweep_orphans(session, store, grace_seconds=config.orphan_grace_seconds)
     return PublicHost(config, sessions, store, recipient_set, signed, Limits.from_config(config))
+
+
+def refuse_rollback(session: Session, serial: int) -> None:
+    """Refuse a validly signed but older recipient set than one already run on.
+
+    A set's signature proves the unit issued it, not that it is current: an attacker who
+    kept an old set (sealed to a rotated-out intake key it may have stolen) could put it
+    back. The serials this host has run on are remembered, so going back stops start-up.
+    """
+    newest = session.scalar(select(func.max(RecipientSetSerial.serial)))
+    if newest is not None and serial < newest:
+        raise ConfigError(
+            f"refusing to start: the recipient set has serial {serial}, but this host already "
+            f"ran on serial {newest}; install the unit's current recipient-set.json"
+        )
+    if session.get(RecipientSetSerial, serial) is None:
+        session.add(RecipientSetSerial(serial=serial))
+        try:
+            session.commit()
+        except IntegrityError:  # another worker recorded it first
+            session.rollback()
 
 
 def current_host() -> PublicHost:

@@ -68,6 +68,14 @@ class Reply(Base):
     received_hour: Mapped[datetime] = mapped_column(DateTime)
 
 
+class RecipientSetSerial(Base):
+    """Every recipient-set serial this host has run on: an older set is refused (rollback)."""
+
+    __tablename__ = "recipient_set_serials"
+
+    serial: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
 class SyncNonce(Base):
     """A sync request nonce, kept until its timestamp leaves the accepted window."""
 

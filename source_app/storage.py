@@ -116,7 +116,9 @@ class _LocalUpload:
             os.fsync(self._file.fileno())
             self._file.close()
             final = self._store.path_of(self._key)
-            final.parent.mkdir(exist_ok=True, mode=0o700)
+            if not final.parent.exists():
+                final.parent.mkdir(exist_ok=True, mode=0o700)
+                _fsync_dir(final.parent.parent)  # the new fan-out folder's own entry
             os.replace(self._temporary, final)
             _fsync_dir(final.parent)
         except BaseException:

@@ -4,10 +4,7 @@ Every piece is real: gunicorn processes for the public site, its sync listener a
 officer app; the `iblagh-officer` CLI for keys and sync; HTTP with cookies and CSRF.
 """
 
-import os
 import re
-import subprocess
-import sys
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,12 +15,16 @@ from urllib.request import HTTPCookieProcessor, OpenerDirector, build_opener
 import pyotp
 import pytest
 
+from tests.support.deployment import (
+    OFFICER,
+    PASSPHRASE,
+    init_unit,
+    officer_cli,
+    public_host,
+)
 from tests.support.servers import Server, gunicorn
 
-OFFICER = "nadia"
-PASSPHRASE = "a long passphrase for the test officer"
 SECRET_TEXT = "Chaîne qui diffuse l'appel au meurtre — قناة تنشر الدعوة إلى القتل"
-SOURCE_CONF = "python:source_app.gunicorn_conf"
 
 
 @dataclass
@@ -37,53 +38,24 @@ class Deployment:
     totp_secret: str = ""
 
 
-def officer_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "journalist_app.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    source_dir, officer_dir = tmp_path / "source", tmp_path / "officer"
-    source_env = {"IBLAGH_DATA_DIR": str(source_dir)}
-    officer_env = {
-        "IBLAGH_DATA_DIR": str(officer_dir),
-        "IBLAGH_KDF": "fast",
-        "IBLAGH_OFFICER_PASSPHRASE": PASSPHRASE,
-    }
-    init = officer_cli(
-        officer_env, "keys", "init", "--officer", OFFICER, "--public-out", str(source_dir)
-    )
-    assert init.returncode == 0, init.stderr
+    unit = init_unit(tmp_path)
+    init = unit.init
     assert "recovery" in init.stdout.lower()
     totp = re.search(r"^two-factor secret: ([A-Z2-7]+)$", init.stdout, re.MULTILINE)
     assert totp, init.stdout
     with (
+        public_host(unit, tmp_path) as (public, sync),
         gunicorn(
-            "source_app:create_app()", source_env, tmp_path / "public.log", config=SOURCE_CONF
-        ) as public,
-        gunicorn(
-            "source_app:create_sync_app()",
-            source_env,
-            tmp_path / "sync.log",
-            config=SOURCE_CONF,
-            probe_path="/sync/v1/submissions",
-        ) as sync,
-    ):
-        officer_env["IBLAGH_SYNC_URL"] = sync.url
-        with gunicorn(
             "journalist_app.wsgi:app",
-            officer_env,
+            unit.officer_env,
             tmp_path / "officer.log",
             config=None,
             probe_path="/login",
-        ) as officer:
-            yield Deployment(public, sync, officer, officer_env, source_dir, totp.group(1))
+        ) as officer,
+    ):
+        yield Deployment(public, sync, officer, unit.officer_env, unit.source_dir, totp.group(1))
 
 
 def browser() -> OpenerDirector:

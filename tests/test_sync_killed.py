@@ -25,9 +25,9 @@ from crypto.envelope import open_bytes
 from journalist_app.authentication import unlock_for_command
 from journalist_app.config import OfficerConfig
 from journalist_app.database import make_engine, make_session_factory
+from tests.support.deployment import OFFICER, PASSPHRASE, init_unit, officer_cli, public_host
 from tests.support.raw_http import FilePart, Multipart, open_form, repeated, send_multipart
-from tests.support.servers import Server, gunicorn
-from tests.test_end_to_end import OFFICER, PASSPHRASE, SOURCE_CONF, officer_cli
+from tests.support.servers import Server
 
 RECEIPT = re.compile(r"<bdi>([0-9 ]{24})</bdi>")
 REPORTS_PER_ROUND = 3
@@ -48,31 +48,9 @@ class Hosts:
 
 @pytest.fixture
 def hosts(tmp_path: Path) -> Iterator[Hosts]:
-    source_dir, officer_dir = tmp_path / "source", tmp_path / "officer"
-    source_env = {"IBLAGH_DATA_DIR": str(source_dir)}
-    officer_env = {
-        "IBLAGH_DATA_DIR": str(officer_dir),
-        "IBLAGH_KDF": "fast",
-        "IBLAGH_OFFICER_PASSPHRASE": PASSPHRASE,
-    }
-    init = officer_cli(
-        officer_env, "keys", "init", "--officer", OFFICER, "--public-out", str(source_dir)
-    )
-    assert init.returncode == 0, init.stderr
-    with (
-        gunicorn(
-            "source_app:create_app()", source_env, tmp_path / "public.log", config=SOURCE_CONF
-        ) as public,
-        gunicorn(
-            "source_app:create_sync_app()",
-            source_env,
-            tmp_path / "sync.log",
-            config=SOURCE_CONF,
-            probe_path="/sync/v1/submissions",
-        ) as sync,
-    ):
-        officer_env["IBLAGH_SYNC_URL"] = sync.url
-        yield Hosts(public, sync, source_dir, officer_dir, officer_env)
+    unit = init_unit(tmp_path)
+    with public_host(unit, tmp_path) as (public, sync):
+        yield Hosts(public, sync, unit.source_dir, unit.officer_dir, unit.officer_env)
 
 
 def submit_with_files(hosts: Hosts, index: int, size: int) -> None:

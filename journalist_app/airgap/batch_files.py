@@ -14,14 +14,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
-from nacl.signing import VerifyKey
+from nacl.signing import SigningKey, VerifyKey
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crypto.batch import BatchHeader, Direction, VerifiedBatch, check_not_replayed, read_batch
+from crypto.batch import (
+    BatchHeader,
+    BatchWriter,
+    Direction,
+    VerifiedBatch,
+    check_not_replayed,
+    read_batch,
+)
 from crypto.errors import BatchError, ReplayedBatch
 from journalist_app import audit
 from journalist_app.audit import Action
@@ -32,6 +39,7 @@ from journalist_app.models import BatchRecord, UnitKey
 
 STAGING_DIR = "staging"
 BytesRead = Callable[[int], None]
+Plan = TypeVar("Plan")
 
 
 class BatchRefused(OfficerError):
@@ -202,3 +210,38 @@ def atomic_output(path: Path) -> Iterator[tuple[BinaryIO, Callable[[], None]]]:
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def written_batch(
+    session: Session,
+    keyring: UnlockedKeyring,
+    out_path: Path,
+    header: BatchHeader,
+    signing_key: SigningKey,
+) -> Iterator[BatchWriter]:
+    """A writer for the block to add entries to; then the batch is signed and recorded.
+
+    Recorded (and committed) before the file appears under ``out_path``: a sequence
+    number is never written twice. If the block fails, nothing appears.
+    """
+    with atomic_output(out_path) as (handle, publish):
+        writer = BatchWriter(handle, signing_key, header)
+        yield writer
+        digest = writer.close()
+        record_batch(session, keyring, header, "exported", writer.count, digest)
+        session.commit()
+        publish()
+
+
+def plan_or_refuse(plan: Callable[[VerifiedBatch], Plan], batch: VerifiedBatch) -> Plan:
+    """``plan(batch)``: the entries checked against each other, or :class:`BatchRefused`."""
+    try:
+        return plan(batch)
+    except BatchError as exc:
+        raise BatchRefused(refusal(exc)) from exc
+
+
+def ignore(_what: object) -> None:
+    """A progress callback for callers that want none."""
+    return None

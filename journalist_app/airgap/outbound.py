@@ -17,18 +17,17 @@ from pathlib import Path
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from crypto.batch import BatchHeader, BatchWriter, StagedEntry, VerifiedBatch
-from crypto.errors import BatchError, MalformedBatch
+from crypto.batch import BatchHeader, StagedEntry, VerifiedBatch
+from crypto.errors import MalformedBatch
 from journalist_app.airgap.batch_files import (
-    BatchRefused,
     BytesRead,
-    atomic_output,
     commit_import_record,
+    ignore,
     next_sequence,
-    record_batch,
-    refusal,
+    plan_or_refuse,
     utc_now,
     verify_batch_file,
+    written_batch,
 )
 from journalist_app.blob_store import SUBMISSION_ID
 from journalist_app.config import OfficerConfig
@@ -41,10 +40,6 @@ from journalist_app.sync_client import MAX_ACK_IDS, SyncClient
 # The public host refuses larger reply bodies (docs/sync-api.md).
 MAX_REPLY_BYTES = 1024 * 1024
 Tick = Callable[[str], None]
-
-
-def _ignore(_what: str) -> None:
-    return None
 
 
 # --- export-outbox (offline officer host) ----------------------------------------------
@@ -81,14 +76,13 @@ def export_outbox(
     """
     if keyring.signing_key is None:
         raise MissingKey(f"officer {keyring.username!r} holds no unit signing key")
-    tick = progress or _ignore
+    tick = progress or ignore
     replies = _pending_replies(session, include_all)
     acks = _pending_acks(session, include_all)
     header = BatchHeader.new("outbound", next_sequence(session, "outbound"), keyring.signing_key)
     result = OutboxExport(header=header)
     now = utc_now()
-    with atomic_output(out_path) as (handle, publish):
-        writer = BatchWriter(handle, keyring.signing_key, header)
+    with written_batch(session, keyring, out_path, header, keyring.signing_key) as writer:
         for reply in replies:
             writer.add(
                 "reply", {"reply_id": reply.id, "reporter_id": reply.reporter_id}, reply.envelope
@@ -105,10 +99,6 @@ def export_outbox(
             ack.exported_batch, ack.exported_at = header.batch_id, now
             result.acknowledgements += 1
             tick("ack")
-        digest = writer.close()
-        record_batch(session, keyring, header, "exported", writer.count, digest)
-        session.commit()
-        publish()
     return result
 
 
@@ -201,14 +191,11 @@ def upload_outbox(
     """Verify an outbound batch against the unit verify key, then apply it to the public host."""
     if keyring.sync_key is None:
         raise MissingKey(f"officer {keyring.username!r} holds no sync key")
-    tick = progress or _ignore
+    tick = progress or ignore
     with verify_batch_file(
         session, config, path, direction="outbound", signer_role="signing", progress=byte_progress
     ) as batch:
-        try:
-            replies, acks = _plan_outbound(batch)
-        except BatchError as exc:
-            raise BatchRefused(refusal(exc)) from exc
+        replies, acks = plan_or_refuse(_plan_outbound, batch)
         if on_verified is not None:
             on_verified(len(replies) + len(acks))
         client = SyncClient.from_config(config, keyring.sync_key)

@@ -15,6 +15,7 @@ from journalist_app.models import Reply, Report, ReportBlob
 from journalist_app.replies import queue_reply
 from journalist_app.sync import pull, run_sync
 from journalist_app.sync_client import SyncClient
+from tests.journalist_app.conftest import seal_identity
 
 BODY = {"v": 1, "category": "terrorism", "urls": ["https://example.org/p/1"], "description": "x"}
 
@@ -25,10 +26,11 @@ def keyring(unit, db, config):
 
 
 def test_pull_stores_each_blob_durably_then_acknowledges(
-    mailbox, db, synced_config, keyring, sealed_report
+    mailbox, db, synced_config, keyring, sealed_report, unit
 ) -> None:
     first = mailbox.add_report(BODY, received_hour="2026-11-28T17:00:00Z")
-    second = mailbox.add({"body": sealed_report(BODY), "identity": b"sealed identity bytes"})
+    identity = seal_identity(unit.recipient_set, "Amina B.")
+    second = mailbox.add({"body": sealed_report(BODY), "identity": identity})
     events = []
 
     result = run_sync(db, synced_config, keyring, progress=events.append)
@@ -44,9 +46,7 @@ def test_pull_stores_each_blob_durably_then_acknowledges(
     for blob in db.scalars(select(ReportBlob)):
         stored = (synced_config.data_dir / blob.path).read_bytes()
         assert hashlib.sha256(stored).hexdigest() == blob.sha256 and len(stored) == blob.size
-    assert (synced_config.data_dir / f"blobs/{second.id}/identity").read_bytes() == (
-        b"sealed identity bytes"
-    )
+    assert (synced_config.data_dir / f"blobs/{second.id}/identity").read_bytes() == identity
     # Acknowledged only after every blob was stored.
     methods = [(method, path.rsplit("/", 1)[-1]) for method, path, _ in mailbox.requests]
     assert methods[-1] == ("POST", "ack")

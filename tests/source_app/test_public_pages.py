@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ReporterActions
+from tests.conftest import ReporterActions, UnitKeys, source_environ
 
 PAGES = ["/", "/report", "/status"]
 
@@ -310,3 +310,71 @@ def test_any_text_posted_as_a_receipt_code_gets_a_file_or_a_400(
 def test_any_text_typed_as_a_code_gets_a_page_never_a_500(client: FlaskClient, typed: str) -> None:
     status, _ = ReporterActions(client).status(typed)
     assert status in (400, 404, 429)
+
+
+def test_an_older_validly_signed_recipient_set_is_refused_after_a_newer_one(
+    source_data_dir: Path, unit_keys: UnitKeys
+) -> None:
+    """Rollback: a signature proves the unit issued a set, not that it is still current."""
+    from crypto.recipients import make_recipient_set, sign_recipient_set
+    from source_app import create_app
+    from source_app.config import ConfigError, SourceConfig
+
+    def install(serial: int) -> None:
+        newer = make_recipient_set(
+            serial,
+            "2026-11-28T00:00:00Z",
+            [unit_keys.intake.public_key],
+            unit_keys.recovery.public_key,
+            [unit_keys.sync.verify_key],
+            identity_keys=[unit_keys.identity.public_key],
+        )
+        signed = sign_recipient_set(newer, unit_keys.signing)
+        (source_data_dir / "recipient-set.json").write_bytes(signed)
+
+    environ = source_environ(source_data_dir)
+    install(2)
+    create_app(SourceConfig.from_env(environ))
+    install(3)
+    create_app(SourceConfig.from_env(environ))
+    install(2)
+    with pytest.raises(ConfigError, match="already ran on serial 3"):
+        create_app(SourceConfig.from_env(environ))
+
+
+def test_personal_answers_are_never_cached(reporter: ReporterActions) -> None:
+    """The receipt, the status page and the receipt file carry no-store and the CSP."""
+    data = reporter.report_form()
+    receipt = reporter.client.post("/report?lang=en", data=data)
+    code = re.search(r"<bdi>([0-9 ]{24})</bdi>", receipt.get_data(as_text=True))
+    assert code
+    status = reporter.client.post(
+        "/status", data={"csrf_token": reporter.csrf_token("/status"), "code": code.group(1)}
+    )
+    download = reporter.client.post(
+        "/receipt.txt", data={"csrf_token": reporter.csrf_token("/status"), "code": code.group(1)}
+    )
+    for response in (receipt, status, download):
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_over_https_with_an_onion_the_host_sends_hsts_secure_cookies_and_onion_location(
+    source_data_dir: Path,
+) -> None:
+    from source_app import create_app
+    from source_app.config import SourceConfig
+
+    onion = "a" * 56 + ".onion"
+    environ = {
+        **source_environ(source_data_dir),
+        "IBLAGH_HTTPS": "1",
+        "IBLAGH_ONION_ADDRESS": onion,
+    }
+    client = create_app(SourceConfig.from_env(environ)).test_client()
+    response = client.get("/report?lang=fr", base_url="https://localhost")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert "Secure" in response.headers["Set-Cookie"]
+    assert response.headers["Onion-Location"] == f"http://{onion}/report?lang=fr"
