@@ -44,7 +44,12 @@ class Server:
 
     def __init__(self, data_dir: Path, workers: int, threads: int) -> None:
         self.port = free_port()
-        self.env = {**os.environ, "IBLAGH_DATA_DIR": str(data_dir)}
+        # The submission rate limit is lifted (0 = off): with it, the bench measures the limiter.
+        self.env = {
+            **os.environ,
+            "IBLAGH_DATA_DIR": str(data_dir),
+            "IBLAGH_SUBMISSIONS_PER_MINUTE": "0",
+        }
         self.target = "source_app:create_app()"
         self.log = data_dir / "gunicorn.log"
         self.argv = [
