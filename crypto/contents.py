@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from crypto.encoding import b64decode, b64encode
 from crypto.errors import CryptoError
 
 FORMAT_VERSION: Final = 1
@@ -22,6 +23,7 @@ CLOSE_REASONS: Final = (
     "handled",
 )
 MAX_REPLY_MESSAGE_CHARS: Final = 20_000
+REPORTER_KEY_BYTES: Final = 32
 
 
 class ContentError(CryptoError):
@@ -106,7 +108,13 @@ class ReportBody:
     """The ``body`` envelope of a report: what the reporter saw, never who they are.
 
     Version 1 fields added after the first release (``platform``, ``account``,
-    ``seen_on``, ``good_faith``, ``attachments``) are optional on reading.
+    ``seen_on``, ``good_faith``, ``attachments``, ``reporter_public_key``) are optional
+    on reading.
+
+    ``reporter_public_key`` is the base64 of the reporter's X25519 public key, the one
+    replies are sealed to. The public host also lists it beside the envelopes, but only
+    this copy is sealed: the officer host replies to it, so a public host that swaps the
+    listed key cannot redirect the replies of a real report (DESIGN.md invariant 6).
     """
 
     category: str
@@ -118,6 +126,17 @@ class ReportBody:
     seen_on: str = ""  # ISO date (YYYY-MM-DD) or ""
     good_faith: bool = False
     attachments: tuple[AttachmentRecord, ...] = ()
+    reporter_public_key: str = ""
+
+    def __post_init__(self) -> None:
+        if self.reporter_public_key:
+            reporter_key_bytes(self.reporter_public_key)
+
+    def reporter_key(self) -> bytes | None:
+        """The reporter's raw 32-byte key, or None for a body written without it."""
+        if not self.reporter_public_key:
+            return None
+        return reporter_key_bytes(self.reporter_public_key)
 
     def to_json(self) -> bytes:
         return _dump(
@@ -131,6 +150,11 @@ class ReportBody:
                 "seen_on": self.seen_on,
                 "good_faith": self.good_faith,
                 "attachments": [record.to_document() for record in self.attachments],
+                **(
+                    {"reporter_public_key": self.reporter_public_key}
+                    if self.reporter_public_key
+                    else {}
+                ),
             }
         )
 
@@ -161,7 +185,23 @@ class ReportBody:
             seen_on=_text(document, "seen_on", "report body", ""),
             good_faith=good_faith,
             attachments=tuple(AttachmentRecord.from_document(a) for a in attachments),
+            reporter_public_key=_text(document, "reporter_public_key", "report body", ""),
         )
+
+
+def reporter_key_bytes(value: str) -> bytes:
+    """The 32 bytes a body's ``reporter_public_key`` encodes; ContentError otherwise."""
+    try:
+        return b64decode(value, length=REPORTER_KEY_BYTES)
+    except CryptoError as exc:
+        raise ContentError("the report's reporter_public_key is not a base64 32-byte key") from exc
+
+
+def encode_reporter_key(raw: bytes) -> str:
+    """What a body carries as ``reporter_public_key`` for the raw 32-byte key ``raw``."""
+    if len(raw) != REPORTER_KEY_BYTES:
+        raise ContentError("a reporter public key is 32 bytes")
+    return b64encode(raw)
 
 
 @dataclass(frozen=True)

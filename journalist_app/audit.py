@@ -52,6 +52,8 @@ class Action:
     STATUS_CHANGED = "case.status_changed"
     CASE_ASSIGNED = "case.assigned"
     REPLY_QUEUED = "reply.queued"
+    # The key the public host listed for a report is not the one sealed in its body.
+    REPORTER_KEY_MISMATCH = "report.reporter_key_mismatch"
     # Moving data
     SYNCED = "sync.completed"
     SYNC_FAILED = "sync.failed"

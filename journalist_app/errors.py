@@ -53,6 +53,14 @@ class InvalidReply(OfficerError):
     """A reply with an unknown status or reason, or too long."""
 
 
+class ReporterKeyMismatch(OfficerError):
+    """The public host listed a reporter key other than the one sealed in the report."""
+
+
+class ReporterKeyUnchecked(OfficerError):
+    """The report's body has not been read yet, so its sealed reporter key is unknown."""
+
+
 class SyncError(OfficerError):
     """Base of failures talking to the public host's sync API."""
 

@@ -1,4 +1,11 @@
-"""Replies to reporters: sealed here to the reporter's key, pushed at the next sync."""
+"""Replies to reporters: sealed here to the reporter's key, pushed at the next sync.
+
+The key is the one sealed in the report's body, read when the report was indexed
+(journalist_app/triage/ingest.py), not the one the public host lists beside it: a
+public host that swaps the listed key cannot read the replies to a real report
+(DESIGN.md invariant 6). The listed key serves only for bodies written before they
+carried the key.
+"""
 
 import secrets
 from datetime import UTC, datetime
@@ -8,8 +15,13 @@ from sqlalchemy.orm import Session
 
 from crypto.contents import ContentError, ReplyContent
 from crypto.envelope import EnvelopeMetadata, seal_bytes
-from journalist_app.errors import InvalidReply, ReportNotFound
-from journalist_app.models import Reply, Report
+from journalist_app.errors import (
+    InvalidReply,
+    ReporterKeyMismatch,
+    ReporterKeyUnchecked,
+    ReportNotFound,
+)
+from journalist_app.models import Reply, Report, ReportTriage
 
 
 def queue_reply(
@@ -24,6 +36,8 @@ def queue_reply(
     """Seal a reply to the reporter of ``report_id`` and keep it for the next push. Commits.
 
     Only the reporter's key can open it: the officer host keeps no readable copy.
+    Refused with :class:`ReporterKeyUnchecked` while the body is unread (not indexed, or
+    damaged) and with :class:`ReporterKeyMismatch` when the listed key is not the sealed one.
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
     content = ReplyContent(
@@ -38,7 +52,7 @@ def queue_reply(
         raise ReportNotFound(f"no report {report_id}")
     envelope = seal_bytes(
         document,
-        [PublicKey(report.reporter_public_key)],
+        [PublicKey(reply_key(session, report))],
         EnvelopeMetadata(kind="reply", content_type="application/json"),
     )
     reply = Reply(
@@ -51,3 +65,18 @@ def queue_reply(
     session.add(reply)
     session.commit()
     return reply
+
+
+def reply_key(session: Session, report: Report) -> bytes:
+    """The key replies about ``report`` are sealed to, or a typed refusal."""
+    triage = session.get(ReportTriage, report.id)
+    if triage is None or triage.state != "indexed":
+        raise ReporterKeyUnchecked(
+            f"report {report.id} has not been read yet: no reply until its body is checked"
+        )
+    if triage.reporter_key_mismatch:
+        raise ReporterKeyMismatch(
+            f"the public host listed a reporter key for report {report.id} other than the "
+            "one sealed in the report: no reply is sealed to it"
+        )
+    return triage.reporter_key or report.reporter_public_key

@@ -8,7 +8,7 @@ and file contents stay encrypted.
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from journalist_app.models.base import Base, utc_now
@@ -37,6 +37,13 @@ class ReportTriage(Base):
     # What the reporter was last told (docs/sync-api.md statuses), so each change goes once.
     reporter_status: Mapped[str | None] = mapped_column(String(32), default=None)
     reporter_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    # The reporter's public key as sealed in the body (None: not read yet, or a body
+    # written before bodies carried it). Replies are sealed to it, never to the key the
+    # public host lists, which only serves when the body has none (docs/threat-model.md).
+    reporter_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), default=None)
+    # The listed key differs from the sealed one: the public host swapped it, and no
+    # reply is sealed for this report (journalist_app/replies.py).
+    reporter_key_mismatch: Mapped[bool] = mapped_column(default=False)
     indexed_at: Mapped[datetime | None] = mapped_column(default=None)
     registered_at: Mapped[datetime] = mapped_column(default=utc_now)
 

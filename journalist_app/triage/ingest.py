@@ -12,6 +12,9 @@ Two steps, because the category is inside the encrypted body:
    the clear, each attachment is decrypted to hash it (SHA-256 from the envelope's
    trailer) and recognise its type by its first bytes, then the report is grouped
    (grouping.py). Nothing of the description, identity, file names or contents is kept.
+   The reporter's public key sealed in the body is kept and compared with the one the
+   public host listed: replies go to the sealed one, and none goes on a mismatch
+   (journalist_app/replies.py).
 """
 
 import io
@@ -26,6 +29,7 @@ from sqlalchemy.orm import Session
 from crypto.contents import ContentError, ReportBody
 from crypto.envelope import open_stream
 from crypto.errors import EnvelopeError, NoMatchingRecipient
+from journalist_app import audit
 from journalist_app.blob_store import LocalBlobStore
 from journalist_app.keyring import UnlockedKeyring
 from journalist_app.models import Report, ReportAttachment, ReportBlob, ReportTriage, ReportUrl
@@ -131,6 +135,7 @@ def index_report(
         return "damaged"
     triage.category = body.category if _CATEGORY_ID.fullmatch(body.category) else "other"
     triage.language = body.language if _LANGUAGE.fullmatch(body.language) else None
+    _check_reporter_key(session, triage, report, body, now)
     _index_urls(session, report.id, body.urls)
     _index_attachments(session, store, keyring, report)
     triage.state, triage.indexed_at = "indexed", now
@@ -149,6 +154,24 @@ def index_report(
         notify_reporters(session, case, now)
     _finish(session, commit)
     return "indexed"
+
+
+def _check_reporter_key(
+    session: Session, triage: ReportTriage, report: Report, body: ReportBody, now: datetime
+) -> None:
+    """Keep the key sealed in the body; flag (and audit) a listed key that differs."""
+    sealed = body.reporter_key()
+    triage.reporter_key = sealed
+    triage.reporter_key_mismatch = sealed is not None and sealed != report.reporter_public_key
+    if triage.reporter_key_mismatch:
+        audit.record(
+            session,
+            None,
+            audit.Action.REPORTER_KEY_MISMATCH,
+            audit.report_target(report.id),
+            {"reporter": report.reporter_id},
+            now=now,
+        )
 
 
 def _finish(session: Session, commit: bool) -> None:

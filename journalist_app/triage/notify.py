@@ -34,10 +34,13 @@ def notify_reporters(session: Session, case: Case, now: datetime) -> int:
     by_reporter: dict[str, list[ReportTriage]] = {}
     for triage, reporter_id in rows:
         by_reporter.setdefault(reporter_id, []).append(triage)
+    # Replies are sealed to the key read from an indexed body whose listed key matched
+    # (journalist_app/replies.py): a reporter with no such report yet is told later.
     stale = {
         reporter_id: triages
         for reporter_id, triages in by_reporter.items()
         if any((t.reporter_status, t.reporter_reason) != wanted for t in triages)
+        and any(_can_reply(t) for t in triages)
     }
     if not stale:
         return 0
@@ -54,7 +57,10 @@ def notify_reporters(session: Session, case: Case, now: datetime) -> int:
         for triage in triages:
             triage.reporter_status, triage.reporter_reason = status, reason
         # queue_reply commits: the reply and the record that it was sent go together.
-        queue_reply(
-            session, triages[0].report_id, status=status, reason=reason, now=now.replace(tzinfo=UTC)
-        )
+        report_id = next(t.report_id for t in triages if _can_reply(t))
+        queue_reply(session, report_id, status=status, reason=reason, now=now.replace(tzinfo=UTC))
     return len(stale)
+
+
+def _can_reply(triage: ReportTriage) -> bool:
+    return triage.state == "indexed" and not triage.reporter_key_mismatch

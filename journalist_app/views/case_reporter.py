@@ -4,7 +4,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from journalist_app.errors import PermissionDenied
+from journalist_app.errors import PermissionDenied, ReporterKeyMismatch, ReporterKeyUnchecked
 from journalist_app.models import ReportTriage
 from journalist_app.roles import Permission
 from journalist_app.triage.errors import (
@@ -15,6 +15,7 @@ from journalist_app.triage.errors import (
 )
 from journalist_app.triage.forms import ReplyForm, RevealForm
 from journalist_app.triage.identity import MIN_REASON_CHARS, reveal_identity
+from journalist_app.triage.ingest import index_report
 from journalist_app.triage.reply_templates import (
     RIGHT_TO_LEFT,
     TEMPLATES,
@@ -44,7 +45,16 @@ def _triage_or_404(case_id: int, report_id: str) -> ReportTriage:
 @blueprint.route("/cases/<int:case_id>/reports/<report_id>/reply", methods=["GET", "POST"])
 @permission_required(Permission.REPLIES_SEND)
 def reply(case_id: int, report_id: str) -> Response | str:
-    triage = _triage_or_404(case_id, report_id)
+    _triage_or_404(case_id, report_id)
+    # Replies go to the reporter key sealed in the body: a report nobody has read yet is
+    # read first, which also checks that key against the one the public host listed.
+    index_report(db(), state().blob_store, g.keyring, report_id)
+    triage = db().get(ReportTriage, report_id)
+    if triage is None:
+        abort(404)
+    if triage.case_id != case_id:
+        # Reading it grouped the report into another case: reply from there.
+        return redirect(url_for("case_reporter.reply", case_id=triage.case_id, report_id=report_id))
     language = reporter_language(triage.language)
     form = ReplyForm()
     if request.method == "GET":
@@ -66,6 +76,15 @@ def reply(case_id: int, report_id: str) -> Response | str:
             )
         except (UnknownReplyTemplate, InvalidTransition):
             flash(_("Choose a template and write a message."), "error")
+        except (ReporterKeyMismatch, ReporterKeyUnchecked):
+            db().rollback()
+            flash(
+                _(
+                    "No reply can be sealed for this report: it has not been read yet, or "
+                    "the reporter key the public host listed is not the one sealed in it."
+                ),
+                "error",
+            )
         else:
             flash(_("The reply is sealed to the reporter and leaves at the next sync."), "info")
             return redirect(url_for("cases.detail", case_id=case_id))

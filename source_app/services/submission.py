@@ -10,13 +10,13 @@ commit, and the receipt code exists for the reporter only once the commit return
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from nacl.public import PublicKey
 from sqlalchemy.orm import Session
 
-from crypto.contents import AttachmentRecord, IdentitySection, ReportBody
+from crypto.contents import AttachmentRecord, IdentitySection, ReportBody, encode_reporter_key
 from crypto.envelope import EnvelopeMetadata, seal_bytes
 from crypto.receipt import ReceiptCode, derive_reporter_secrets
 from crypto.recipients import RecipientSet
@@ -65,21 +65,28 @@ def submit_report(
     identity: IdentitySection | None,
     attachments: Sequence[SealedAttachment] = (),
 ) -> Receipt:
-    """Seal, store and commit a new report; the receipt exists only if the commit did."""
+    """Seal, store and commit a new report; the receipt exists only if the commit did.
+
+    The code and its keys are derived first, so that the body carries the reporter's
+    public key under the seal (the officer host replies to that copy, not to the listed
+    one). The code still reaches the reporter only once the commit returned.
+    """
+    code = ReceiptCode.generate()
+    reporter_secrets = derive_reporter_secrets(code)
+    public_key = bytes(reporter_secrets.private_key.public_key)
     keys = recipients.public_keys()
+    content = replace(content, reporter_public_key=encode_reporter_key(public_key))
     envelopes = {"body": _seal_document(content.to_json(), keys, "report")}
     if identity is not None:
         # Identity keys and the recovery key only, never an intake key (invariant 5).
         envelopes["identity"] = _seal_document(
             identity.to_json(), recipients.identity_public_keys(), "identity"
         )
-    code = ReceiptCode.generate()
-    reporter_secrets = derive_reporter_secrets(code)
     hour = current_hour()
     reporter = Reporter(
         id=secrets.token_hex(16),
         lookup_hash=reporter_secrets.lookup_hash,
-        public_key=bytes(reporter_secrets.private_key.public_key),
+        public_key=public_key,
         created_hour=hour,
     )
     submission = _store_submission(
@@ -96,13 +103,18 @@ def submit_followup(
     content: ReportBody,
     attachments: Sequence[SealedAttachment] = (),
 ) -> str:
-    """Add to the report ``code`` belongs to; :class:`UnknownCode` if none. Returns its id."""
+    """Add to the report ``code`` belongs to; :class:`UnknownCode` if none. Returns its id.
+
+    The body carries the reporter's public key, derived from the code they typed.
+    """
     try:
-        reporter, _ = find_reporter(session, code)
+        reporter, reporter_secrets = find_reporter(session, code)
     except BaseException:
         for attachment in attachments:
             attachment.discard()
         raise
+    public_key = bytes(reporter_secrets.private_key.public_key)
+    content = replace(content, reporter_public_key=encode_reporter_key(public_key))
     keys = recipients.public_keys()
     envelopes = {"body": _seal_document(content.to_json(), keys, "followup")}
     submission = _store_submission(session, store, reporter, "followup", envelopes, attachments)

@@ -14,6 +14,7 @@ from crypto.contents import (
     IdentitySection,
     ReplyContent,
     ReportBody,
+    encode_reporter_key,
 )
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200)
@@ -149,3 +150,28 @@ def test_identity_details_round_trip_and_old_sections_still_read() -> None:
     assert "Amina" not in repr(identity) and "+212" not in repr(identity)
     with pytest.raises(ContentError):
         IdentitySection.from_json(b'{"v": 1, "phone": 612345678}')
+
+
+def test_the_reporter_public_key_round_trips_and_old_bodies_have_none() -> None:
+    key = bytes(range(32))
+    body = ReportBody("fraud", (), "d", "ar", reporter_public_key=encode_reporter_key(key))
+    document = json.loads(body.to_json())
+    assert document["reporter_public_key"] == "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+    read = ReportBody.from_json(body.to_json())
+    assert read == body and read.reporter_key() == key
+    old = ReportBody.from_json(b'{"v": 1, "category": "fraud"}')
+    assert old.reporter_public_key == "" and old.reporter_key() is None
+    assert "reporter_public_key" not in json.loads(old.to_json())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [3, None, "not base64!", "AAEC", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gIQ==", "é"],
+)
+def test_a_bad_reporter_public_key_is_refused(value: object) -> None:
+    document = {"v": 1, "category": "fraud", "reporter_public_key": value}
+    with pytest.raises(ContentError):
+        ReportBody.from_json(json.dumps(document).encode())
+    if isinstance(value, str):
+        with pytest.raises(ContentError):
+            ReportBody("fraud", (), "d", "ar", reporter_public_key=value)

@@ -11,8 +11,10 @@ import pytest
 from flask import Flask
 from nacl.public import PrivateKey
 
+from crypto.contents import ReportBody
 from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
 from crypto.keys import generate_signing_key
+from crypto.receipt import ReceiptCode, derive_reporter_secrets
 from crypto.sync_auth import HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_SKEW_SECONDS, sign_request
 from source_app import create_app, create_sync_app
 from source_app.config import SourceConfig
@@ -69,6 +71,24 @@ def test_pulled_report_decrypts_with_the_intake_key_and_the_recovery_key(
         metadata, plaintext = open_bytes(identity.data, [key])
         assert metadata.kind == "identity"
         assert json.loads(plaintext)["full_name"] == "Amina B."
+
+
+def test_each_body_seals_the_reporter_key_the_listing_shows(
+    public: ReporterActions, officer: SignedSyncClient, unit_keys: UnitKeys
+) -> None:
+    """The officer host replies to the sealed copy, which the public host cannot swap."""
+    code = public.report()
+    status, page = public.follow_up(code)
+    assert status == 200, page[:2000]
+    items = officer.pending()
+    assert sorted(item["kind"] for item in items) == ["followup", "report"]
+    expected = bytes(derive_reporter_secrets(ReceiptCode.parse(code)).private_key.public_key)
+    for item in items:
+        body = officer.get(f"/sync/v1/submissions/{item['id']}/blobs/body")
+        _, plaintext = open_bytes(body.data, [unit_keys.intake])
+        sealed = ReportBody.from_json(plaintext)
+        assert sealed.reporter_public_key == item["reporter_public_key"]
+        assert sealed.reporter_key() == expected
 
 
 def test_acknowledged_ciphertext_is_deleted_from_the_public_host(
