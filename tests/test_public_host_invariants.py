@@ -287,8 +287,10 @@ def test_a_report_killed_before_commit_leaves_no_row_and_no_blob(
         thread.start()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            new = {p.name for p in files_under(source_data_dir / "blobs")} - blobs_before
-            if len(new) >= 2:  # body and identity sealed and stored; commit is blocked
+            finished = {
+                p.name for p in files_under(source_data_dir / "blobs") if ".incoming" not in p.parts
+            }
+            if len(finished - blobs_before) >= 2:  # body and identity stored; commit is blocked
                 break
             time.sleep(0.02)
         else:

@@ -43,7 +43,7 @@ from journalist_app.errors import BlobMismatch, MissingKey, OfficerError, SyncPr
 from journalist_app.keyring import UnlockedKeyring
 from journalist_app.models import OutboxItem, Reply, UploadReceipt
 from journalist_app.roles import Permission, requires
-from journalist_app.sync import BlobSource, SyncEvent, store_submission
+from journalist_app.sync import BlobSource, IngestLimits, SyncEvent, store_submission
 from journalist_app.sync_client import (
     ListedBlob,
     ListedSubmission,
@@ -246,6 +246,8 @@ def import_inbound(
     """
     notify = progress or _ignore
     store = LocalBlobStore(config.data_dir)
+    # The same limits as the online sync: a batch is the public host's word, carried by hand.
+    limits = IngestLimits.from_config(config, session)
     with verify_batch_file(
         session, config, path, direction="inbound", signer_role="sync", progress=byte_progress
     ) as batch:
@@ -257,7 +259,9 @@ def import_inbound(
             on_verified(len(planned))
         result = InboundImport(header=batch.header)
         for plan in planned:
-            event = store_submission(session, store, plan.submission, _staged_source(batch, plan))
+            event = store_submission(
+                session, store, plan.submission, _staged_source(batch, plan), limits
+            )
             notify(event)
             if event.kind == "failed":
                 result.failed += 1

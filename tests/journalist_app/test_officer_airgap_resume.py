@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crypto.batch import BatchHeader, BatchWriter
+from crypto.envelope import EnvelopeMetadata, seal_bytes
 from journalist_app.airgap import inbound
 from journalist_app.airgap.inbound import import_inbound, listing_document
 from journalist_app.custody import unlock
@@ -62,20 +63,27 @@ def assert_every_blob_intact(host: Host, session: Session) -> None:
         assert (len(stored), hashlib.sha256(stored).hexdigest()) == (blob.size, blob.sha256)
 
 
-def crafted_batch(host: Host, path: Path, submissions: int, blob_size: int) -> list[str]:
+def crafted_batch(
+    host: Host, path: Path, submissions: int, blob_size: int, sealed: bool = True
+) -> list[str]:
     """An inbound batch as the connected machine would write it, made with the sync key.
 
-    The officer host stores ciphertext without opening it, so random bytes will do.
+    The officer host stores ciphertext without opening it, but checks that each blob is an
+    envelope sealed to its own keys: random content sealed to the intake key will do.
     """
     with host.session() as session:
-        sync_key = host.keyring(session).sync_key
+        keyring = host.keyring(session)
+        sync_key = keyring.sync_key
         assert sync_key is not None
+        intake_keys = [key.public_key for key in keyring.intake_keys.values()]
     header = BatchHeader.new("inbound", 1, sync_key)
     ids = []
     with path.open("wb") as out:
         writer = BatchWriter(out, sync_key, header)
         for _ in range(submissions):
             blob = secrets.token_bytes(blob_size)
+            if sealed:
+                blob = seal_bytes(blob, intake_keys, EnvelopeMetadata(kind="report"))
             listed = ListedSubmission(
                 id=secrets.token_hex(16),
                 kind="report",
@@ -104,16 +112,18 @@ def test_an_import_stopped_in_the_middle_of_a_blob_resumes_without_loss_or_dupli
     real_store = inbound.store_submission
     calls = []
 
-    def dying_store(session: Session, store: Any, submission: Any, source: Any) -> Any:
+    def dying_store(
+        session: Session, store: Any, submission: Any, source: Any, limits: Any = None
+    ) -> Any:
         calls.append(submission.id)
         if len(calls) < 2:
-            return real_store(session, store, submission, source)
+            return real_store(session, store, submission, source, limits)
 
         def half_then_die(blob: ListedBlob, dst: BinaryIO) -> None:
             dst.write(b"\0" * (blob.size // 2))
             raise Killed
 
-        return real_store(session, store, submission, half_then_die)
+        return real_store(session, store, submission, half_then_die, limits)
 
     monkeypatch.setattr(inbound, "store_submission", dying_store)
     with gap.offline.session() as session:
@@ -266,3 +276,15 @@ def test_a_lost_outbound_batch_is_written_again_with_all(
     # The lost batch, found later, is older than the one uploaded: refused.
     late = gap.connected.run(capsys, "upload", "--officer", OFFICER, str(lost))
     assert late.code == 1 and "ReplayedBatch" in late.err
+
+
+def test_an_import_applies_the_sync_limits_and_refuses_blobs_that_are_not_envelopes(
+    gap: AirGap, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A batch carries the public host's word by hand: it is checked like the online sync."""
+    batch = gap.work / "garbage.batch"
+    crafted_batch(gap.offline, batch, submissions=2, blob_size=2_000, sealed=False)
+    gap.offline.run(capsys, "import", "--officer", OFFICER, str(batch))
+    with gap.offline.session() as session:
+        assert count(session, Report) == 0
+    assert leftovers(gap.offline.data_dir) == []
