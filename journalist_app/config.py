@@ -128,7 +128,7 @@ class OfficerConfig:
         return self.data_dir
 
 
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+def _int_at_least(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     raw = environ.get(name)
     if not raw:
         return default
@@ -136,22 +136,19 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number") from exc
-    if value < 1:
-        raise ConfigError(f"{name} must be at least 1")
+    if value < minimum:
+        raise ConfigError(
+            f"{name} must be {'0 or more' if minimum == 0 else f'at least {minimum}'}"
+        )
     return value
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    return _int_at_least(environ, name, default, 1)
 
 
 def _non_negative_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number") from exc
-    if value < 0:
-        raise ConfigError(f"{name} must be 0 or more")
-    return value
+    return _int_at_least(environ, name, default, 0)
 
 
 def _categories(environ: Mapping[str, str]) -> tuple[Category, ...]:

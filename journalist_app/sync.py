@@ -8,11 +8,8 @@ The public host is never trusted (it may be compromised): a run stores at most
 ``IBLAGH_SYNC_MAX_PER_RUN`` submissions, refuses a submission with too many blobs or a
 blob larger than ``IBLAGH_SYNC_MAX_BLOB_BYTES``, starts no blob that would leave less
 than ``IBLAGH_MIN_FREE_BYTES`` free, and (``IBLAGH_SYNC_CHECK_ENVELOPES``) refuses blobs
-that are not envelopes sealed only to this unit's keys. A refused submission is not
-acknowledged: it stays on the public host.
-
-The envelope check is off by default because the existing test flows store
-non-envelope blobs on purpose (a report that does not decrypt is shown as such).
+that are not envelopes sealed only to this unit's keys (on unless set to 0). A refused
+submission is not acknowledged: it stays on the public host.
 """
 
 import shutil
