@@ -2,7 +2,7 @@
 
 1. Ingest. N sealed reports (realistic mix: categories, 1-3 addresses from a shared
    pool so that some group, a ~1 KB description, some identities, some pictures) are
-   stored through ``journalist_app.sync.store_submission`` (size and SHA-256 checked
+   stored through ``journalist_app.sync.pull.store_submission`` (size and SHA-256 checked
    against the listing, fsync, row + queue entry), then read by
    ``journalist_app.triage.ingest.index_pending`` (decrypt body and attachments in
    memory, index category, addresses and file hashes, group). Reports per minute for
@@ -36,14 +36,14 @@ from sqlalchemy.orm import Session
 from crypto.envelope import EnvelopeMetadata, seal_bytes
 from crypto.keys import key_id_hex
 from journalist_app import create_app
-from journalist_app.blob_store import LocalBlobStore
 from journalist_app.config import OfficerConfig
 from journalist_app.database import create_schema, make_engine, make_session_factory
 from journalist_app.errors import BlobMismatch
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Case, Officer
-from journalist_app.sync import store_submission
-from journalist_app.sync_client import ListedBlob, ListedSubmission
+from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.client import ListedBlob, ListedSubmission
+from journalist_app.sync.pull import store_submission
 from journalist_app.triage import statuses
 from journalist_app.triage.categories import CATEGORIES, category_priority, sla_for
 from journalist_app.triage.ingest import index_pending

@@ -4,37 +4,46 @@
 """
 
 import os
+from typing import TYPE_CHECKING
 
 from flask import Flask
-from flask_wtf.csrf import CSRFProtect
 
-from journalist_app.blob_store import LocalBlobStore
-from journalist_app.config import OfficerConfig, load_or_create_secret_key
-from journalist_app.database import create_schema, make_engine, make_session_factory
-from journalist_app.i18n import init_i18n
-from journalist_app.keyring import KeyringStore
-from journalist_app.triage.categories import install as install_categories
-from journalist_app.views import (
-    access,
-    account,
-    admin,
-    auth,
-    case_files,
-    case_reporter,
-    cases,
-    errors,
-    guard,
-    keys,
-    reports,
-)
-from journalist_app.views import audit as audit_views
-from journalist_app.views.context import EXTENSION, OfficerState
+if TYPE_CHECKING:
+    from journalist_app.config import OfficerConfig
 
 SESSION_COOKIE_NAME = "iblagh_officer"
 
 
-def create_app(config: OfficerConfig | None = None) -> Flask:
-    """Build the officer web app for ``config`` (default: from ``IBLAGH_*`` variables)."""
+def create_app(config: "OfficerConfig | None" = None) -> Flask:
+    """Build the officer web app for ``config`` (default: from ``IBLAGH_*`` variables).
+
+    Every module of the app is imported here, not at package import: importing one
+    officer module (a CLI command, a model) must not import every view.
+    """
+    from flask_wtf.csrf import CSRFProtect
+
+    from journalist_app.config import OfficerConfig, load_or_create_secret_key
+    from journalist_app.database import create_schema, make_engine, make_session_factory
+    from journalist_app.i18n import init_i18n
+    from journalist_app.keys.keyring import KeyringStore
+    from journalist_app.sync.blob_store import LocalBlobStore
+    from journalist_app.triage.categories import install as install_categories
+    from journalist_app.views import (
+        access,
+        account,
+        admin,
+        auth,
+        case_files,
+        case_reporter,
+        cases,
+        errors,
+        guard,
+        keys,
+        reports,
+    )
+    from journalist_app.views import audit as audit_views
+    from journalist_app.views.context import EXTENSION, OfficerState
+
     config = config or OfficerConfig.from_env(os.environ)
     config.ensure_data_dir()
     app = Flask(__name__)

@@ -64,7 +64,7 @@ class OfficerConfig:
     sync_max_per_run: int = DEFAULT_SYNC_MAX_PER_RUN
     min_free_bytes: int = DEFAULT_MIN_FREE_BYTES
     # Refuse (leave on the public host) a submission whose blobs are not envelopes sealed
-    # only to this unit's keys. Off by default for now: see journalist_app/sync.py.
+    # only to this unit's keys. Off by default for now: see journalist_app/sync/pull.py.
     sync_check_envelopes: bool = False
 
     @classmethod

@@ -128,7 +128,7 @@ ROLE_LABELS = {
 
 
 class Principal(Protocol):
-    """Who acts: an unlocked keyring or an :class:`~journalist_app.accounts.Actor`."""
+    """Who acts: an unlocked keyring or an :class:`~journalist_app.accounts.officers.Actor`."""
 
     @property
     def username(self) -> str: ...

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from crypto.contents import ReportBody
 from crypto.envelope import open_bytes
-from journalist_app.blob_store import LocalBlobStore
 from journalist_app.database import create_schema, make_engine, make_session_factory
 from journalist_app.models import Report
-from journalist_app.sync import pull
-from journalist_app.sync_client import SyncClient
+from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.client import SyncClient
+from journalist_app.sync.pull import pull
 from source_app import create_app
 from source_app.config import SourceConfig
 from tests.conftest import ReporterActions, UnitKeys, source_environ

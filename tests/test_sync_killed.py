@@ -22,7 +22,7 @@ import pytest
 
 from crypto.contents import ReportBody
 from crypto.envelope import open_bytes
-from journalist_app.authentication import unlock_for_command
+from journalist_app.accounts.login import unlock_for_command
 from journalist_app.config import OfficerConfig
 from journalist_app.database import make_engine, make_session_factory
 from tests.support.deployment import OFFICER, PASSPHRASE, init_unit, officer_cli, public_host
@@ -85,7 +85,7 @@ def finished_blobs(officer_dir: Path) -> list[Path]:
 
 def start_sync(hosts: Hosts) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "journalist_app.cli", "sync", "--officer", OFFICER],
+        [sys.executable, "-m", "journalist_app.cli.main", "sync", "--officer", OFFICER],
         env={**os.environ, **hosts.officer_env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

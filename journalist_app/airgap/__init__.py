@@ -7,5 +7,5 @@
   uploaded from the connected machine;
 - ``connected_host``: the kit that sets up the connected machine with the sync key only.
 
-The ``iblagh-officer`` commands are in journalist_app/cli_airgap.py.
+The ``iblagh-officer`` commands are in journalist_app/cli/airgap.py.
 """

@@ -12,7 +12,6 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
@@ -34,7 +33,7 @@ from journalist_app import audit
 from journalist_app.audit import Action
 from journalist_app.config import OfficerConfig
 from journalist_app.errors import KeysNotInitialised, OfficerError
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import BatchRecord, UnitKey
 
 STAGING_DIR = "staging"
@@ -206,10 +205,6 @@ def atomic_output(path: Path) -> Iterator[tuple[BinaryIO, Callable[[], None]]]:
     finally:
         if not published:
             Path(temporary).unlink(missing_ok=True)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @contextmanager

@@ -20,12 +20,13 @@ from crypto.encoding import b64decode, b64encode
 from crypto.errors import CryptoError, SignatureError
 from crypto.keys import Argon2Params, key_id_hex
 from crypto.recipients import verify_recipient_set
-from journalist_app import audit, custody
+from journalist_app import audit
 from journalist_app.audit import Action
 from journalist_app.errors import KeysAlreadyInitialised, MissingKey, OfficerError
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys import custody
+from journalist_app.keys.keyring import UnlockedKeyring
+from journalist_app.keys.recipient_sets import latest_public_files
 from journalist_app.models import KeyGrant, Officer, RecipientSetRecord, UnitKey
-from journalist_app.recipient_sets import latest_public_files
 from journalist_app.roles import Permission, Role, parse_role, requires
 
 KIT_FORMAT = "iblagh-connected-host/1"

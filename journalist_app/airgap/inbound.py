@@ -6,7 +6,7 @@ signed with the sync key. It does not acknowledge: the public host keeps the cip
 until the acknowledgement comes back in an outbound batch (outbound.py).
 
 ``import_inbound`` runs on the offline officer host: it verifies the whole batch first,
-then stores each submission through :func:`journalist_app.sync.store_submission`, the
+then stores each submission through :func:`journalist_app.sync.pull.store_submission`, the
 same step as the online sync, and queues the acknowledgements for the way back.
 """
 
@@ -34,22 +34,22 @@ from journalist_app.airgap.batch_files import (
     record_batch,
     refusal,
     staging_root,
-    utc_now,
     verify_batch_file,
 )
-from journalist_app.blob_store import SUBMISSION_ID, LocalBlobStore
+from journalist_app.clock import utc_now
 from journalist_app.config import OfficerConfig
 from journalist_app.errors import BlobMismatch, MissingKey, OfficerError, SyncProtocolError
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import OutboxItem, Reply, UploadReceipt
 from journalist_app.roles import Permission, requires
-from journalist_app.sync import BlobSource, IngestLimits, SyncEvent, store_submission
-from journalist_app.sync_client import (
+from journalist_app.sync.blob_store import SUBMISSION_ID, LocalBlobStore
+from journalist_app.sync.client import (
     ListedBlob,
     ListedSubmission,
     SyncClient,
     parse_submission,
 )
+from journalist_app.sync.pull import BlobSource, IngestLimits, SyncEvent, store_submission
 from journalist_app.triage.ingest import index_pending
 
 MAX_LISTING = 500

@@ -25,17 +25,17 @@ from journalist_app.airgap.batch_files import (
     ignore,
     next_sequence,
     plan_or_refuse,
-    utc_now,
     verify_batch_file,
     written_batch,
 )
-from journalist_app.blob_store import SUBMISSION_ID
+from journalist_app.clock import utc_now
 from journalist_app.config import OfficerConfig
 from journalist_app.errors import MissingKey, UnknownReporter
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import OutboxItem, Reply, UploadReceipt
 from journalist_app.roles import Permission, requires
-from journalist_app.sync_client import MAX_ACK_IDS, SyncClient
+from journalist_app.sync.blob_store import SUBMISSION_ID
+from journalist_app.sync.client import MAX_ACK_IDS, SyncClient
 
 # The public host refuses larger reply bodies (docs/sync-api.md).
 MAX_REPLY_BYTES = 1024 * 1024

@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from journalist_app.models.base import Base, utc_now
+from journalist_app.clock import utc_now
+from journalist_app.models.base import Base
 
 
 class BatchRecord(Base):

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from journalist_app.models.base import Base, utc_now
+from journalist_app.clock import utc_now
+from journalist_app.models.base import Base
 
 # The queue's order: most urgent first, then oldest, then case number.
 QUEUE_ORDER = ("priority", "received", "id")

@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from journalist_app.models.base import Base, utc_now
+from journalist_app.clock import utc_now
+from journalist_app.models.base import Base
 
 
 class Officer(Base):
@@ -25,7 +26,7 @@ class Officer(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     # roles.Role; decides permissions and which unit secrets the account should hold.
     role: Mapped[str] = mapped_column(String(32), default="analyst")
-    # TOTP secret in a secretbox under the host's TOTP key (journalist_app/totp.py).
+    # TOTP secret in a secretbox under the host's TOTP key (journalist_app/accounts/totp.py).
     totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(128), default=None)
     # Last TOTP time step accepted: a code of this step or an earlier one is refused.
     totp_last_step: Mapped[int] = mapped_column(default=0)

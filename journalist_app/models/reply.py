@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from journalist_app.models.base import Base, utc_now
+from journalist_app.clock import utc_now
+from journalist_app.models.base import Base
 
 
 class Reply(Base):

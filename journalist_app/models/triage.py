@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from journalist_app.models.base import Base, utc_now
+from journalist_app.clock import utc_now
+from journalist_app.models.base import Base
 
 # pending: stored, not read yet; indexed: fields below filled; damaged: does not decode.
 INDEX_STATES = ("pending", "indexed", "damaged")
@@ -42,7 +43,7 @@ class ReportTriage(Base):
     # public host lists, which only serves when the body has none (docs/threat-model.md).
     reporter_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), default=None)
     # The listed key differs from the sealed one: the public host swapped it, and no
-    # reply is sealed for this report (journalist_app/replies.py).
+    # reply is sealed for this report (journalist_app/reports/replies.py).
     reporter_key_mismatch: Mapped[bool] = mapped_column(default=False)
     indexed_at: Mapped[datetime | None] = mapped_column(default=None)
     registered_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -26,9 +26,9 @@ from PIL import Image, ImageOps
 
 from crypto.envelope import open_stream
 from crypto.errors import EnvelopeError
-from journalist_app.blob_store import LocalBlobStore
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import ReportBlob
+from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.triage.errors import AttachmentRefused
 
 ATTACHMENT_KIND: Final = "attachment"

@@ -11,9 +11,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from journalist_app.blob_store import LocalBlobStore
+from journalist_app.clock import utc_now
 from journalist_app.errors import ReportNotFound, ReportUnreadable
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import (
     Case,
     CaseEvent,
@@ -23,9 +23,9 @@ from journalist_app.models import (
     ReportAttachment,
     ReportTriage,
 )
-from journalist_app.models.base import utc_now
-from journalist_app.reading import ReportReading, read_report
+from journalist_app.reports.reading import ReportReading, read_report
 from journalist_app.roles import Permission, requires
+from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.triage.attachments import is_picture
 from journalist_app.triage.categories import PICTURES_ON_REQUEST
 from journalist_app.triage.errors import CaseNotFound

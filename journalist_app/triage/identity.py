@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 from crypto.contents import ContentError, IdentitySection
 from crypto.envelope import open_stream
 from crypto.errors import EnvelopeError, NoMatchingRecipient
-from journalist_app.blob_store import LocalBlobStore
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.clock import utc_now
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import IdentityReveal, Report
-from journalist_app.models.base import utc_now
 from journalist_app.roles import Permission, requires
+from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.triage.errors import IdentityKeyMissing, RevealRefused
 from journalist_app.triage.events import TriageAction, record_case_event
 from journalist_app.triage.workflow import get_case, report_of_case

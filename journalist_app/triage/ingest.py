@@ -3,7 +3,7 @@
 Two steps, because the category is inside the encrypted body:
 
 1. :func:`register_report`, in the transaction that stores a report (sync or air-gap
-   import, journalist_app/sync.py ``store_submission``): the report gets a case of its
+   import, journalist_app/sync/pull.py ``store_submission``): the report gets a case of its
    own, ranked urgent because nobody has read it. No key is needed, so nothing that
    arrives can miss the queue.
 2. :func:`index_report` / :func:`index_pending`, with an officer's unlocked keyring (the
@@ -14,7 +14,7 @@ Two steps, because the category is inside the encrypted body:
    (grouping.py). Nothing of the description, identity, file names or contents is kept.
    The reporter's public key sealed in the body is kept and compared with the one the
    public host listed: replies go to the sealed one, and none goes on a mismatch
-   (journalist_app/replies.py).
+   (journalist_app/reports/replies.py).
 """
 
 import io
@@ -30,11 +30,11 @@ from crypto.contents import ContentError, ReportBody
 from crypto.envelope import open_stream
 from crypto.errors import EnvelopeError, NoMatchingRecipient
 from journalist_app import audit
-from journalist_app.blob_store import LocalBlobStore
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.clock import utc_now
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Report, ReportAttachment, ReportBlob, ReportTriage, ReportUrl
-from journalist_app.models.base import utc_now
-from journalist_app.reading import BODY_KINDS, MAX_BODY_BYTES
+from journalist_app.reports.reading import BODY_KINDS, MAX_BODY_BYTES
+from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.triage import statuses
 from journalist_app.triage.attachments import ATTACHMENT_KIND, SNIFF_BYTES, detect_type
 from journalist_app.triage.events import TriageAction, record_case_event

@@ -1,6 +1,6 @@
 """Telling reporters what became of their report, through the next sync.
 
-Each reporter of a case gets one reply envelope (journalist_app/replies.py, sealed to
+Each reporter of a case gets one reply envelope (journalist_app/reports/replies.py, sealed to
 their key) whenever what their page should show changes: a case moved to triaged, a
 merge into a case under review, a report joining a referred case. A reporter who sent
 several reports to one case is told once.
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from journalist_app.models import Case, Report, ReportTriage
-from journalist_app.replies import queue_reply
+from journalist_app.reports.replies import queue_reply
 from journalist_app.triage.events import TriageAction, record_case_event
 from journalist_app.triage.statuses import reporter_view
 
@@ -35,7 +35,7 @@ def notify_reporters(session: Session, case: Case, now: datetime) -> int:
     for triage, reporter_id in rows:
         by_reporter.setdefault(reporter_id, []).append(triage)
     # Replies are sealed to the key read from an indexed body whose listed key matched
-    # (journalist_app/replies.py): a reporter with no such report yet is told later.
+    # (journalist_app/reports/replies.py): a reporter with no such report yet is told later.
     stale = {
         reporter_id: triages
         for reporter_id, triages in by_reporter.items()

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto.contents import CLOSE_REASONS, MAX_REPLY_MESSAGE_CHARS
+from journalist_app.clock import utc_now
 from journalist_app.models import Case, Officer, Reply, ReportTriage
-from journalist_app.models.base import utc_now
-from journalist_app.replies import queue_reply
+from journalist_app.reports.replies import queue_reply
 from journalist_app.roles import ROLE_PERMISSIONS, Permission, Principal, requires
 from journalist_app.triage import statuses
 from journalist_app.triage.errors import (

@@ -4,14 +4,14 @@ from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from journalist_app.accounts import change_own_passphrase
-from journalist_app.authentication import session_state
-from journalist_app.custody import MAX_PASSPHRASE_LENGTH, MIN_PASSPHRASE_LENGTH
+from journalist_app.accounts.login import session_state
+from journalist_app.accounts.officers import change_own_passphrase
+from journalist_app.accounts.passphrase import MAX_PASSPHRASE_LENGTH, MIN_PASSPHRASE_LENGTH
 from journalist_app.errors import BadCredentials, WeakPassphrase
-from journalist_app.forms import ChangePassphraseForm
 from journalist_app.roles import Permission
 from journalist_app.views.access import home_endpoint, permission_required
 from journalist_app.views.context import begin_session, db, state
+from journalist_app.views.forms import ChangePassphraseForm
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
 

@@ -8,8 +8,9 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from journalist_app import accounts
-from journalist_app.authentication import utc_now
+from journalist_app.accounts import officers as accounts
+from journalist_app.accounts.totp import load_or_create_totp_key
+from journalist_app.clock import utc_now
 from journalist_app.errors import (
     InvalidUsername,
     KeysNotInitialised,
@@ -18,11 +19,10 @@ from journalist_app.errors import (
     OfficerNotFound,
     PermissionDenied,
 )
-from journalist_app.forms import ActionForm, NewOfficerForm, RemoveOfficerForm
 from journalist_app.roles import Permission, Role
-from journalist_app.totp import load_or_create_totp_key
 from journalist_app.views.access import permission_required
 from journalist_app.views.context import db, state
+from journalist_app.views.forms import ActionForm, NewOfficerForm, RemoveOfficerForm
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -6,13 +6,13 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from journalist_app import audit
-from journalist_app.authentication import log_in, session_state
+from journalist_app.accounts.login import log_in, session_state
+from journalist_app.accounts.totp import load_or_create_totp_key
 from journalist_app.errors import BadCredentials, CorruptGrant
-from journalist_app.forms import LoginForm
 from journalist_app.roles import Permission
-from journalist_app.totp import load_or_create_totp_key
 from journalist_app.views.access import home_endpoint, permission_required
 from journalist_app.views.context import begin_session, current_keyring, db, end_session, state
+from journalist_app.views.forms import LoginForm
 
 blueprint = Blueprint("auth", __name__)
 

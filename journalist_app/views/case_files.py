@@ -3,9 +3,9 @@
 from flask import Blueprint, Response, abort, g, render_template
 from flask_babel import gettext as _
 
+from journalist_app.clock import utc_now
 from journalist_app.errors import PermissionDenied
 from journalist_app.models import Report
-from journalist_app.models.base import utc_now
 from journalist_app.roles import Permission
 from journalist_app.triage.attachments import (
     DecryptedAttachment,

@@ -9,10 +9,9 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from journalist_app.clock import utc_now
 from journalist_app.errors import PermissionDenied
-from journalist_app.forms import ActionForm
 from journalist_app.i18n import current_language
-from journalist_app.models.base import utc_now
 from journalist_app.roles import Permission
 from journalist_app.triage import statuses
 from journalist_app.triage.cases import CaseView, open_case
@@ -47,6 +46,7 @@ from journalist_app.triage.workflow import (
 )
 from journalist_app.views.access import permission_required
 from journalist_app.views.context import db, state
+from journalist_app.views.forms import ActionForm
 
 blueprint = Blueprint("cases", __name__)
 

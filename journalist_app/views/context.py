@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from flask import current_app, g, session
 from sqlalchemy.orm import Session, sessionmaker
 
-from journalist_app.blob_store import LocalBlobStore
 from journalist_app.config import OfficerConfig
 from journalist_app.i18n import LANGUAGE_SESSION_KEY
-from journalist_app.keyring import KeyringStore, UnlockedKeyring
+from journalist_app.keys.keyring import KeyringStore, UnlockedKeyring
+from journalist_app.sync.blob_store import LocalBlobStore
 
 EXTENSION = "iblagh_officer"
 KEYRING_SESSION_KEY = "keyring_id"

@@ -4,7 +4,7 @@ security headers on every answer."""
 from flask import Flask, Response, abort, g, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from journalist_app.authentication import session_state
+from journalist_app.accounts.login import session_state
 from journalist_app.views.access import required_permission
 from journalist_app.views.context import close_db, current_keyring, db, end_session
 

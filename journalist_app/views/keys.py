@@ -4,12 +4,12 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from journalist_app import grants as key_grants
 from journalist_app.errors import OfficerNotFound, PermissionDenied
-from journalist_app.forms import ActionForm
+from journalist_app.keys import grants as key_grants
 from journalist_app.roles import Permission
 from journalist_app.views.access import permission_required
 from journalist_app.views.context import db
+from journalist_app.views.forms import ActionForm
 
 blueprint = Blueprint("keys", __name__, url_prefix="/keys")
 

@@ -13,14 +13,14 @@ from journalist_app.errors import (
     SyncRefused,
     SyncUnreachable,
 )
-from journalist_app.forms import ActionForm
-from journalist_app.reading import list_reports, read_report
+from journalist_app.reports.reading import list_reports, read_report
 from journalist_app.roles import Permission
-from journalist_app.sync import run_sync
+from journalist_app.sync.pull import run_sync
 from journalist_app.triage.cases import case_of_report
 from journalist_app.triage.ingest import index_report
 from journalist_app.views.access import permission_required
 from journalist_app.views.context import db, state
+from journalist_app.views.forms import ActionForm
 
 blueprint = Blueprint("reports", __name__)
 

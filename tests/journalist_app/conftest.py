@@ -36,13 +36,24 @@ from crypto.envelope import EnvelopeMetadata, seal_bytes
 from crypto.errors import ReplayedRequest, SignatureError
 from crypto.recipients import RecipientSet, verify_recipient_set
 from crypto.sync_auth import verify_request
-from journalist_app import authentication, create_app
+from journalist_app import clock, create_app
+from journalist_app.accounts.totp import (
+    STEP_SECONDS,
+    load_or_create_totp_key,
+    next_usable_code,
+    open_secret,
+)
 from journalist_app.config import OfficerConfig
-from journalist_app.custody import InitResult, held_secrets, init_unit_keys, new_officer, unlock
 from journalist_app.database import create_schema, make_engine, make_session_factory
+from journalist_app.keys.custody import (
+    InitResult,
+    held_secrets,
+    init_unit_keys,
+    new_officer,
+    unlock,
+)
 from journalist_app.models import Officer
 from journalist_app.roles import Role
-from journalist_app.totp import STEP_SECONDS, load_or_create_totp_key, next_usable_code, open_secret
 from journalist_app.views.context import EXTENSION
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "journalist_app" / "translations"
@@ -374,7 +385,7 @@ class AuthActions:
                 load_or_create_totp_key(state.config.data_dir), username, officer.totp_secret_sealed
             )
             while True:
-                now = authentication.utc_now().replace(tzinfo=UTC)
+                now = clock.utc_now().replace(tzinfo=UTC)
                 code = next_usable_code(secret, now, officer.totp_last_step)
                 if code is not None:
                     return code

@@ -8,16 +8,17 @@ from sqlalchemy import func, select
 
 from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
 from crypto.keys import WRAP_PARAMS_FAST
-from journalist_app import accounts, grants
-from journalist_app.custody import unlock
+from journalist_app.accounts import officers
+from journalist_app.accounts.totp import load_or_create_totp_key
 from journalist_app.errors import (
     BadCredentials,
     KeyWouldBeLost,
     PermissionDenied,
 )
+from journalist_app.keys import grants
+from journalist_app.keys.custody import unlock
 from journalist_app.models import AuditEntry, KeyGrant, Officer
 from journalist_app.roles import Role
-from journalist_app.totp import load_or_create_totp_key
 
 
 def _keyring(db, login):  # type: ignore[no-untyped-def]
@@ -119,7 +120,7 @@ def test_admin_creates_officer_chooses_passphrase_supervisor_grants_then_they_re
 def test_an_account_with_a_one_time_passphrase_gets_no_grant(db, config, unit, make_officer):
     admin = make_officer("admin")
     holder = unlock(db, unit.username, unit.passphrase, config.wrap_params)
-    created = accounts.create_officer(
+    created = officers.create_officer(
         db,
         _keyring(db, admin),
         "karim",
@@ -144,7 +145,7 @@ def test_a_passphrase_reset_makes_a_new_key_pair_and_drops_the_old_grants(
     before = _officer(db, analyst.username).public_key
     assert _grants(db, analyst.username) == 2
 
-    one_time = accounts.reset_passphrase(
+    one_time = officers.reset_passphrase(
         db, _keyring(db, admin), analyst.username, params=config.wrap_params
     )
 
@@ -163,7 +164,7 @@ def test_a_reset_admin_gets_the_signing_key_back_from_the_resetting_admin(
     db, config, unit, make_officer
 ):
     first, second = make_officer("admin"), make_officer("admin")
-    one_time = accounts.reset_passphrase(
+    one_time = officers.reset_passphrase(
         db, _keyring(db, first), second.username, params=config.wrap_params
     )
     assert unlock(db, second.username, one_time, config.wrap_params).signing_key is not None
@@ -173,9 +174,9 @@ def test_nobody_resets_or_removes_their_own_account_from_the_admin_pages(db, con
     admin = make_officer("admin")
     keyring = _keyring(db, admin)
     with pytest.raises(PermissionDenied):
-        accounts.reset_passphrase(db, keyring, admin.username, params=config.wrap_params)
+        officers.reset_passphrase(db, keyring, admin.username, params=config.wrap_params)
     with pytest.raises(PermissionDenied):
-        accounts.remove_officer(db, keyring, admin.username)
+        officers.remove_officer(db, keyring, admin.username)
 
 
 def test_a_2fa_reset_on_the_web_ends_sessions_and_old_codes_stop_working(
@@ -269,7 +270,7 @@ def test_removing_an_officer_deletes_their_grants(db, config, unit, make_officer
     analyst = make_officer("analyst")
     admin = make_officer("admin")
     officer_id = _officer(db, analyst.username).id
-    assert accounts.remove_officer(db, _keyring(db, admin), analyst.username) == 2
+    assert officers.remove_officer(db, _keyring(db, admin), analyst.username) == 2
     left = db.scalar(
         select(func.count()).select_from(KeyGrant).where(KeyGrant.officer_id == officer_id)
     )
@@ -281,9 +282,9 @@ def test_the_last_holder_of_a_key_is_removed_only_when_forced(db, config, unit, 
     admin = make_officer("admin")
     keyring = _keyring(db, admin)
     with pytest.raises(KeyWouldBeLost, match="identity, intake"):
-        accounts.remove_officer(db, keyring, unit.username)
+        officers.remove_officer(db, keyring, unit.username)
     # Her intake, identity, signing and sync grants.
-    assert accounts.remove_officer(db, keyring, unit.username, force=True) == 4
+    assert officers.remove_officer(db, keyring, unit.username, force=True) == 4
 
 
 def test_the_admin_page_removes_and_refuses_the_last_holder_politely(

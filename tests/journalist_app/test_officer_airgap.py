@@ -11,11 +11,11 @@ import pytest
 from nacl.signing import SigningKey
 from sqlalchemy import func, select
 
-from journalist_app.blob_store import LocalBlobStore
 from journalist_app.models import BatchRecord, OutboxItem, Reply, Report
-from journalist_app.reading import read_report
-from journalist_app.replies import queue_reply
-from journalist_app.sync_client import SyncClient
+from journalist_app.reports.reading import read_report
+from journalist_app.reports.replies import queue_reply
+from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.client import SyncClient
 from tests.support.airgap import OFFICER, AirGap, air_gap, entry_spans, resign
 
 DESCRIPTION = "Chaîne qui appelle au meurtre — قناة تدعو إلى القتل"

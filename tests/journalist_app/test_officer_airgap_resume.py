@@ -2,7 +2,7 @@
 duplicates nothing (issue 4: "a sync killed half-way loses and duplicates nothing").
 
 Both the online sync and the batch import store through one function,
-``journalist_app.sync.store_submission``; these tests stop it at awkward moments.
+``journalist_app.sync.pull.store_submission``; these tests stop it at awkward moments.
 """
 
 import dataclasses
@@ -26,11 +26,11 @@ from crypto.batch import BatchHeader, BatchWriter
 from crypto.envelope import EnvelopeMetadata, seal_bytes
 from journalist_app.airgap import inbound
 from journalist_app.airgap.inbound import import_inbound, listing_document
-from journalist_app.custody import unlock
+from journalist_app.keys.custody import unlock
 from journalist_app.models import OutboxItem, Report, ReportBlob
-from journalist_app.replies import queue_reply
-from journalist_app.sync import run_sync
-from journalist_app.sync_client import ListedBlob, ListedSubmission, SyncClient
+from journalist_app.reports.replies import queue_reply
+from journalist_app.sync.client import ListedBlob, ListedSubmission, SyncClient
+from journalist_app.sync.pull import run_sync
 from tests.support.airgap import OFFICER, AirGap, Host, air_gap
 
 BODY = {"v": 1, "category": "terrorism", "urls": ["https://example.org/p/1"], "description": "x"}
@@ -151,7 +151,15 @@ def test_an_import_killed_by_a_signal_at_any_moment_resumes_without_loss_or_dupl
     batch = gap.work / "big.batch"
     crafted_batch(gap.offline, batch, submissions=60, blob_size=200_000)
     process = subprocess.Popen(
-        [sys.executable, "-m", "journalist_app.cli", "import", "--officer", OFFICER, str(batch)],
+        [
+            sys.executable,
+            "-m",
+            "journalist_app.cli.main",
+            "import",
+            "--officer",
+            OFFICER,
+            str(batch),
+        ],
         env={**os.environ, **gap.offline.env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from journalist_app import audit
-from journalist_app.cli import main
-from journalist_app.custody import unlock
+from journalist_app.cli.main import main
+from journalist_app.keys.custody import unlock
 from journalist_app.models import AuditEntry
 from journalist_app.models.audit import AuditEntry as Entry
 

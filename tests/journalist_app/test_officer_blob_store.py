@@ -1,6 +1,6 @@
 import pytest
 
-from journalist_app.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store import LocalBlobStore
 
 SUBMISSION = "0123456789abcdef0123456789abcdef"
 

@@ -12,7 +12,7 @@ from nacl.signing import VerifyKey
 
 from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
 from crypto.recipients import verify_recipient_set
-from journalist_app.cli import main
+from journalist_app.cli.main import main
 
 PASSPHRASE = "a passphrase for the command line"
 ADMIN_PASSPHRASE = "the admin's own long passphrase"
@@ -150,7 +150,7 @@ def test_sync_against_an_unreachable_url_says_so_without_a_traceback(
     env, tmp_path, unused_url
 ) -> None:
     main(["keys", "init", "--officer", "alice", "--public-out", str(tmp_path / "public")])
-    command = "from journalist_app.cli import main; raise SystemExit(main())"
+    command = "from journalist_app.cli.main import main; raise SystemExit(main())"
     result = subprocess.run(
         [sys.executable, "-c", command, "sync", "--officer", "alice"],
         env={**os.environ, "IBLAGH_SYNC_URL": unused_url},
@@ -167,7 +167,7 @@ def test_sync_against_an_unreachable_url_says_so_without_a_traceback(
 
 def test_a_missing_passphrase_without_a_terminal_is_one_line(env, tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("IBLAGH_OFFICER_PASSPHRASE")
-    command = "from journalist_app.cli import main; raise SystemExit(main())"
+    command = "from journalist_app.cli.main import main; raise SystemExit(main())"
     public = str(tmp_path / "public")
     result = subprocess.run(
         [

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from crypto.keys import WRAP_PARAMS_FAST
-from journalist_app.cli import main
-from journalist_app.custody import unlock
+from journalist_app.accounts.totp import check_code, time_step
+from journalist_app.cli.main import main
 from journalist_app.database import create_schema, make_engine, make_session_factory
+from journalist_app.keys.custody import unlock
 from journalist_app.models import AuditEntry, Officer
-from journalist_app.totp import check_code, time_step
 
 FIRST = "a passphrase for the first officer"
 ADMIN = "the admin's own long passphrase"

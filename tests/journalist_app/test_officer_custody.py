@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
 from crypto.keys import key_id_hex, unwrap_secret
 from crypto.recipients import verify_recipient_set
-from journalist_app.accounts import create_first_admin
+from journalist_app.accounts.officers import create_first_admin
+from journalist_app.accounts.totp import load_or_create_totp_key
 from journalist_app.config import OfficerConfig
-from journalist_app.custody import add_officer, init_unit_keys, unlock
 from journalist_app.errors import (
     BadCredentials,
     CorruptGrant,
@@ -23,10 +23,10 @@ from journalist_app.errors import (
     PermissionDenied,
     WeakPassphrase,
 )
-from journalist_app.grants import grant_keys
+from journalist_app.keys.custody import add_officer, init_unit_keys, unlock
+from journalist_app.keys.grants import grant_keys
 from journalist_app.models import KeyGrant, Officer, UnitKey
 from journalist_app.roles import Role
-from journalist_app.totp import load_or_create_totp_key
 
 SECOND = "bob"
 SECOND_PASSPHRASE = "the second officer has another passphrase"

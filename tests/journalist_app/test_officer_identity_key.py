@@ -22,13 +22,16 @@ from sqlalchemy import delete, func, select, update
 from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
 from crypto.errors import NoMatchingRecipient
 from crypto.recipients import RecipientSet, verify_recipient_set
-from journalist_app import accounts, create_app, key_ops
-from journalist_app.blob_store import LocalBlobStore
-from journalist_app.cli import main
-from journalist_app.custody import unlock
+from journalist_app import create_app
+from journalist_app.accounts import officers
+from journalist_app.accounts.totp import load_or_create_totp_key
+from journalist_app.cli.main import main
 from journalist_app.errors import KeysNotInitialised, PermissionDenied
-from journalist_app.grants import grant_keys
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys import rotation as key_ops
+from journalist_app.keys.custody import unlock
+from journalist_app.keys.grants import grant_keys
+from journalist_app.keys.keyring import UnlockedKeyring
+from journalist_app.keys.recipient_sets import issue_recipient_set
 from journalist_app.models import (
     AuditEntry,
     IdentityReveal,
@@ -37,10 +40,9 @@ from journalist_app.models import (
     ReportTriage,
     UnitKey,
 )
-from journalist_app.recipient_sets import issue_recipient_set
 from journalist_app.roles import ROLE_UNIT_KEYS, Role
-from journalist_app.sync import run_sync
-from journalist_app.totp import load_or_create_totp_key
+from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.pull import run_sync
 from journalist_app.triage.errors import IdentityKeyMissing, RevealRefused
 from journalist_app.triage.identity import reveal_identity
 from tests.support.triage import TriageWorld, log_in, make_world
@@ -165,7 +167,7 @@ def test_granting_gives_the_identity_key_to_a_supervisor_and_never_to_an_analyst
     ).first()
     assert "identity" in json.loads(entry.details)["kinds"]
     summaries = {
-        s.username: s for s in accounts.list_accounts(db, _admin(db, config, make_officer))
+        s.username: s for s in officers.list_accounts(db, _admin(db, config, make_officer))
     }
     assert "identity" in summaries[supervisor.username].holds
     assert "identity" not in summaries[analyst.username].holds | summaries[analyst.username].missing
@@ -439,7 +441,7 @@ def test_after_recovery_reports_read_and_identities_reveal_for_supervisors_only(
 
     made = {}
     for role, name in (("supervisor", "nadia"), ("analyst", "omar")):
-        accounts.create_officer(
+        officers.create_officer(
             db,
             rescue,
             name,

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
 from crypto.errors import EnvelopeError
 from crypto.recipients import verify_recipient_set
-from journalist_app.cli import main
-from journalist_app.custody import unlock
+from journalist_app.cli.main import main
 from journalist_app.errors import PermissionDenied
-from journalist_app.key_ops import rotate_intake_key
+from journalist_app.keys.custody import unlock
+from journalist_app.keys.rotation import rotate_intake_key
 from journalist_app.models import AuditEntry, KeyGrant, UnitKey
 
 

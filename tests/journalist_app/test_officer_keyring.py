@@ -1,4 +1,4 @@
-from journalist_app.keyring import KeyringStore, UnlockedKeyring
+from journalist_app.keys.keyring import KeyringStore, UnlockedKeyring
 
 
 class Clock:

@@ -6,14 +6,14 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from journalist_app import authentication, create_app
-from journalist_app.accounts import unlock_account
-from journalist_app.authentication import LOCKOUT_AFTER, backoff, log_in
-from journalist_app.custody import unlock
+from journalist_app import clock, create_app
+from journalist_app.accounts.login import LOCKOUT_AFTER, backoff, log_in
+from journalist_app.accounts.officers import unlock_account
+from journalist_app.accounts.totp import check_code, load_or_create_totp_key, open_secret, time_step
 from journalist_app.errors import AccountLocked, BadCredentials, WrongSecondFactor
+from journalist_app.keys.custody import unlock
 from journalist_app.models import AuditEntry, Officer
 from journalist_app.roles import Role
-from journalist_app.totp import check_code, load_or_create_totp_key, open_secret, time_step
 from journalist_app.views.context import EXTENSION
 
 T0 = datetime(2026, 11, 28, 18, 0, 0)  # naive UTC, on a step boundary
@@ -182,7 +182,7 @@ def test_the_lockout_is_in_the_database_not_in_the_process_nor_per_address(
     app, client, auth, auth_for, db, unit, monkeypatch
 ) -> None:
     now = [T0]
-    monkeypatch.setattr(authentication, "utc_now", lambda: now[0])
+    monkeypatch.setattr(clock, "source", lambda: now[0])
     for index in range(LOCKOUT_AFTER):
         client.environ_base["REMOTE_ADDR"] = f"10.0.0.{index + 1}"
         assert auth.login(unit.username, "wrong passphrase, again").status_code == 401

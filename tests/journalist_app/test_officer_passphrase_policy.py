@@ -2,7 +2,7 @@
 
 import pytest
 
-from journalist_app.custody import (
+from journalist_app.accounts.passphrase import (
     MAX_PASSPHRASE_LENGTH,
     MIN_PASSPHRASE_LENGTH,
     check_passphrase,

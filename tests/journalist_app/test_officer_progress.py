@@ -2,7 +2,7 @@
 
 import io
 
-from journalist_app.progress import Phases, make_bar
+from journalist_app.cli.progress import Phases, make_bar
 
 
 class Terminal(io.StringIO):

@@ -1,12 +1,12 @@
 import pytest
 from nacl.public import PrivateKey
 
-from journalist_app.blob_store import LocalBlobStore
-from journalist_app.custody import unlock
 from journalist_app.errors import ReportNotFound, ReportUnreadable
-from journalist_app.keyring import UnlockedKeyring
-from journalist_app.reading import list_reports, parse_report_body, read_report
-from journalist_app.sync import run_sync
+from journalist_app.keys.custody import unlock
+from journalist_app.keys.keyring import UnlockedKeyring
+from journalist_app.reports.reading import list_reports, parse_report_body, read_report
+from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.pull import run_sync
 
 
 def test_a_report_decrypts_with_the_officers_intake_key(db, synced_config, unit, mailbox) -> None:

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
 from crypto.errors import SignatureError
 from crypto.recipients import verify_recipient_set
-from journalist_app.cli import main
-from journalist_app.custody import unlock
+from journalist_app.cli.main import main
+from journalist_app.keys.custody import unlock
 from journalist_app.models import AuditEntry, Officer, UnitKey
 
 NEW_ADMIN = "rescue"

@@ -15,13 +15,13 @@ from sqlalchemy import select
 from crypto.contents import encode_reporter_key
 from crypto.envelope import open_bytes
 from journalist_app import audit
-from journalist_app.blob_store import LocalBlobStore
-from journalist_app.custody import unlock
 from journalist_app.errors import ReporterKeyMismatch, ReporterKeyUnchecked
+from journalist_app.keys.custody import unlock
 from journalist_app.models import AuditEntry, Reply, ReportTriage
-from journalist_app.replies import queue_reply
-from journalist_app.sync import pull, run_sync
-from journalist_app.sync_client import SyncClient
+from journalist_app.reports.replies import queue_reply
+from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.client import SyncClient
+from journalist_app.sync.pull import pull, run_sync
 from journalist_app.triage.ingest import index_pending
 from journalist_app.triage.workflow import change_status
 from tests.journalist_app.conftest import Mailbox, StoredSubmission, seal_report

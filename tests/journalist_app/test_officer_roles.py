@@ -15,12 +15,16 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from journalist_app import accounts, audit, create_app, custody, grants, key_ops
+from journalist_app import audit, create_app
+from journalist_app.accounts import officers
+from journalist_app.accounts.totp import load_or_create_totp_key
 from journalist_app.config import OfficerConfig
-from journalist_app.custody import held_secrets, init_unit_keys, new_officer, unlock
 from journalist_app.database import make_engine, make_session_factory
 from journalist_app.errors import PermissionDenied
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys import custody, grants
+from journalist_app.keys import rotation as key_ops
+from journalist_app.keys.custody import held_secrets, init_unit_keys, new_officer, unlock
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.roles import (
     ROLE_PERMISSIONS,
     ROLE_UNIT_KEYS,
@@ -30,7 +34,6 @@ from journalist_app.roles import (
     permissions_of,
     requires,
 )
-from journalist_app.totp import load_or_create_totp_key
 from journalist_app.views.access import REQUIRED_PERMISSION
 from journalist_app.views.context import EXTENSION, KEYRING_SESSION_KEY
 from journalist_app.views.guard import PUBLIC_ENDPOINTS
@@ -207,7 +210,7 @@ UNCHECKED = {
 
 def _service_actions() -> list[tuple[str, object]]:
     found = []
-    for module in (accounts, grants, key_ops):
+    for module in (officers, grants, key_ops):
         for name, function in inspect.getmembers(module, inspect.isfunction):
             own = function.__module__ == module.__name__ and not name.startswith("_")
             if own and name not in UNCHECKED:

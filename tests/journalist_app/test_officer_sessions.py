@@ -6,9 +6,9 @@ import sys
 
 from sqlalchemy import select
 
-from journalist_app.accounts import remove_officer
-from journalist_app.custody import unlock
-from journalist_app.keyring import KeyringStore, UnlockedKeyring
+from journalist_app.accounts.officers import remove_officer
+from journalist_app.keys.custody import unlock
+from journalist_app.keys.keyring import KeyringStore, UnlockedKeyring
 from journalist_app.models import Officer
 from journalist_app.views.context import EXTENSION
 
@@ -79,7 +79,7 @@ def test_a_reset_made_by_another_process_ends_the_web_session(
         [
             sys.executable,
             "-m",
-            "journalist_app.cli",
+            "journalist_app.cli.main",
             "officer",
             "reset-2fa",
             "--officer",

@@ -8,13 +8,13 @@ from nacl.signing import SigningKey
 from sqlalchemy import func, select
 
 from crypto.envelope import open_bytes
-from journalist_app.blob_store import LocalBlobStore
-from journalist_app.custody import unlock
 from journalist_app.errors import MissingKey, SyncProtocolError, SyncRefused, SyncUnreachable
+from journalist_app.keys.custody import unlock
 from journalist_app.models import Reply, Report, ReportBlob
-from journalist_app.replies import queue_reply
-from journalist_app.sync import pull, run_sync
-from journalist_app.sync_client import SyncClient
+from journalist_app.reports.replies import queue_reply
+from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.client import SyncClient
+from journalist_app.sync.pull import pull, run_sync
 from tests.journalist_app.conftest import seal_identity
 
 BODY = {"v": 1, "category": "terrorism", "urls": ["https://example.org/p/1"], "description": "x"}

@@ -21,15 +21,14 @@ from nacl.public import PrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import journalist_app.sync as sync_module
+import journalist_app.sync.pull as sync_module
 from crypto.envelope import EnvelopeMetadata, seal_bytes
-from journalist_app.blob_store import LocalBlobStore
 from journalist_app.config import ConfigError, OfficerConfig
-from journalist_app.custody import unlock
 from journalist_app.errors import SyncProtocolError, SyncRefused
+from journalist_app.keys.custody import unlock
 from journalist_app.models import Report
-from journalist_app.sync import IngestLimits, SyncEvent, pull, run_sync
-from journalist_app.sync_client import (
+from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.client import (
     BlobTooLarge,
     EnvelopeRejected,
     NotEnoughDiskSpace,
@@ -37,6 +36,7 @@ from journalist_app.sync_client import (
     TooManyBlobs,
     terminal_safe,
 )
+from journalist_app.sync.pull import IngestLimits, SyncEvent, pull, run_sync
 from tests.journalist_app.conftest import Mailbox, Unit, _QuietHandler, seal_identity, seal_report
 
 BODY = {"v": 1, "category": "terrorism", "urls": ["https://example.org/p/1"], "description": "x"}

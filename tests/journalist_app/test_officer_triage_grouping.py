@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from journalist_app.errors import PermissionDenied
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Case, CaseEvent, ReportTriage
 from journalist_app.triage import statuses
 from journalist_app.triage.errors import GroupingRefused

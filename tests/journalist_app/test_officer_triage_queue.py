@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from journalist_app.database import create_schema, make_engine, make_session_factory
 from journalist_app.errors import PermissionDenied
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Case, ReportTriage
 from journalist_app.triage import statuses
 from journalist_app.triage.categories import category_priority, sla_for

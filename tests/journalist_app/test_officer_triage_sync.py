@@ -4,11 +4,11 @@ import pytest
 from sqlalchemy import select
 
 from crypto.envelope import open_bytes
-from journalist_app.blob_store import LocalBlobStore
-from journalist_app.custody import unlock
+from journalist_app.keys.custody import unlock
 from journalist_app.models import Case, ReportTriage, ReportUrl
-from journalist_app.sync import run_sync, store_submission
-from journalist_app.sync_client import SyncClient
+from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.client import SyncClient
+from journalist_app.sync.pull import run_sync, store_submission
 from journalist_app.triage.cases import open_case
 from journalist_app.triage.workflow import change_status
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from journalist_app import create_app
 from journalist_app.audit import verify_chain
+from journalist_app.clock import utc_now
 from journalist_app.models import (
     AuditEntry,
     Case,
@@ -20,7 +21,6 @@ from journalist_app.models import (
     Reply,
     ReportTriage,
 )
-from journalist_app.models.base import utc_now
 from journalist_app.triage.categories import sla_for
 from journalist_app.triage.ingest import index_pending
 from tests.support.triage import TriageWorld, log_in, make_world

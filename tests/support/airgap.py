@@ -5,7 +5,7 @@ reporter), its sync listener served by Werkzeug on 127.0.0.1 (the connected mach
 only peer). The two officer data dirs are set up as docs/batch.md tells an operator:
 ``keys init`` on the offline host, ``connected-host export`` there, ``connected-host
 setup`` on the connected machine. Commands run in-process through
-``journalist_app.cli.main``; the offline host's sync URL points nowhere.
+``journalist_app.cli.main.main``; the offline host's sync URL points nowhere.
 """
 
 import io
@@ -27,11 +27,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from crypto.batch import MAGIC, BatchHeader, BatchWriter, Direction, read_batch
-from journalist_app.cli import main
+from journalist_app.cli.main import main
 from journalist_app.config import OfficerConfig
-from journalist_app.custody import unlock
 from journalist_app.database import create_schema, make_engine, make_session_factory
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.custody import unlock
+from journalist_app.keys.keyring import UnlockedKeyring
 from tests.conftest import ReporterActions, source_environ
 
 OFFICER = "nadia"

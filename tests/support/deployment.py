@@ -32,7 +32,7 @@ class Unit:
 
 def officer_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "journalist_app.cli", *args],
+        [sys.executable, "-m", "journalist_app.cli.main", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

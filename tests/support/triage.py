@@ -1,6 +1,6 @@
 """A small officer host for triage tests: real database, blob store and envelopes.
 
-Reports are stored as a sync would store them (``journalist_app.sync.store_submission``'s
+Reports are stored as a sync would store them (``journalist_app.sync.pull.store_submission``'s
 registration step), without a public host in between; officers are rows plus the
 keyrings their login would unlock, so tests do not depend on the login form.
 """
@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 
 from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
 from crypto.keys import key_id_hex
-from journalist_app.blob_store import LocalBlobStore
 from journalist_app.config import OfficerConfig
 from journalist_app.database import create_schema, make_engine, make_session_factory
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Officer, Reply, Report, ReportBlob
 from journalist_app.roles import ROLE_UNIT_KEYS, Role
+from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.triage.ingest import register_report
 from journalist_app.views.context import EXTENSION, KEYRING_SESSION_KEY
 

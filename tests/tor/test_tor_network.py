@@ -26,13 +26,13 @@ from urllib.request import BaseHandler, HTTPCookieProcessor, OpenerDirector, bui
 import pytest
 from nacl.signing import SigningKey
 
-from journalist_app.blob_store import LocalBlobStore
 from journalist_app.config import OfficerConfig
-from journalist_app.custody import unlock
 from journalist_app.database import make_engine, make_session_factory
 from journalist_app.errors import SyncUnreachable
-from journalist_app.sync import pull
-from journalist_app.sync_client import SocksHandler, SyncClient
+from journalist_app.keys.custody import unlock
+from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.client import SocksHandler, SyncClient
+from journalist_app.sync.pull import pull
 from tests.support.servers import Server, gunicorn
 from tests.tor.network import PrivateTorNetwork
 from tor.process import Tor, stop_process_group

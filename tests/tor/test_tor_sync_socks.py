@@ -18,7 +18,7 @@ from nacl.signing import SigningKey
 
 from journalist_app.config import ConfigError, OfficerConfig
 from journalist_app.errors import SyncUnreachable
-from journalist_app.sync_client import SyncClient
+from journalist_app.sync.client import SyncClient
 from tests.support.servers import free_port
 
 ONION = "p5gtminu3ocf24g4npkamm5cyibvxxgpbulp5trbr2pvebmnzl2df5id.onion"

@@ -1,6 +1,6 @@
 """``iblagh-officer`` commands for accounts, key rotation and recovery, and the audit log.
 
-Registered by journalist_app/cli.py, which hands over its database, unlock and
+Registered by journalist_app/cli/main.py, which hands over its database, unlock and
 passphrase helpers. Each command calls one service (accounts, key_ops, audit) that
 checks the permission and writes the audit entry.
 """
@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from crypto.encoding import b64encode
-from journalist_app import accounts, audit, grants, key_ops
-from journalist_app.cli_common import (
+from journalist_app import audit
+from journalist_app.accounts import officers
+from journalist_app.cli.common import (
     NEW_PASSPHRASE_ENV,
     PASSPHRASE_ENV,
     CliHelpers,
@@ -20,8 +21,10 @@ from journalist_app.cli_common import (
     load_totp_key,
 )
 from journalist_app.config import OfficerConfig
-from journalist_app.custody import keys_initialised
 from journalist_app.errors import OfficerError
+from journalist_app.keys import grants
+from journalist_app.keys import rotation as key_ops
+from journalist_app.keys.custody import keys_initialised
 
 
 class AuditChainBroken(OfficerError):
@@ -125,7 +128,7 @@ def admin_create(
     passphrase = helpers.new_passphrase(
         NEW_PASSPHRASE_ENV, f"passphrase for the admin {args.username}", args.username
     )
-    created = accounts.create_first_admin(
+    created = officers.create_first_admin(
         session,
         args.username,
         passphrase,
@@ -143,7 +146,7 @@ def officer_remove(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
     session, keyring = helpers.unlocked(config, args.officer)
-    count = accounts.remove_officer(session, keyring, args.name, force=args.force)
+    count = officers.remove_officer(session, keyring, args.name, force=args.force)
     print(f"officer {args.name!r} removed with {count} grants", file=out)
     print(
         "what they could read they could have copied: consider 'keys rotate' (and "
@@ -157,7 +160,7 @@ def officer_reset_passphrase(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
     session, keyring = helpers.unlocked(config, args.officer)
-    passphrase = accounts.reset_passphrase(session, keyring, args.name, params=config.wrap_params)
+    passphrase = officers.reset_passphrase(session, keyring, args.name, params=config.wrap_params)
     print(
         f"one-time passphrase for {args.name}: {passphrase}\n"
         "shown this once: hand it over in person. They choose their own at first login; then "
@@ -171,7 +174,7 @@ def officer_reset_2fa(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
     session, keyring = helpers.unlocked(config, args.officer)
-    enrolment = accounts.reset_second_factor(
+    enrolment = officers.reset_second_factor(
         session, keyring, args.name, totp_key=load_totp_key(config)
     )
     print(f"two-factor of {args.name!r} reset; their sessions are ended", file=out)
@@ -183,7 +186,7 @@ def officer_unlock(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
     session, keyring = helpers.unlocked(config, args.officer)
-    accounts.unlock_account(session, keyring, args.name)
+    officers.unlock_account(session, keyring, args.name)
     print(f"the lockout of {args.name!r} is lifted", file=out)
     return 0
 
@@ -192,7 +195,7 @@ def officer_list(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
     session, keyring = helpers.unlocked(config, args.officer)
-    for account in accounts.list_accounts(session, keyring):
+    for account in officers.list_accounts(session, keyring):
         state = []
         if account.must_change_passphrase:
             state.append("one-time passphrase")
@@ -214,7 +217,7 @@ def officer_passphrase(
         f"current passphrase for {args.officer}: ", PASSPHRASE_ENV
     )
     new = helpers.new_passphrase(NEW_PASSPHRASE_ENV, "your new passphrase", args.officer)
-    accounts.change_own_passphrase(session, keyring, current, new, params=config.wrap_params)
+    officers.change_own_passphrase(session, keyring, current, new, params=config.wrap_params)
     print(f"passphrase of {args.officer!r} changed; your other sessions are ended", file=out)
     return 0
 

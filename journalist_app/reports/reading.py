@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session, selectinload
 from crypto.contents import ContentError, ReportBody
 from crypto.envelope import open_stream
 from crypto.errors import EnvelopeError
-from journalist_app.blob_store import SUBMISSION_ID, LocalBlobStore
 from journalist_app.errors import ReportNotFound, ReportUnreadable
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Report
+from journalist_app.sync.blob_store import SUBMISSION_ID, LocalBlobStore
 
 # A report body is a short JSON document; anything larger is refused, not displayed.
 MAX_BODY_BYTES = 4 * 1024 * 1024

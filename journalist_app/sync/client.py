@@ -29,7 +29,6 @@ from python_socks.sync import Proxy
 from crypto.encoding import b64decode
 from crypto.errors import CryptoError
 from crypto.sync_auth import sign_request
-from journalist_app.blob_store import BLOB_NAME, SUBMISSION_ID
 from journalist_app.config import OfficerConfig
 from journalist_app.errors import (
     BlobMismatch,
@@ -39,6 +38,7 @@ from journalist_app.errors import (
     SyncUnreachable,
     UnknownReporter,
 )
+from journalist_app.sync.blob_store import BLOB_NAME, SUBMISSION_ID
 
 API = "/sync/v1"
 KINDS = frozenset({"report", "followup"})

@@ -20,9 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto.encoding import b64encode
-from journalist_app import accounts, audit, cli_accounts, cli_airgap, custody, key_ops
-from journalist_app.authentication import unlock_for_command
-from journalist_app.cli_common import (
+from journalist_app import audit
+from journalist_app.accounts import officers
+from journalist_app.accounts.login import unlock_for_command
+from journalist_app.accounts.passphrase import MIN_PASSPHRASE_LENGTH, check_passphrase
+from journalist_app.accounts.totp import Enrolment, next_usable_code, open_secret
+from journalist_app.cli import accounts as cli_accounts
+from journalist_app.cli import airgap as cli_airgap
+from journalist_app.cli.common import (
     NEW_PASSPHRASE_ENV,
     PASSPHRASE_ENV,
     CliHelpers,
@@ -30,16 +35,17 @@ from journalist_app.cli_common import (
     add_you,
     load_totp_key,
 )
+from journalist_app.cli.progress import progress_bar, say
 from journalist_app.config import ConfigError, OfficerConfig
 from journalist_app.database import create_schema, make_engine, make_session_factory
 from journalist_app.errors import KeysNotInitialised, MissingKey, OfficerError, SyncError
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys import custody
+from journalist_app.keys import rotation as key_ops
+from journalist_app.keys.keyring import UnlockedKeyring
+from journalist_app.keys.recipient_sets import latest_public_files, write_public_files
 from journalist_app.models import Officer
-from journalist_app.progress import progress_bar, say
-from journalist_app.recipient_sets import latest_public_files, write_public_files
 from journalist_app.roles import Role, parse_role
-from journalist_app.sync import SyncEvent, run_sync
-from journalist_app.totp import Enrolment, next_usable_code, open_secret
+from journalist_app.sync.pull import SyncEvent, run_sync
 from journalist_app.triage.categories import use_process_categories
 
 DEMO_OFFICER = "demo"
@@ -169,7 +175,7 @@ def officer_add(args: argparse.Namespace, config: OfficerConfig, out: TextIO) ->
     passphrase = _new_passphrase(
         NEW_PASSPHRASE_ENV, f"passphrase for the new officer {args.new}", args.new
     )
-    created = accounts.create_officer(
+    created = officers.create_officer(
         session,
         keyring,
         args.new,
@@ -212,9 +218,9 @@ def demo_init(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> i
     credentials = config.data_dir / DEMO_CREDENTIALS_FILE
     if not custody.keys_initialised(session):
         totp_key = load_totp_key(config)
-        officer_passphrase = accounts.generate_passphrase()
-        admin_passphrase = accounts.generate_passphrase()
-        accounts.create_first_admin(
+        officer_passphrase = officers.generate_passphrase()
+        admin_passphrase = officers.generate_passphrase()
+        officers.create_first_admin(
             session, DEMO_ADMIN, admin_passphrase, params=config.wrap_params, totp_key=totp_key
         )
         custody.init_unit_keys(
@@ -306,10 +312,10 @@ def _unlock(
 def _new_passphrase(env_name: str, what: str, username: str = "") -> str:
     from_env = os.environ.get(env_name)
     if from_env:
-        custody.check_passphrase(from_env, username)
+        check_passphrase(from_env, username)
         return from_env
-    first = _ask(f"{what} (at least {custody.MIN_PASSPHRASE_LENGTH} characters): ", env_name)
-    custody.check_passphrase(first, username)
+    first = _ask(f"{what} (at least {MIN_PASSPHRASE_LENGTH} characters): ", env_name)
+    check_passphrase(first, username)
     if _ask(f"{what}, again: ", env_name) != first:
         raise CliError("the two passphrases differ; nothing was changed")
     return first

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from journalist_app.custody import MAX_PASSPHRASE_LENGTH
+from journalist_app.accounts.passphrase import MAX_PASSPHRASE_LENGTH
 from journalist_app.roles import ROLE_LABELS
 
 

@@ -8,7 +8,6 @@ granted follows their role (roles.ROLE_UNIT_KEYS): an admin holds no intake key,
 only a role that may reveal an identity holds an identity key. See docs/keys.md.
 """
 
-import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +30,13 @@ from crypto.keys import (
     unwrap_secret,
     wrap_secret,
 )
+from journalist_app.accounts.passphrase import (
+    check_passphrase,
+    hash_passphrase,
+    spend_dummy_check,
+    verify_passphrase,
+)
+from journalist_app.accounts.totp import Enrolment, enrol, seal_secret
 from journalist_app.errors import (
     BadCredentials,
     CorruptGrant,
@@ -38,17 +44,12 @@ from journalist_app.errors import (
     KeysAlreadyInitialised,
     KeysNotInitialised,
     OfficerExists,
-    WeakPassphrase,
 )
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.keyring import UnlockedKeyring
+from journalist_app.keys.recipient_sets import issue_recipient_set
 from journalist_app.models import KeyGrant, Officer, UnitKey
-from journalist_app.recipient_sets import issue_recipient_set
 from journalist_app.roles import ROLE_UNIT_KEYS, Permission, Role, requires
-from journalist_app.totp import Enrolment, enrol, seal_secret
 
-MIN_PASSPHRASE_LENGTH = 12
-# Long enough for any passphrase a person types; short enough to bound argon2id's input.
-MAX_PASSPHRASE_LENGTH = 1024
 # Unit-key roles whose secret is an X25519 key that opens envelopes: intake keys open
 # report bodies, identity keys identity sections, a recovery key both. A recovery key
 # has a grant only once `keys recover` put it back into service.
@@ -270,12 +271,6 @@ def new_officer(
     return officer, enrolment
 
 
-def hash_passphrase(passphrase: str, params: Argon2Params) -> bytes:
-    return nacl.pwhash.argon2id.str(
-        passphrase.encode("utf-8"), opslimit=params.opslimit, memlimit=params.memlimit
-    )
-
-
 def held_secrets(
     keyring: UnlockedKeyring, role: Role | None = None, *, with_intake: bool = False
 ) -> list[tuple[str, bytes]]:
@@ -319,30 +314,3 @@ def _unit_key(role: str, public_key: bytes, now: datetime) -> UnitKey:
 def check_username(username: str) -> None:
     if not _USERNAME.fullmatch(username):
         raise InvalidUsername("a username is 1 to 64 letters, digits, dots, dashes or underscores")
-
-
-def check_passphrase(passphrase: str, username: str = "") -> None:
-    """Length only (no composition rules), and not built around the username."""
-    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
-        raise WeakPassphrase(f"a passphrase needs at least {MIN_PASSPHRASE_LENGTH} characters")
-    if len(passphrase) > MAX_PASSPHRASE_LENGTH:
-        raise WeakPassphrase(f"a passphrase has at most {MAX_PASSPHRASE_LENGTH} characters")
-    if username and username.casefold() in passphrase.casefold():
-        raise WeakPassphrase("a passphrase must not contain the username")
-
-
-def spend_dummy_check(passphrase: str, params: Argon2Params) -> None:
-    """Spend one argon2id check's time on nothing, so a refusal takes as long as any other."""
-    verify_passphrase(_dummy_hash(params.opslimit, params.memlimit), passphrase)
-
-
-def verify_passphrase(password_hash: bytes, passphrase: str) -> bool:
-    try:
-        return bool(nacl.pwhash.argon2id.verify(password_hash, passphrase.encode("utf-8")))
-    except (nacl.exceptions.InvalidkeyError, nacl.exceptions.CryptoError):
-        return False
-
-
-@functools.cache
-def _dummy_hash(opslimit: int, memlimit: int) -> bytes:
-    return nacl.pwhash.argon2id.str(b"no such officer", opslimit=opslimit, memlimit=memlimit)

@@ -3,7 +3,7 @@
 On the connected machine: ``connected-host setup``, ``export``, ``upload``.
 On the offline officer host: ``connected-host export``, ``import``, ``export-outbox``.
 
-Registered by journalist_app/cli.py, which hands over its database, unlock and
+Registered by journalist_app/cli/main.py, which hands over its database, unlock and
 passphrase helpers so the commands here log in exactly like the others.
 """
 
@@ -14,10 +14,10 @@ from typing import Any, TextIO
 from crypto.encoding import b64decode
 from crypto.errors import CryptoError
 from journalist_app.airgap import batch_files, connected_host, inbound, outbound
-from journalist_app.cli_common import NEW_PASSPHRASE_ENV, CliHelpers, add_you
+from journalist_app.cli.common import NEW_PASSPHRASE_ENV, CliHelpers, add_you
+from journalist_app.cli.progress import Phases, say
 from journalist_app.config import OfficerConfig
-from journalist_app.progress import Phases, say
-from journalist_app.sync import SyncEvent
+from journalist_app.sync.pull import SyncEvent
 
 
 def register(commands: "argparse._SubParsersAction[Any]", helpers: CliHelpers) -> None:

@@ -1,6 +1,6 @@
 """What the ``iblagh-officer`` command modules share (cli.py, cli_accounts.py, cli_airgap.py).
 
-journalist_app/cli.py builds one :class:`CliHelpers` (database, unlock and passphrase
+journalist_app/cli/main.py builds one :class:`CliHelpers` (database, unlock and passphrase
 helpers) and hands it to the modules that register further commands, so every command
 logs in exactly like the others.
 """
@@ -14,9 +14,9 @@ from typing import TextIO
 
 from sqlalchemy.orm import Session
 
+from journalist_app.accounts.totp import Enrolment, load_or_create_totp_key
 from journalist_app.config import OfficerConfig
-from journalist_app.keyring import UnlockedKeyring
-from journalist_app.totp import Enrolment, load_or_create_totp_key
+from journalist_app.keys.keyring import UnlockedKeyring
 
 # Names of environment variables, not secrets.
 PASSPHRASE_ENV = "IBLAGH_OFFICER_PASSPHRASE"  # noqa: S105
@@ -27,7 +27,7 @@ Handler = Callable[[argparse.Namespace, OfficerConfig, TextIO], int]
 
 @dataclass(frozen=True)
 class CliHelpers:
-    """What the commands need from journalist_app/cli.py."""
+    """What the commands need from journalist_app/cli/main.py."""
 
     open_database: Callable[[OfficerConfig], Session]
     # (session, config, username, first_passphrase=...) -> keyring

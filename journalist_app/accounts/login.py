@@ -15,31 +15,23 @@ from sqlalchemy.orm import Session
 
 from crypto.keys import Argon2Params
 from journalist_app import audit
-from journalist_app.custody import (
-    open_grants,
-    spend_dummy_check,
-    unwrap_officer_key,
-    verify_passphrase,
-)
+from journalist_app.accounts.passphrase import spend_dummy_check, verify_passphrase
+from journalist_app.accounts.totp import check_code, open_secret
+from journalist_app.clock import utc_now
 from journalist_app.errors import (
     AccountLocked,
     BadCredentials,
     PermissionDenied,
     WrongSecondFactor,
 )
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.custody import open_grants, unwrap_officer_key
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Officer
-from journalist_app.totp import check_code, open_secret
 
 LOCKOUT_AFTER = 5
 LOCKOUT_FIRST = timedelta(minutes=15)
 LOCKOUT_LONGEST = timedelta(hours=24)
 _FAILED = "unknown officer or wrong passphrase"
-
-
-def utc_now() -> datetime:
-    """Naive UTC, as the database stores it; tests replace this to move time."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def backoff(failures: int) -> timedelta:

@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 
 from crypto.keys import Argon2Params, generate_box_key, generate_signing_key, key_id_hex
 from journalist_app import audit
-from journalist_app.custody import check_username, new_officer, seal_grants
+from journalist_app.accounts.totp import Enrolment
 from journalist_app.errors import KeysNotInitialised, MissingKey, OfficerExists, RecoveryFailed
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.custody import check_username, new_officer, seal_grants
+from journalist_app.keys.keyring import UnlockedKeyring
+from journalist_app.keys.recipient_sets import active_keys, issue_recipient_set
 from journalist_app.models import KeyGrant, Officer, UnitKey
-from journalist_app.recipient_sets import active_keys, issue_recipient_set
 from journalist_app.roles import Permission, Role, requires
-from journalist_app.totp import Enrolment
 
 
 @dataclass(frozen=True)

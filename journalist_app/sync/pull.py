@@ -15,7 +15,6 @@ submission is not acknowledged: it stays on the public host.
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from crypto.envelope import read_header
 from crypto.errors import CryptoError
-from journalist_app.blob_store import LocalBlobStore
+from journalist_app.clock import utc_now
 from journalist_app.config import (
     DEFAULT_MIN_FREE_BYTES,
     DEFAULT_SYNC_MAX_BLOB_BYTES,
@@ -39,9 +38,10 @@ from journalist_app.errors import (
     SyncProtocolError,
     UnknownReporter,
 )
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Reply, Report, ReportBlob, UnitKey
-from journalist_app.sync_client import (
+from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.client import (
     MAX_ACK_IDS,
     EnvelopeRejected,
     ListedBlob,
@@ -276,7 +276,7 @@ def store_submission(
             reporter_id=submission.reporter_id,
             reporter_public_key=submission.reporter_public_key,
             received_hour=submission.received_hour,
-            synced_at=_utc_now(),
+            synced_at=utc_now(),
             blobs=blobs,
         )
         session.add(report)
@@ -354,14 +354,10 @@ def push_replies(
             result.failed += 1
             notify(SyncEvent("reply_failed", reply.id, str(exc)))
             continue
-        reply.pushed_at = _utc_now()
+        reply.pushed_at = utc_now()
         session.commit()
         result.replies_pushed += 1
         notify(SyncEvent("reply_pushed", reply.id))
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _ignore(_event: SyncEvent) -> None:

@@ -20,19 +20,11 @@ from sqlalchemy.orm import Session, object_session
 
 from crypto.keys import Argon2Params, generate_box_key, wrap_secret
 from journalist_app import audit
-from journalist_app.authentication import register_failure, utc_now
-from journalist_app.custody import (
-    check_passphrase,
-    check_username,
-    hash_passphrase,
-    held_secrets,
-    keys_initialised,
-    new_officer,
-    open_grants,
-    seal_grants,
-    unwrap_officer_key,
-    verify_passphrase,
-)
+from journalist_app.accounts.login import register_failure
+from journalist_app.accounts.lookup import all_officers, officer_named
+from journalist_app.accounts.passphrase import check_passphrase, hash_passphrase, verify_passphrase
+from journalist_app.accounts.totp import Enrolment, enrol, seal_secret
+from journalist_app.clock import utc_now
 from journalist_app.errors import (
     AdminExists,
     BadCredentials,
@@ -44,11 +36,19 @@ from journalist_app.errors import (
     PermissionDenied,
     WeakPassphrase,
 )
-from journalist_app.grants import HELD_AS, _all_officers, _officer, key_kinds
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.keys.custody import (
+    check_username,
+    held_secrets,
+    keys_initialised,
+    new_officer,
+    open_grants,
+    seal_grants,
+    unwrap_officer_key,
+)
+from journalist_app.keys.grants import HELD_AS, key_kinds
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import KeyGrant, Officer, UnitKey
 from journalist_app.roles import ROLE_UNIT_KEYS, Permission, Role, has_permission, requires
-from journalist_app.totp import Enrolment, enrol, seal_secret
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,7 @@ def remove_officer(
     Refused if it would leave an active unit key with no holder, unless ``force``
     (what they could read they could have copied: rotate the intake key after).
     """
-    officer = _officer(session, username)
+    officer = officer_named(session, username)
     if officer.id == actor.officer_id:
         raise PermissionDenied("you cannot remove your own account")
     orphaned = _keys_only_held_by(session, officer)
@@ -225,7 +225,7 @@ def reset_passphrase(
     holds that its role needs, and waits for a holder to grant the rest once the officer
     has chosen their own passphrase. Their sessions end; a lockout is lifted.
     """
-    officer = _officer(session, username)
+    officer = officer_named(session, username)
     if officer.id == actor.officer_id:
         raise PermissionDenied("change your own passphrase from your account page")
     one_time = generate_passphrase()
@@ -260,7 +260,7 @@ def reset_second_factor(
     now: datetime | None = None,
 ) -> Enrolment:
     """A new TOTP secret (shown once); the old one stops working and sessions end."""
-    officer = _officer(session, username)
+    officer = officer_named(session, username)
     enrolment = enrol(username)
     officer.totp_secret_sealed = seal_secret(totp_key, username, enrolment.secret)
     officer.totp_last_step = 0
@@ -274,7 +274,7 @@ def unlock_account(
     session: Session, actor: UnlockedKeyring, username: str, *, now: datetime | None = None
 ) -> None:
     """Lift a lockout before it ends (the officer proved who they are some other way)."""
-    officer = _officer(session, username)
+    officer = officer_named(session, username)
     officer.failed_logins = 0
     officer.locked_until = None
     _audit(session, actor, audit.Action.ACCOUNT_UNLOCKED, username, {}, now)
@@ -320,7 +320,7 @@ def list_accounts(session: Session, actor: UnlockedKeyring) -> list[AccountSumma
         for key in session.scalars(select(UnitKey).where(UnitKey.retired_at.is_(None)))
     }
     summaries = []
-    for officer in _all_officers(session):
+    for officer in all_officers(session):
         held = {grant.key_id for grant in officer.grants}
         holds = frozenset(HELD_AS[roles_by_key[k]] for k in held if roles_by_key[k] in HELD_AS)
         needed = ROLE_UNIT_KEYS.get(Role(officer.role), frozenset())
@@ -341,7 +341,7 @@ def list_accounts(session: Session, actor: UnlockedKeyring) -> list[AccountSumma
     return summaries
 
 
-# --- helpers (the account lookups _officer and _all_officers are grants.py's) -----------
+# --- helpers (account lookups are in accounts/lookup.py) ----------------------------------
 
 
 def _refuse_taken(session: Session, username: str) -> None:

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from journalist_app import audit
-from journalist_app.custody import held_secrets, seal_grants
-from journalist_app.errors import OfficerNotFound, PermissionDenied
-from journalist_app.keyring import UnlockedKeyring
+from journalist_app.accounts.lookup import all_officers, officer_named
+from journalist_app.errors import PermissionDenied
+from journalist_app.keys.custody import held_secrets, seal_grants
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Officer, UnitKey
 from journalist_app.roles import Permission, Role, requires
 
@@ -44,7 +45,7 @@ class PendingGrant:
 def pending_grants(session: Session, keyring: UnlockedKeyring) -> list[PendingGrant]:
     """Accounts (past their first passphrase) lacking secrets ``keyring`` could give them."""
     pending = []
-    for officer in _all_officers(session):
+    for officer in all_officers(session):
         if officer.must_change_passphrase or officer.id == keyring.officer_id:
             continue
         missing = _missing_for(session, keyring, officer)
@@ -71,7 +72,7 @@ def grant_keys(
 ) -> list[str]:
     """Seal to ``username`` the secrets ``keyring`` holds that their role needs and they
     lack; ``with_intake`` gives an admin the intake keys (explicit, logged). Commits."""
-    officer = _officer(session, username)
+    officer = officer_named(session, username)
     if officer.must_change_passphrase:
         raise PermissionDenied(
             f"{username!r} has not chosen their own passphrase yet: grant after their first login"
@@ -111,20 +112,3 @@ def _missing_for(
     held = {grant.key_id for grant in officer.grants}
     offer = held_secrets(keyring, Role(officer.role), with_intake=with_intake)
     return [(kid, secret) for kid, secret in offer if kid not in held]
-
-
-def _officer(session: Session, username: str) -> Officer:
-    officer = session.scalar(
-        select(Officer).where(Officer.username == username).options(selectinload(Officer.grants))
-    )
-    if officer is None:
-        raise OfficerNotFound(f"no officer named {username!r}")
-    return officer
-
-
-def _all_officers(session: Session) -> list[Officer]:
-    return list(
-        session.scalars(
-            select(Officer).options(selectinload(Officer.grants)).order_by(Officer.username)
-        )
-    )

@@ -1,0 +1,1 @@
+"""Officer accounts: creation and roles, login, second factor, passphrase policy."""

@@ -1,0 +1,1 @@
+"""The ``iblagh-officer`` command line."""

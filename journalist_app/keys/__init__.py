@@ -1,0 +1,1 @@
+"""Key custody: officer-wrapped keys, grants, rotation, the keyring, recipient sets."""

@@ -1,0 +1,1 @@
+"""Reading sealed reports and replying to reporters."""

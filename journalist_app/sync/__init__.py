@@ -1,0 +1,1 @@
+"""Pulling from the public host: the pull, the signed transport client, the blob store."""
