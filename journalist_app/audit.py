@@ -47,6 +47,10 @@ class Action:
     UNLOCKED = "keys.unlocked"  # a CLI command unlocked an officer's keys
     # Reports and cases (triage)
     REPORT_OPENED = "report.opened"
+    REPORT_INDEXED = "report.indexed"
+    ATTACHMENT_DOWNLOADED = "attachment.downloaded"
+    # A picture decrypted to draw its preview.
+    ATTACHMENT_THUMBNAIL = "attachment.thumbnail"
     REPORT_UNREADABLE = "report.unreadable"
     IDENTITY_REVEALED = "identity.revealed"
     STATUS_CHANGED = "case.status_changed"

@@ -1,7 +1,8 @@
 """Reading reports on the officer host: decryption with the unlocked intake keys.
 
-The identity section is not decrypted here (invariant 5): revealing it will need an
-allowed role and a stated reason, which come later. Only its presence is reported.
+The identity section is not decrypted here (docs/invariants.md, 5): revealing it needs
+an allowed role and a stated reason (triage/identity.py). Only its presence is reported.
+Every decryption goes through reports/sealed.py, which checks and audits it.
 """
 
 import io
@@ -12,16 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from crypto.contents import ContentError, ReportBody
-from crypto.envelope import open_stream
-from crypto.errors import EnvelopeError
+from journalist_app.audit import report_target as audit_report_target
 from journalist_app.errors import ReportNotFound, ReportUnreadable
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Report
+from journalist_app.reports.sealed import Purpose, SealedUnreadable, open_sealed
 from journalist_app.sync.blob_store import SUBMISSION_ID, LocalBlobStore
 
 # A report body is a short JSON document; anything larger is refused, not displayed.
 MAX_BODY_BYTES = 4 * 1024 * 1024
-BODY_KINDS = frozenset({"report", "followup"})
 
 
 @dataclass(frozen=True)
@@ -54,23 +54,28 @@ def list_reports(session: Session) -> list[ReportSummary]:
 def read_report(
     session: Session, store: LocalBlobStore, keyring: UnlockedKeyring, report_id: str
 ) -> ReportReading:
-    """Decrypt a report's body with the officer's intake keys."""
+    """Decrypt a report's body with the officer's intake keys; audited as ``report.opened``
+    in the caller's transaction (reports/sealed.py)."""
     report = session.get(Report, report_id) if SUBMISSION_ID.fullmatch(report_id) else None
     if report is None:
         raise ReportNotFound(f"no report {report_id}")
     body_blob = report.blob("body")
     if body_blob is None:
         raise ReportUnreadable("the report has no body")
-    if body_blob.size > MAX_BODY_BYTES:
-        raise ReportUnreadable("the report body is too large to display")
     content = io.BytesIO()
     try:
-        with store.open(body_blob.path) as source:
-            opened = open_stream(source, content, keyring.intake_identities())
-    except (EnvelopeError, OSError) as exc:
+        open_sealed(
+            session,
+            store,
+            keyring,
+            body_blob,
+            Purpose.READ_REPORT,
+            content,
+            max_bytes=MAX_BODY_BYTES,
+            target=audit_report_target(report_id),
+        )
+    except SealedUnreadable as exc:
         raise ReportUnreadable(f"the report body does not open: {exc}") from exc
-    if opened.metadata.kind not in BODY_KINDS:
-        raise ReportUnreadable("the body envelope is not a report")
     return ReportReading(summary=_summary(report), body=parse_report_body(content.getvalue()))
 
 

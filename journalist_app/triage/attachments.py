@@ -23,11 +23,11 @@ from typing import Final
 from urllib.parse import quote
 
 from PIL import Image, ImageOps
+from sqlalchemy.orm import Session
 
-from crypto.envelope import open_stream
-from crypto.errors import EnvelopeError
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import ReportBlob
+from journalist_app.reports.sealed import Purpose, SealedUnreadable, open_sealed
 from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.triage.errors import AttachmentRefused
 
@@ -182,24 +182,37 @@ class DecryptedAttachment:
 
 
 def decrypt_attachment(
+    session: Session,
     store: LocalBlobStore,
     keyring: UnlockedKeyring,
     blob: ReportBlob,
+    purpose: Purpose,
+    *,
+    target: str,
     max_bytes: int = MAX_DOWNLOAD_BYTES,
 ) -> DecryptedAttachment:
-    """Open one attachment envelope in memory; nothing of it is written to disk."""
+    """Open one attachment envelope in memory; nothing of it is written to disk.
+
+    ``purpose`` (download or picture) names the audit entry added to the transaction.
+    """
     if not blob.name.startswith("attachment-"):
         raise AttachmentRefused("not an attachment")
     if blob.size > max_bytes:
         raise AttachmentRefused("the attachment is too large to open here")
     content = io.BytesIO()
     try:
-        with store.open(blob.path) as source:
-            opened = open_stream(source, content, keyring.intake_identities())
-    except (EnvelopeError, OSError) as exc:
+        opened = open_sealed(
+            session,
+            store,
+            keyring,
+            blob,
+            purpose,
+            content,
+            max_bytes=max_bytes,
+            target=target,
+        )
+    except SealedUnreadable as exc:
         raise AttachmentRefused(f"the attachment does not open: {exc}") from exc
-    if opened.metadata.kind != ATTACHMENT_KIND:
-        raise AttachmentRefused("the envelope is not an attachment")
     data = content.getvalue()
     return DecryptedAttachment(
         content=data,

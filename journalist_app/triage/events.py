@@ -25,7 +25,7 @@ class TriageAction:
     CREATED = "case.created"
     GROUPED = "case.grouped"
     RELATED = "case.related"
-    INDEXED = "report.indexed"
+    INDEXED = audit.Action.REPORT_INDEXED
     STATUS_CHANGED = audit.Action.STATUS_CHANGED
     ASSIGNED = audit.Action.CASE_ASSIGNED
     TERRITORY_SET = "case.territory_set"
@@ -34,10 +34,10 @@ class TriageAction:
     REPLY_QUEUED = audit.Action.REPLY_QUEUED
     REPORTER_NOTIFIED = "case.reporter_notified"
     IDENTITY_REVEALED = audit.Action.IDENTITY_REVEALED
-    ATTACHMENT_DOWNLOADED = "attachment.downloaded"
+    ATTACHMENT_DOWNLOADED = audit.Action.ATTACHMENT_DOWNLOADED
     # A picture decrypted to draw its preview: audit log only (the page asks for it on
     # every view, so the case history would fill with it).
-    ATTACHMENT_THUMBNAIL = "attachment.thumbnail"
+    ATTACHMENT_THUMBNAIL = audit.Action.ATTACHMENT_THUMBNAIL
     CASE_OPENED = "case.opened"
 
 

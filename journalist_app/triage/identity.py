@@ -20,15 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto.contents import ContentError, IdentitySection
-from crypto.envelope import open_stream
-from crypto.errors import EnvelopeError, NoMatchingRecipient
 from journalist_app.clock import utc_now
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import IdentityReveal, Report
+from journalist_app.reports.sealed import NotSealedToYou, Purpose, SealedUnreadable, open_sealed
 from journalist_app.roles import Permission, requires
 from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.triage.errors import IdentityKeyMissing, RevealRefused
-from journalist_app.triage.events import TriageAction, record_case_event
+from journalist_app.triage.events import TriageAction, case_target, record_case_event
 from journalist_app.triage.workflow import get_case, report_of_case
 
 MIN_REASON_CHARS = 20
@@ -65,21 +64,28 @@ def reveal_identity(
         raise RevealRefused("the reporter of this report stayed anonymous")
     if blob.size > MAX_IDENTITY_BYTES:
         raise RevealRefused("the identity section is too large to be one")
-    keys = keyring.identity_section_keys()
-    if not keys:
+    if not keyring.identity_section_keys():
         raise IdentityKeyMissing(f"{keyring.username!r} holds no identity key")
     content = io.BytesIO()
     try:
-        with store.open(blob.path) as source:
-            opened = open_stream(source, content, keys)
-        if opened.metadata.kind != "identity":
-            raise RevealRefused("the envelope is not an identity section")
+        # Checks identity.reveal and adds the "identity.revealed" audit entry.
+        open_sealed(
+            session,
+            store,
+            keyring,
+            blob,
+            Purpose.REVEAL_IDENTITY,
+            content,
+            max_bytes=MAX_IDENTITY_BYTES,
+            target=case_target(case_id),
+            details={"reason": reason},
+        )
         identity = IdentitySection.from_json(content.getvalue())
-    except NoMatchingRecipient as exc:
+    except NotSealedToYou as exc:
         raise IdentityKeyMissing(
             "the identity section is not sealed to an identity key you hold"
         ) from exc
-    except (EnvelopeError, ContentError, OSError) as exc:
+    except (SealedUnreadable, ContentError) as exc:
         raise RevealRefused(f"the identity section does not open: {exc}") from exc
     session.add(
         IdentityReveal(
@@ -93,6 +99,7 @@ def reveal_identity(
         TriageAction.IDENTITY_REVEALED,
         {"report": report_id, "reason": reason},
         now=now,
+        audit_log=False,
     )
     session.commit()
     return identity

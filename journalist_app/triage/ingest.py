@@ -27,16 +27,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto.contents import ContentError, ReportBody
-from crypto.envelope import open_stream
-from crypto.errors import EnvelopeError, NoMatchingRecipient
 from journalist_app import audit
 from journalist_app.clock import utc_now
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Report, ReportAttachment, ReportBlob, ReportTriage, ReportUrl
-from journalist_app.reports.reading import BODY_KINDS, MAX_BODY_BYTES
+from journalist_app.reports.reading import MAX_BODY_BYTES
+from journalist_app.reports.sealed import NotSealedToYou, Purpose, SealedUnreadable, open_sealed
+from journalist_app.roles import Permission, has_permission
 from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.triage import statuses
-from journalist_app.triage.attachments import ATTACHMENT_KIND, SNIFF_BYTES, detect_type
+from journalist_app.triage.attachments import SNIFF_BYTES, detect_type
 from journalist_app.triage.events import TriageAction, record_case_event
 from journalist_app.triage.grouping import (
     live_case,
@@ -122,12 +122,15 @@ def index_report(
     triage = session.get(ReportTriage, report_id) or register_report(session, report, now)
     if triage.state != "pending":
         return "already"
-    try:
-        body = _read_body(store, keyring, report)
-    except NoMatchingRecipient:
+    if not has_permission(keyring, Permission.REPORTS_READ):
         _finish(session, commit)
         return "not_for_me"
-    except (EnvelopeError, ContentError, OSError):
+    try:
+        body = _read_body(session, store, keyring, report)
+    except NotSealedToYou:
+        _finish(session, commit)
+        return "not_for_me"
+    except (SealedUnreadable, ContentError):
         triage.state, triage.indexed_at = "damaged", now
         case = live_case(session, triage.case_id)
         refresh_case(session, case, now)
@@ -229,15 +232,16 @@ def register_unqueued(session: Session, limit: int = DEFAULT_BATCH) -> int:
     return len(orphans)
 
 
-def _read_body(store: LocalBlobStore, keyring: UnlockedKeyring, report: Report) -> ReportBody:
+def _read_body(
+    session: Session, store: LocalBlobStore, keyring: UnlockedKeyring, report: Report
+) -> ReportBody:
     blob = report.blob("body")
-    if blob is None or blob.size > MAX_BODY_BYTES:
-        raise ContentError("no body, or a body too large to be a report")
+    if blob is None:
+        raise ContentError("the report has no body")
     content = io.BytesIO()
-    with store.open(blob.path) as source:
-        opened = open_stream(source, content, keyring.intake_identities())
-    if opened.metadata.kind not in BODY_KINDS:
-        raise ContentError("the body envelope is not a report")
+    open_sealed(
+        session, store, keyring, blob, Purpose.INDEX_REPORT, content, max_bytes=MAX_BODY_BYTES
+    )
     return ReportBody.from_json(content.getvalue())
 
 
@@ -269,22 +273,27 @@ def _index_attachments(
     for blob in report.blobs:
         if not blob.name.startswith("attachment-"):
             continue
-        facts = _attachment_facts(store, keyring, blob)
+        facts = _attachment_facts(session, store, keyring, blob)
         if facts is not None:
             session.add(facts)
 
 
 def _attachment_facts(
-    store: LocalBlobStore, keyring: UnlockedKeyring, blob: ReportBlob
+    session: Session, store: LocalBlobStore, keyring: UnlockedKeyring, blob: ReportBlob
 ) -> ReportAttachment | None:
     sniffer = _Sniffer()
     try:
-        with store.open(blob.path) as source:
-            opened = open_stream(source, sniffer, keyring.intake_identities())
-    except (EnvelopeError, OSError):
+        opened = open_sealed(
+            session,
+            store,
+            keyring,
+            blob,
+            Purpose.INDEX_ATTACHMENT,
+            sniffer,
+            max_bytes=blob.size,
+        )
+    except SealedUnreadable:
         # Listed on the case page as "does not open"; it takes no part in grouping.
-        return None
-    if opened.metadata.kind != ATTACHMENT_KIND:
         return None
     return ReportAttachment(
         report_id=blob.report_id,

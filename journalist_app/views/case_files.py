@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from journalist_app.clock import utc_now
 from journalist_app.errors import PermissionDenied
 from journalist_app.models import Report
+from journalist_app.reports.sealed import Purpose
 from journalist_app.roles import Permission
 from journalist_app.triage.attachments import (
     DecryptedAttachment,
@@ -18,7 +19,6 @@ from journalist_app.triage.errors import AttachmentRefused, CaseNotFound
 from journalist_app.triage.events import (
     TriageAction,
     case_target,
-    record_audit,
     record_case_event,
 )
 from journalist_app.triage.workflow import get_case, report_of_case
@@ -36,7 +36,7 @@ def _denied(_error: PermissionDenied) -> tuple[str, int]:
     return render_template("error.html", message=_("Your role does not allow this action.")), 403
 
 
-def _open(case_id: int, report_id: str, name: str) -> DecryptedAttachment:
+def _open(case_id: int, report_id: str, name: str, purpose: Purpose) -> DecryptedAttachment:
     try:
         get_case(db(), case_id)
         report_of_case(db(), case_id, report_id)
@@ -47,7 +47,9 @@ def _open(case_id: int, report_id: str, name: str) -> DecryptedAttachment:
     if blob is None or not name.startswith("attachment-"):
         abort(404)
     try:
-        return decrypt_attachment(state().blob_store, g.keyring, blob)
+        return decrypt_attachment(
+            db(), state().blob_store, g.keyring, blob, purpose, target=case_target(case_id)
+        )
     except AttachmentRefused:
         abort(422)
 
@@ -55,7 +57,8 @@ def _open(case_id: int, report_id: str, name: str) -> DecryptedAttachment:
 @blueprint.get("/cases/<int:case_id>/reports/<report_id>/files/<name>")
 @permission_required(Permission.REPORTS_READ)
 def download(case_id: int, report_id: str, name: str) -> Response:
-    attachment = _open(case_id, report_id, name)
+    attachment = _open(case_id, report_id, name, Purpose.DOWNLOAD_ATTACHMENT)
+    # The audit entry came with the decryption (reports/sealed.py); this is the history.
     record_case_event(
         db(),
         case_id,
@@ -63,6 +66,7 @@ def download(case_id: int, report_id: str, name: str) -> Response:
         TriageAction.ATTACHMENT_DOWNLOADED,
         {"report": report_id, "file": name, "type": attachment.detected_type},
         now=utc_now(),
+        audit_log=False,
     )
     db().commit()
     filename = safe_filename(attachment.claimed_name, attachment.detected_type, name)
@@ -75,16 +79,8 @@ def download(case_id: int, report_id: str, name: str) -> Response:
 @blueprint.get("/cases/<int:case_id>/reports/<report_id>/files/<name>/thumbnail")
 @permission_required(Permission.REPORTS_READ)
 def thumbnail(case_id: int, report_id: str, name: str) -> Response:
-    attachment = _open(case_id, report_id, name)
-    # Decrypted, so logged, even if no preview can be drawn from it.
-    record_audit(
-        db(),
-        g.keyring,
-        TriageAction.ATTACHMENT_THUMBNAIL,
-        case_target(case_id),
-        {"report": report_id, "file": name, "type": attachment.detected_type},
-        now=utc_now(),
-    )
+    # Decrypted, so logged (by open_sealed), even if no preview can be drawn from it.
+    attachment = _open(case_id, report_id, name, Purpose.PICTURE_ATTACHMENT)
     db().commit()
     try:
         picture = make_thumbnail(attachment.content)

@@ -44,8 +44,7 @@ def detail(report_id: str) -> str | tuple[str, int]:
         )
         db().commit()
         return render_template("reports/unreadable.html", report_id=report_id), 422
-    audit.record(db(), g.keyring, audit.Action.REPORT_OPENED, audit.report_target(report_id))
-    db().commit()
+    db().commit()  # the "report.opened" entry that read_report added
     # A report nobody has read yet (air-gap import) is indexed and grouped on first open.
     index_report(db(), state().blob_store, g.keyring, report_id)
     case_id = case_of_report(db(), report_id)

@@ -257,5 +257,10 @@ def test_opening_a_report_and_syncing_are_logged(client, auth, db, unit, mailbox
     ]
     synced = [e for e in entries if e[1] == "sync.completed"]
     assert synced and synced[0][3]["new"] == 1 and synced[0][3]["via"] == "web"
-    assert (unit.username, "report.opened", f"report:{submission.id}", {}) in entries
+    assert (
+        unit.username,
+        "report.opened",
+        f"report:{submission.id}",
+        {"file": "body", "report": submission.id},
+    ) in entries
     assert audit.verify_chain(db).intact

@@ -1,7 +1,7 @@
 import pytest
 from nacl.public import PrivateKey
 
-from journalist_app.errors import ReportNotFound, ReportUnreadable
+from journalist_app.errors import PermissionDenied, ReportNotFound, ReportUnreadable
 from journalist_app.keys.custody import unlock
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.reports.reading import list_reports, parse_report_body, read_report
@@ -21,9 +21,15 @@ def test_a_report_decrypts_with_the_officers_intake_key(db, synced_config, unit,
     assert reading.body.category == "hate"
     assert reading.body.urls == ("https://e.example/1",)
     assert [s.id for s in list_reports(db)] == [submission.id]
-    stranger = UnlockedKeyring(username="x", intake_keys={"k": PrivateKey.generate()})
+    stranger = UnlockedKeyring(
+        username="x", role="analyst", intake_keys={"k": PrivateKey.generate()}
+    )
     with pytest.raises(ReportUnreadable):
         read_report(db, store, stranger, submission.id)
+    # Without a role that may read, nothing is even opened (reports/sealed.py).
+    roleless = UnlockedKeyring(username="y", intake_keys=dict(keyring.intake_keys))
+    with pytest.raises(PermissionDenied):
+        read_report(db, store, roleless, submission.id)
     with pytest.raises(ReportNotFound):
         read_report(db, store, keyring, "../" + submission.id)
 

@@ -291,8 +291,8 @@ def test_a_thumbnail_decrypts_its_attachment_so_it_is_audited_like_a_download(ap
     entries = logged("attachment.thumbnail")
     assert [(e.actor, e.target) for e in entries] == [("omar", f"case:{case_id}")] * 2
     assert [json.loads(e.details) for e in entries] == [
-        {"report": report, "file": "attachment-1", "type": "image/jpeg"},
-        {"report": report, "file": "attachment-2", "type": "text/plain"},
+        {"report": report, "file": "attachment-1"},
+        {"report": report, "file": "attachment-2"},
     ]
     assert b"photo" not in b"".join(e.details.encode() for e in entries), "no file name"
     assert verify_chain(world.session).intact
