@@ -1,5 +1,5 @@
 """Every cryptographic operation and wire format of Iblagh.
 
 Both apps import this package; it imports nothing of theirs. Primitives come from
-libsodium through PyNaCl only (DESIGN.md, invariant 8).
+libsodium through PyNaCl only (docs/invariants.md, 8).
 """

@@ -114,7 +114,7 @@ class ReportBody:
     ``reporter_public_key`` is the base64 of the reporter's X25519 public key, the one
     replies are sealed to. The public host also lists it beside the envelopes, but only
     this copy is sealed: the officer host replies to it, so a public host that swaps the
-    listed key cannot redirect the replies of a real report (DESIGN.md invariant 6).
+    listed key cannot redirect the replies of a real report (docs/invariants.md, 6).
     """
 
     category: str
@@ -206,7 +206,7 @@ def encode_reporter_key(raw: bytes) -> str:
 
 @dataclass(frozen=True)
 class IdentitySection:
-    """The ``identity`` envelope, sealed apart from the body (DESIGN.md invariant 5).
+    """The ``identity`` envelope, sealed apart from the body (docs/invariants.md, 5).
 
     Every detail is optional: the public host checks which ones a report needs.
     """

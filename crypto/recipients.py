@@ -6,7 +6,7 @@ verify. Besides the X25519 recipients the set names the Ed25519 keys allowed to 
 sync requests, so the public host trusts exactly one pinned key and learns everything
 else through it.
 
-Two groups of envelopes are sealed to two groups of recipients (DESIGN.md invariant 5):
+Two groups of envelopes are sealed to two groups of recipients (docs/invariants.md, 5):
 
 - report bodies, attachments and follow-ups: each **intake** key and the **recovery**
   key (:meth:`RecipientSet.public_keys`);

@@ -1,4 +1,4 @@
-"""The report categories (DESIGN.md): ids on the wire, translated labels on the page.
+"""The report categories (docs/categories.md): ids on the wire, translated labels on the page.
 
 The built-in set below is translated through the catalogs; a unit may replace it with
 its own, in every language, named by ``IBLAGH_CATEGORIES_FILE`` (docs/categories.md).

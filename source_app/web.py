@@ -37,7 +37,7 @@ class ForgetClient:
     """WSGI middleware: the app never sees the client's address or User-Agent.
 
     What the app does not know it cannot log, store or leak in a crash report
-    (DESIGN.md invariant 3).
+    (docs/invariants.md, 3).
     """
 
     def __init__(self, app: Any) -> None:

@@ -1,4 +1,4 @@
-"""DESIGN.md invariants 1-4 checked on a real public host: gunicorn, SQLite, files, logs.
+"""docs/invariants.md, 1-4, checked on a real public host: gunicorn, SQLite, files, logs.
 
 Each test would fail if the invariant broke: they search raw bytes, try real keys and
 kill real processes.

@@ -44,7 +44,7 @@ class UnlockedKeyring:
 
     def identity_section_keys(self) -> list[PrivateKey]:
         """The keys that open identity sections: identity keys and a recovery key, never
-        an intake key (DESIGN.md invariant 5)."""
+        an intake key (docs/invariants.md, 5)."""
         return [*self.identity_keys.values(), *self.recovery_keys.values()]
 
     def __repr__(self) -> str:

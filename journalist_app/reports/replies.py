@@ -3,7 +3,7 @@
 The key is the one sealed in the report's body, read when the report was indexed
 (journalist_app/triage/ingest.py), not the one the public host lists beside it: a
 public host that swaps the listed key cannot read the replies to a real report
-(DESIGN.md invariant 6). The listed key serves only for bodies written before they
+(docs/invariants.md, 6). The listed key serves only for bodies written before they
 carried the key.
 """
 

@@ -39,7 +39,7 @@ class IdentityKeyMissing(RevealRefused):
     """The officer holds no identity key that opens this identity section.
 
     Identity sections are sealed to the identity keys and the recovery key only; the
-    intake keys that open report bodies never open them (DESIGN.md invariant 5).
+    intake keys that open report bodies never open them (docs/invariants.md, 5).
     """
 
 

@@ -1,6 +1,6 @@
 """Revealing a reporter's identity: a supervisor, one report of one case, a written reason.
 
-Invariant 5 (DESIGN.md): the identity section is sealed apart from the report, hidden
+Invariant 5 (docs/invariants.md): the identity section is sealed apart from the report, hidden
 by default, and revealed only to an allowed role with a stated reason, logged. The
 reveal is recorded (``identity_reveals``, the case history and the audit log) and
 committed *before* the identity is returned, so nobody sees one that was not logged.

@@ -17,7 +17,7 @@ from flask_babel.speaklater import LazyString
 from journalist_app.triage.errors import UnknownReplyTemplate
 
 REPORTER_LANGUAGES = ("ar", "fr", "en", "es")
-# The public site's default language (DESIGN.md, "Languages").
+# The public site's default language: Arabic, right to left.
 DEFAULT_REPORTER_LANGUAGE = "ar"
 RIGHT_TO_LEFT = frozenset({"ar"})
 

@@ -1,7 +1,7 @@
 """What a reporter sees with their receipt code: their submissions' state and the replies.
 
 Replies are envelopes sealed to the reporter's key; the key is re-derived from the
-code for the length of one request and never stored (DESIGN.md invariant 6).
+code for the length of one request and never stored (docs/invariants.md, 6).
 """
 
 import hmac

@@ -5,7 +5,7 @@ only in this process's memory: the form values are sealed to the recipient set b
 anything touches the disk, and attachments arrive here already sealed
 (source_app/uploads.py). Every envelope is written and fsynced before the database
 commit, and the receipt code exists for the reporter only once the commit returned
-(DESIGN.md invariants 1 and 4). On any failure everything written is removed.
+(docs/invariants.md, 1 and 4). On any failure everything written is removed.
 """
 
 import secrets
