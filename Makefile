@@ -8,16 +8,16 @@ INSTALLED := $(VENV)/.installed
 SYSTEM := $(VENV)/.system-packages
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test bench lint translations clean
+.PHONY: run test bench lint clean
 
-run: $(INSTALLED) translations
+run: $(INSTALLED)
 	./scripts/run-demo.sh
 
-test: $(INSTALLED) translations
+test: $(INSTALLED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Three tables: submissions (1, 4, 16 clients), a 1 GiB upload, the officer host at 100k cases.
-bench: $(INSTALLED) translations
+bench: $(INSTALLED)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench --upload-mb 1024
 	$(BIN)/python -m bench --officer
@@ -27,10 +27,8 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy crypto source_app journalist_app tor bench
 
-translations: $(INSTALLED)
-	@for app in source_app journalist_app; do \
-	  if [ -d $$app/translations ]; then $(BIN)/pybabel -q compile -d $$app/translations; fi; \
-	done
+# Translations need no build step: each app compiles its .po catalogs in memory at
+# start (source_app/catalogs.py, journalist_app/catalogs.py).
 
 # Debian packages: only what is missing, and only where we may install (root).
 $(SYSTEM): Makefile

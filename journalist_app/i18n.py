@@ -5,6 +5,8 @@ from typing import Any
 from flask import Flask, request, session
 from flask_babel import Babel, get_locale
 
+from journalist_app.catalogs import CompiledDomain, compile_catalogs
+
 LANGUAGES = ("ar", "fr", "en", "es")
 DEFAULT_LANGUAGE = "fr"
 RIGHT_TO_LEFT = frozenset({"ar"})
@@ -40,5 +42,6 @@ def _template_context() -> dict[str, Any]:
 
 
 def init_i18n(app: Flask) -> None:
-    Babel(app, locale_selector=select_locale)
+    babel = Babel(app, locale_selector=select_locale)
+    babel.domain_instance = CompiledDomain(compile_catalogs())
     app.context_processor(_template_context)

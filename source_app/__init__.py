@@ -5,7 +5,6 @@ the unit's recipient set before anything else and refuse to start without it.
 """
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from flask import Flask, Response, jsonify, render_template
 from flask_babel import Babel, format_decimal, get_locale
@@ -15,6 +14,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from source_app.admission import admit_request
+from source_app.catalogs import CompiledDomain, compile_catalogs
 from source_app.config import SourceConfig
 from source_app.host import EXTENSION_KEY, PublicHost, build_host, close_db_session
 from source_app.uploads import TooManyAttachments, UploadsTooLarge
@@ -31,7 +31,6 @@ from source_app.web import (
     select_locale,
 )
 
-TRANSLATIONS = str(Path(__file__).parent / "translations")
 LANGUAGE_NAMES = {"ar": "العربية", "fr": "Français", "en": "English", "es": "Español"}
 
 ERROR_MESSAGES = {
@@ -67,7 +66,8 @@ def create_app(config: SourceConfig | None = None) -> Flask:
     # Before the CSRF check, which reads the whole body (source_app/admission.py).
     app.before_request(admit_request)
     CSRFProtect(app)
-    Babel(app, locale_selector=select_locale, default_translation_directories=TRANSLATIONS)
+    babel = Babel(app, locale_selector=select_locale)
+    babel.domain_instance = CompiledDomain(compile_catalogs())
 
     from source_app.views.public import blueprint as public_blueprint
 

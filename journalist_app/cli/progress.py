@@ -57,8 +57,9 @@ def say(line: str, out: TextIO) -> None:
 class Phases:
     """One bar at a time, for a command with steps: verify the file, then apply it."""
 
-    def __init__(self) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self._bar: tqdm[Any] | None = None
+        self._stream = stream
 
     def start(
         self,
@@ -69,7 +70,12 @@ class Phases:
         in_bytes: bool = False,
     ) -> None:
         self.close()
-        self._bar = make_bar(description, total, unit=unit, in_bytes=in_bytes)
+        self._bar = make_bar(description, total, unit=unit, in_bytes=in_bytes, stream=self._stream)
+
+    @property
+    def current(self) -> "tqdm[Any] | None":
+        """The bar being drawn, if a phase is under way."""
+        return self._bar
 
     def advance(self, amount: int = 1) -> None:
         if self._bar is not None:

@@ -22,8 +22,6 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 from nacl.public import PrivateKey
@@ -56,23 +54,9 @@ from journalist_app.models import Officer
 from journalist_app.roles import Role
 from journalist_app.views.context import EXTENSION
 
-TRANSLATIONS = Path(__file__).resolve().parents[2] / "journalist_app" / "translations"
 # The first officer, made by `keys init`: a supervisor holding every unit secret.
 OFFICER = "alice"
 PASSPHRASE = "a long enough passphrase of the first officer"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def compiled_translations() -> None:
-    """What `make translations` does, so the suite also runs without make."""
-    for po_path in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
-        mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
-        with po_path.open("rb") as source:
-            catalog = read_po(source, locale=po_path.parts[-3])
-        with mo_path.open("wb") as target:
-            write_mo(target, catalog)
 
 
 def make_config(data_dir: Path, sync_url: str = "http://127.0.0.1:9") -> OfficerConfig:

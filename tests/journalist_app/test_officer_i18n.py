@@ -66,3 +66,12 @@ def test_catalogs_are_complete_and_keep_their_placeholders(language) -> None:
         expected = sorted(re.findall(r"%\(\w+\)[sd]", source[-1]))
         for form in forms:
             assert sorted(re.findall(r"%\(\w+\)[sd]", form)) == expected, (msgid, form)
+
+
+def test_catalogs_compile_in_memory_and_nothing_compiled_rests_in_the_source_tree() -> None:
+    from journalist_app.catalogs import compile_catalogs
+
+    compiled = compile_catalogs()
+    assert set(compiled) == {"ar", "fr", "en", "es"}
+    assert compiled["fr"].gettext("Log in") != "Log in"
+    assert list(TRANSLATIONS.rglob("*.mo")) == [], "catalogs are compiled in memory, not on disk"
