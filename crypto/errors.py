@@ -70,3 +70,21 @@ class MisdirectedBatch(BatchError):
 
 class ReplayedBatch(BatchError):
     """A batch already imported, or not newer than the last one imported."""
+
+
+class SyncListingError(CryptoError):
+    """A sync listing (docs/sync-api.md), or one of its items, breaks the contract.
+
+    ``reason`` is a stable code, the one the listing vectors name
+    (tests/vectors/sync_listing_v1.json); ``submission_id`` is the item's id when it had a
+    well-formed one, so that the officer host can record the refusal and skip past it.
+    """
+
+    def __init__(self, reason: str, message: str, submission_id: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.submission_id = submission_id
+
+
+class CategoriesFileError(CryptoError, ValueError):
+    """The categories file (docs/categories.md) cannot be used; the message names the piece."""
