@@ -12,8 +12,6 @@ the same file the public host reads; :func:`load_categories` is this side's load
 app installs its set (:func:`install`); the CLI, with no app, sets the process's.
 """
 
-import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,7 +22,11 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
+from crypto.categories import PRIORITY_NAMES as SPEC_PRIORITIES
+from crypto.categories import REQUIRED_LANGUAGES as REQUIRED_LANGUAGES
+from crypto.categories import load_category_specs
 from crypto.contents import FOLLOWUP_CATEGORY
+from crypto.errors import CategoriesFileError as CategoriesFileError
 
 
 @dataclass(frozen=True)
@@ -117,64 +119,20 @@ def sla_for(priority: int) -> timedelta:
     return PRIORITIES.get(priority, PRIORITIES[max(PRIORITIES)]).sla
 
 
-# The categories file (docs/categories.md); source_app/categories.py reads the same.
-PRIORITY_NAMES = {"urgent": 1, "high": 2, "normal": 3, "low": 4}
-REQUIRED_LANGUAGES = ("ar", "fr", "en", "es")
+# The categories file (docs/categories.md) is read by crypto/categories.py, the one loader
+# both hosts share; here its specs become this side's Category.
+PRIORITY_NAMES = {name: rank for rank, name in enumerate(SPEC_PRIORITIES, start=1)}
 _FALLBACK_LANGUAGE = "fr"
-_ID = re.compile(r"[a-z0-9_]{1,32}")  # what ingest.py accepts from a body
-_KEYS = frozenset({"id", "priority", "languages"})
 _EXTENSION = "iblagh_categories"
 _process_categories: tuple[Category, ...] = CATEGORIES
 
 
-class CategoriesFileError(ValueError):
-    """The categories file cannot be used; the message names the piece to fix."""
-
-
 def load_categories(path: Path) -> tuple[Category, ...]:
     """Read and check a categories file; any problem raises :class:`CategoriesFileError`."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CategoriesFileError(f"cannot read it as UTF-8 JSON: {exc}") from None
-    entries = data.get("categories") if isinstance(data, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise CategoriesFileError('it must be an object with a non-empty "categories" list')
-    categories: list[Category] = []
-    for position, entry in enumerate(entries, start=1):
-        where = f"category {position}"
-        if not isinstance(entry, dict):
-            raise CategoriesFileError(f"{where} is not an object")
-        category_id = entry.get("id")
-        if not isinstance(category_id, str) or not _ID.fullmatch(category_id):
-            raise CategoriesFileError(f'{where}: "id" must be 1 to 32 of a-z, 0-9 and _')
-        where = f'category "{category_id}"'
-        if category_id == FOLLOWUP_CATEGORY:
-            raise CategoriesFileError(f"{where}: this id is reserved")
-        if any(c.id == category_id for c in categories):
-            raise CategoriesFileError(f"{where} appears twice")
-        if unknown := sorted(set(entry) - _KEYS):
-            raise CategoriesFileError(f"{where}: unknown key {unknown[0]!r}")
-        priority = entry.get("priority")
-        if priority not in PRIORITY_NAMES:
-            raise CategoriesFileError(
-                f'{where}: "priority" must be one of {", ".join(PRIORITY_NAMES)}'
-            )
-        languages = entry.get("languages")
-        if not isinstance(languages, dict):
-            raise CategoriesFileError(f'{where}: "languages" must be an object')
-        labels: dict[str, str] = {}
-        for language in sorted(set(REQUIRED_LANGUAGES) | set(languages)):
-            text = languages.get(language)
-            if text is None:
-                raise CategoriesFileError(f'{where}: the "{language}" language is missing')
-            for key in ("label", "explanation"):
-                value = text.get(key) if isinstance(text, dict) else None
-                if not isinstance(value, str) or not value.strip():
-                    raise CategoriesFileError(f'{where}: "{language}" has no "{key}"')
-            labels[language] = text["label"].strip()
-        categories.append(Category(category_id, PRIORITY_NAMES[priority], Localised(labels)))
-    return tuple(categories)
+    return tuple(
+        Category(spec.id, spec.priority_rank, Localised(spec.labels))
+        for spec in load_category_specs(path)
+    )
 
 
 def install(app: Flask, categories: tuple[Category, ...]) -> None:
