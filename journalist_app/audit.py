@@ -56,6 +56,10 @@ class Action:
     STATUS_CHANGED = "case.status_changed"
     CASE_ASSIGNED = "case.assigned"
     REPLY_QUEUED = "reply.queued"
+    # The unit's copy of a reply, or an internal note, decrypted to show a case's thread.
+    REPLY_OPENED = "reply.opened"
+    NOTE_ADDED = "note.added"
+    NOTE_OPENED = "note.opened"
     # The key the public host listed for a report is not the one sealed in its body.
     REPORTER_KEY_MISMATCH = "report.reporter_key_mismatch"
     # Moving data

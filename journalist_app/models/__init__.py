@@ -7,6 +7,7 @@ from journalist_app.models.case import Case, CaseEvent, IdentityReveal
 from journalist_app.models.officer import KeyGrant, Officer
 from journalist_app.models.reply import Reply
 from journalist_app.models.report import Report, ReportBlob
+from journalist_app.models.thread import CaseNote, ReplyCopy
 from journalist_app.models.triage import ReportAttachment, ReportTriage, ReportUrl
 from journalist_app.models.unit_key import RecipientSetRecord, UnitKey
 
@@ -16,12 +17,14 @@ __all__ = [
     "BatchRecord",
     "Case",
     "CaseEvent",
+    "CaseNote",
     "IdentityReveal",
     "KeyGrant",
     "Officer",
     "OutboxItem",
     "RecipientSetRecord",
     "Reply",
+    "ReplyCopy",
     "Report",
     "ReportAttachment",
     "ReportBlob",

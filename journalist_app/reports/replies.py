@@ -11,23 +11,26 @@ import secrets
 from datetime import UTC, datetime
 
 from nacl.public import PublicKey
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto.contents import ContentError, ReplyContent
 from crypto.envelope import EnvelopeMetadata, seal_bytes
 from journalist_app.errors import (
     InvalidReply,
+    MissingKey,
     ReporterKeyMismatch,
     ReporterKeyUnchecked,
     ReportNotFound,
 )
-from journalist_app.models import Reply, Report, ReportTriage
+from journalist_app.models import Reply, ReplyCopy, Report, ReportTriage, UnitKey
 
 
 def queue_reply(
     session: Session,
     report_id: str,
     *,
+    author: str = "system",
     status: str | None = None,
     reason: str | None = None,
     message: str | None = None,
@@ -35,7 +38,9 @@ def queue_reply(
 ) -> Reply:
     """Seal a reply to the reporter of ``report_id`` and keep it for the next push. Commits.
 
-    Only the reporter's key can open it: the officer host keeps no readable copy.
+    The reporter's envelope opens only with the reporter's key; a second envelope of the
+    same document, sealed to the unit's intake and recovery keys (:class:`ReplyCopy`), lets
+    any officer who unlocks read what a colleague wrote. Neither is readable at rest.
     Refused with :class:`ReporterKeyUnchecked` while the body is unread (not indexed, or
     damaged) and with :class:`ReporterKeyMismatch` when the listed key is not the sealed one.
     """
@@ -63,8 +68,32 @@ def queue_reply(
         envelope=envelope,
     )
     session.add(reply)
+    session.add(
+        ReplyCopy(
+            reply_id=reply.id,
+            author=author,
+            envelope=seal_bytes(
+                document,
+                unit_recipients(session),
+                EnvelopeMetadata(kind="reply", content_type="application/json"),
+            ),
+        )
+    )
     session.commit()
     return reply
+
+
+def unit_recipients(session: Session) -> list[PublicKey]:
+    """The unit's active intake keys and its recovery key: what officer-only envelopes
+    (reply copies, notes) are sealed to, like a report body."""
+    keys = session.scalars(
+        select(UnitKey).where(
+            UnitKey.role.in_(("intake", "recovery")), UnitKey.retired_at.is_(None)
+        )
+    ).all()
+    if not any(key.role == "intake" for key in keys):
+        raise MissingKey("the unit has no intake key to seal to")
+    return [PublicKey(key.public_key) for key in keys]
 
 
 def reply_key(session: Session, report: Report) -> bytes:

@@ -9,6 +9,7 @@ caller's transaction (docs/invariants.md, 7 and 11). A view cannot forget either
 names a purpose, and the rest follows from the table below.
 """
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -77,6 +78,20 @@ class Purpose(Enum):
         frozenset({"attachment"}),
         audit.Action.ATTACHMENT_THUMBNAIL,
     )
+    # The unit's copy of a reply (reports/replies.py), shown in its case's thread.
+    READ_REPLY = Rule(
+        Permission.REPORTS_READ,
+        "intake",
+        frozenset({"reply"}),
+        audit.Action.REPLY_OPENED,
+    )
+    # An internal note between officers (triage/notes.py), a ``reply`` envelope.
+    READ_NOTE = Rule(
+        Permission.REPORTS_READ,
+        "intake",
+        frozenset({"reply"}),
+        audit.Action.NOTE_OPENED,
+    )
     REVEAL_IDENTITY = Rule(
         Permission.IDENTITY_REVEAL,
         "identity",
@@ -141,3 +156,37 @@ def open_sealed(
             now=utc_now(),
         )
     return opened
+
+
+def open_sealed_envelope(
+    session: Session,
+    keyring: UnlockedKeyring,
+    envelope: bytes,
+    purpose: Purpose,
+    *,
+    target: str,
+    details: Mapping[str, Any] | None = None,
+    max_bytes: int = 4 * 1024 * 1024,
+) -> bytes:
+    """Open an envelope held in the database (a reply's unit copy, a note) for ``purpose``.
+
+    The same checks and audit entry as :func:`open_sealed`; returns the plaintext, which
+    the caller keeps in memory only.
+    """
+    rule = purpose.rule
+    check_permission(keyring, rule.permission)
+    if len(envelope) > max_bytes:
+        raise SealedUnreadable(f"{target} is too large to open here")
+    keys = keyring.intake_identities() if rule.keys == "intake" else keyring.identity_section_keys()
+    sink = io.BytesIO()
+    try:
+        opened = open_stream(io.BytesIO(envelope), sink, keys)
+    except NoMatchingRecipient as exc:
+        raise NotSealedToYou(f"{target} is not sealed to a key you hold for this") from exc
+    except EnvelopeError as exc:
+        raise SealedUnreadable(f"{target} does not open: {exc}") from exc
+    if opened.metadata.kind not in rule.kinds:
+        raise SealedUnreadable(f"{target} is a {opened.metadata.kind!r} envelope")
+    if rule.action is not None:
+        audit.record(session, keyring, rule.action, target, dict(details or {}), now=utc_now())
+    return sink.getvalue()

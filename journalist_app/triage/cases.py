@@ -5,7 +5,7 @@ read for the first time: they are indexed and grouped first, so the officer sees
 case as it really is. The opening is written to the audit log.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -35,6 +35,7 @@ from journalist_app.triage.ingest import index_report
 from journalist_app.triage.queue import sla_state
 from journalist_app.triage.rendering import ShownAddress, show_address
 from journalist_app.triage.territories import Territory, territories
+from journalist_app.triage.thread import ThreadEntry, build_thread
 
 # A case may gather thousands of reports of one viral address; a page shows this many.
 MAX_REPORTS_SHOWN = 100
@@ -76,6 +77,7 @@ class CaseView:
     reveals: list[IdentityReveal]
     sla: tuple[str, object]
     pictures_on_request: bool
+    thread: list[ThreadEntry] = field(default_factory=list)
 
     @property
     def more_reports(self) -> int:
@@ -119,6 +121,7 @@ def open_case(
         .order_by(CaseEvent.at.desc(), CaseEvent.id.desc())
         .limit(MAX_EVENTS_SHOWN)
     ).all()
+    thread = build_thread(session, keyring, case.id, reports)
     record_audit(
         session,
         keyring,
@@ -137,6 +140,7 @@ def open_case(
         reveals=reveals_of(session, case.id),
         sla=sla_state(case, now),
         pictures_on_request=case.category in PICTURES_ON_REQUEST,
+        thread=thread,
     )
 
 

@@ -39,6 +39,7 @@ class TriageAction:
     # every view, so the case history would fill with it).
     ATTACHMENT_THUMBNAIL = audit.Action.ATTACHMENT_THUMBNAIL
     CASE_OPENED = "case.opened"
+    NOTE_ADDED = audit.Action.NOTE_ADDED
 
 
 def case_target(case_id: int) -> str:

@@ -161,8 +161,9 @@ def send_reply(
 ) -> Reply:
     """Seal a message to one report's reporter, for the next sync. Commits.
 
-    The officer host keeps no readable copy: the history notes the template, the
-    language and whether the officer edited it, not the text.
+    The text rests only sealed: to the reporter, and to the unit (reports/replies.py) so
+    the case's thread shows it; the history notes the template, the language and whether
+    the officer edited it.
     """
     now = now or utc_now()
     get_case(session, case_id)
@@ -185,4 +186,6 @@ def send_reply(
         },
         now=now,
     )
-    return queue_reply(session, report_id, message=message, now=now.replace(tzinfo=UTC))
+    return queue_reply(
+        session, report_id, author=actor.username, message=message, now=now.replace(tzinfo=UTC)
+    )

@@ -34,6 +34,7 @@ from journalist_app.triage.forms import (
 )
 from journalist_app.triage.grouping import merge_cases, split_case
 from journalist_app.triage.ingest import index_pending
+from journalist_app.triage.notes import add_note
 from journalist_app.triage.queue import Cursor, parse_filters, queue_page, with_counts
 from journalist_app.triage.rendering import clean_text
 from journalist_app.triage.reply_templates import TEMPLATES
@@ -140,10 +141,10 @@ def detail(case_id: int) -> str:
         view = open_case(db(), state().blob_store, g.keyring, case_id)
     except CaseNotFound:
         abort(404)
-    return _render_case(view)
+    return render_case(view)
 
 
-def _render_case(view: CaseView, reveal_form: RevealForm | None = None) -> str:
+def render_case(view: CaseView, reveal_form: RevealForm | None = None) -> str:
     case = view.case
     status_form = StatusForm(prefix="status")
     status_form.status.choices = [
@@ -289,3 +290,20 @@ def split(case_id: int) -> Response:
         return _back(case_id)
     flash(_("The chosen reports now form case %(number)s.", number=new.id), "info")
     return _back(new.id)
+
+
+@blueprint.post("/cases/<int:case_id>/notes")
+@permission_required(Permission.REPORTS_READ)
+def note(case_id: int) -> Response:
+    if not ActionForm().validate_on_submit():
+        _form_error()
+        return _back(case_id)
+    try:
+        add_note(db(), g.keyring, case_id, request.form.get("text", ""))
+    except CaseNotFound:
+        abort(404)
+    except InvalidTransition:
+        flash(_("Write the note first (at most 20,000 characters)."), "error")
+    else:
+        flash(_("The note is sealed and added to the case."), "info")
+    return _back(case_id)

@@ -1,4 +1,9 @@
-"""The report list, one decrypted report, and sync with the public host."""
+"""The landing page (the triage queue), one report (its case's page), and sync.
+
+There is one report view: the case page (views/cases.py). ``/`` is the queue, never a
+list of every report, and ``/reports/<id>`` shows the case the report belongs to, read
+and grouped first if nobody has read it yet.
+"""
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -7,20 +12,20 @@ from werkzeug.wrappers import Response
 from journalist_app import audit
 from journalist_app.errors import (
     MissingKey,
-    ReportNotFound,
-    ReportUnreadable,
     SyncError,
     SyncRefused,
     SyncUnreachable,
 )
-from journalist_app.reports.reading import list_reports, read_report
+from journalist_app.models import Report, ReportTriage
 from journalist_app.roles import Permission
+from journalist_app.sync.blob_store import SUBMISSION_ID
 from journalist_app.sync.pull import run_sync
-from journalist_app.triage.cases import case_of_report
+from journalist_app.triage.cases import open_case
+from journalist_app.triage.errors import CaseNotFound
 from journalist_app.triage.ingest import index_report
+from journalist_app.views import cases as cases_view
 from journalist_app.views.access import permission_required
 from journalist_app.views.context import db, state
-from journalist_app.views.forms import ActionForm
 
 blueprint = Blueprint("reports", __name__)
 
@@ -28,27 +33,28 @@ blueprint = Blueprint("reports", __name__)
 @blueprint.get("/")
 @permission_required(Permission.REPORTS_LIST)
 def index() -> str:
-    return render_template("reports/list.html", reports=list_reports(db()), form=ActionForm())
+    return cases_view.queue()
 
 
 @blueprint.get("/reports/<report_id>")
 @permission_required(Permission.REPORTS_READ)
 def detail(report_id: str) -> str | tuple[str, int]:
-    try:
-        reading = read_report(db(), state().blob_store, g.keyring, report_id)
-    except ReportNotFound:
+    if not SUBMISSION_ID.fullmatch(report_id) or db().get(Report, report_id) is None:
         abort(404)
-    except ReportUnreadable:
+    # A report nobody has read yet (air-gap import) is indexed and grouped on first open.
+    outcome = index_report(db(), state().blob_store, g.keyring, report_id)
+    triage = db().get(ReportTriage, report_id)
+    if outcome in ("damaged", "not_for_me") or triage is None or triage.state != "indexed":
         audit.record(
             db(), g.keyring, audit.Action.REPORT_UNREADABLE, audit.report_target(report_id)
         )
         db().commit()
         return render_template("reports/unreadable.html", report_id=report_id), 422
-    db().commit()  # the "report.opened" entry that read_report added
-    # A report nobody has read yet (air-gap import) is indexed and grouped on first open.
-    index_report(db(), state().blob_store, g.keyring, report_id)
-    case_id = case_of_report(db(), report_id)
-    return render_template("reports/detail.html", reading=reading, case_id=case_id)
+    try:
+        view = open_case(db(), state().blob_store, g.keyring, triage.case_id)
+    except CaseNotFound:
+        abort(404)
+    return cases_view.render_case(view)
 
 
 @blueprint.post("/sync")
@@ -75,7 +81,7 @@ def sync() -> Response:
             ),
             "info",
         )
-    return redirect(url_for("reports.index"))
+    return redirect(url_for("cases.queue"))
 
 
 def _flash_sync_error(exc: Exception) -> None:

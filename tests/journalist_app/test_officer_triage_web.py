@@ -360,9 +360,10 @@ def test_queue_and_case_pages_need_their_permission(app, world) -> None:
     assert anonymous.get("/cases").headers["Location"].endswith("/login")
 
 
-def test_opening_an_unread_report_indexes_it_and_links_its_case(app, world) -> None:
+def test_opening_an_unread_report_indexes_it_and_shows_its_case_page(app, world) -> None:
     report = world.add_report({"category": "hate", "urls": ["https://a.example/x"]})
     client = client_as(app, world, "omar")
     html = client.get(f"/reports/{report}?lang=en").get_data(as_text=True)
     assert world.session.get(ReportTriage, report).state == "indexed"
-    assert f'href="/cases/{_case(world, report)}"' in html
+    assert f"<h1>Case {_case(world, report)}</h1>" in html
+    assert f'id="report-{report}"' in html

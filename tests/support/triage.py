@@ -25,7 +25,7 @@ from crypto.keys import key_id_hex
 from journalist_app.config import OfficerConfig
 from journalist_app.database import create_schema, make_engine, make_session_factory
 from journalist_app.keys.keyring import UnlockedKeyring
-from journalist_app.models import Officer, Reply, Report, ReportBlob
+from journalist_app.models import Officer, Reply, Report, ReportBlob, UnitKey
 from journalist_app.roles import ROLE_UNIT_KEYS, Role
 from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.triage.ingest import register_report
@@ -181,6 +181,12 @@ def make_world(tmp_path: Path) -> Iterator[TriageWorld]:
     create_schema(engine)
     session = make_session_factory(engine)()
     world = TriageWorld(config=config, session=session, store=LocalBlobStore(config.data_dir))
+    # The unit's public keys, as `keys init` records them: officer-only envelopes (reply
+    # copies, notes) are sealed to the intake key.
+    for role, key in (("intake", world.intake), ("identity", world.identity)):
+        public = bytes(key.public_key)
+        session.add(UnitKey(key_id=key_id_hex(public), role=role, public_key=public))
+    session.commit()
     world.add_officer(SUPERVISOR, "supervisor")
     world.add_officer(ANALYST, "analyst")
     world.add_officer(EXPERT, "technical_expert")
