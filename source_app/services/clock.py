@@ -6,8 +6,3 @@ from datetime import UTC, datetime
 def current_hour() -> datetime:
     """Now, truncated to the hour, as a naive UTC datetime (portable across databases)."""
     return datetime.now(UTC).replace(minute=0, second=0, microsecond=0, tzinfo=None)
-
-
-def iso_hour(value: datetime) -> str:
-    """An hour as ISO 8601 with a Z suffix, as the sync API sends it."""
-    return value.strftime("%Y-%m-%dT%H:00:00Z")

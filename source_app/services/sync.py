@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from crypto.envelope import read_header
 from crypto.errors import EnvelopeError, ReplayedRequest
+from crypto.sync_api import ListedBlob, ListedSubmission
 from source_app.models import Reply, Reporter, Submission, SubmissionBlob, SyncNonce
 from source_app.services.clock import current_hour
 from source_app.storage import BlobStore
@@ -39,23 +40,46 @@ def remember_nonce(session: Session, nonce: str, timestamp: int, window: int) ->
         raise ReplayedRequest("nonce already used") from exc
 
 
-def list_pending(session: Session, limit: int) -> list[Submission]:
-    """Submissions not yet acknowledged, oldest first, with their blobs and reporters."""
-    return list(
-        session.scalars(
-            select(Submission)
-            .options(selectinload(Submission.blobs))
-            .order_by(Submission.seq)
-            .limit(limit)
-        )
-    )
+def list_pending(session: Session, limit: int, after: str | None = None) -> list[Submission]:
+    """Submissions not yet acknowledged, oldest first, with their blobs.
+
+    With ``after``, only those that arrived after that submission: the officer host
+    skips past submissions it refused, so they never hide newer ones. An ``after`` this
+    host no longer holds lists from the oldest.
+    """
+    query = select(Submission).options(selectinload(Submission.blobs)).order_by(Submission.seq)
+    if after is not None:
+        cursor = session.scalar(select(Submission.seq).where(Submission.id == after))
+        if cursor is not None:
+            query = query.where(Submission.seq > cursor)
+    return list(session.scalars(query.limit(limit)))
 
 
 def reporter_public_keys(session: Session, reporter_ids: set[str]) -> dict[str, bytes]:
+    """The public key of each reporter named, by reporter id."""
     rows = session.execute(
         select(Reporter.id, Reporter.public_key).where(Reporter.id.in_(reporter_ids))
     )
     return {row.id: row.public_key for row in rows}
+
+
+def listed_submissions(
+    session: Session, limit: int, after: str | None = None
+) -> list[ListedSubmission]:
+    """The listing's items (docs/sync-api.md), as this host holds them."""
+    pending = list_pending(session, limit, after)
+    keys = reporter_public_keys(session, {s.reporter_id for s in pending})
+    return [
+        ListedSubmission(
+            id=s.id,
+            kind=s.kind,
+            reporter_id=s.reporter_id,
+            reporter_public_key=keys[s.reporter_id],
+            received_hour=s.received_hour,
+            blobs=tuple(ListedBlob(b.name, b.size, b.sha256) for b in s.blobs),
+        )
+        for s in pending
+    ]
 
 
 def find_blob(session: Session, submission_id: str, name: str) -> SubmissionBlob:

@@ -1,14 +1,29 @@
 """The sync API (docs/sync-api.md): signed requests from the officer host only."""
 
 import hashlib
-import re
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 from nacl.signing import VerifyKey
 
-from crypto.encoding import b64encode
-from crypto.errors import ReplayedRequest, SignatureError, StaleRequest, UnsignedRequest
+from crypto.errors import (
+    ReplayedRequest,
+    SignatureError,
+    StaleRequest,
+    SyncListingError,
+    UnsignedRequest,
+)
+from crypto.sync_api import (
+    API_PREFIX,
+    DEFAULT_LIST_LIMIT,
+    MAX_ACK_IDS,
+    MAX_LIST,
+    MAX_REPLY_BYTES,
+    build_listing,
+    is_blob_name,
+    is_id,
+    parse_id_list,
+)
 from crypto.sync_auth import (
     HEADER_KEY_ID,
     HEADER_NONCE,
@@ -19,14 +34,11 @@ from crypto.sync_auth import (
 )
 from source_app.host import current_host, db_session
 from source_app.services import sync as sync_service
-from source_app.services.clock import iso_hour
 
-blueprint = Blueprint("sync_api", __name__, url_prefix="/sync/v1")
+# Paths, grammar, listing and ceilings are the contract's (crypto/sync_api.py), shared
+# with the officer host.
+blueprint = Blueprint("sync_api", __name__, url_prefix=API_PREFIX)
 
-_HEX32 = re.compile(r"^[0-9a-f]{32}$")
-_BLOB_NAME = re.compile(r"^(body|identity|attachment-[0-9]{1,3})$")
-MAX_LIST = 500
-MAX_REPLY_BYTES = 1024 * 1024
 SIGNATURE_HEADERS = (HEADER_TIMESTAMP, HEADER_NONCE, HEADER_KEY_ID, HEADER_SIGNATURE)
 
 
@@ -68,31 +80,21 @@ def authenticate() -> tuple[Response, int] | None:
 @blueprint.get("/submissions")
 def list_submissions() -> Response | tuple[Response, int]:
     try:
-        limit = int(request.args.get("limit", "100"))
+        limit = int(request.args.get("limit", str(DEFAULT_LIST_LIMIT)))
     except ValueError:
         return _error(400, "bad_limit")
     if not 1 <= limit <= MAX_LIST:
         return _error(400, "bad_limit")
-    session = db_session()
-    pending = sync_service.list_pending(session, limit)
-    keys = sync_service.reporter_public_keys(session, {s.reporter_id for s in pending})
-    items: list[dict[str, Any]] = [
-        {
-            "id": s.id,
-            "kind": s.kind,
-            "reporter_id": s.reporter_id,
-            "reporter_public_key": b64encode(keys[s.reporter_id]),
-            "received_hour": iso_hour(s.received_hour),
-            "blobs": [{"name": b.name, "size": b.size, "sha256": b.sha256} for b in s.blobs],
-        }
-        for s in pending
-    ]
-    return jsonify({"submissions": items})
+    after = request.args.get("after")
+    if after is not None and not is_id(after):
+        return _error(400, "bad_after")
+    listed = sync_service.listed_submissions(db_session(), limit, after)
+    return jsonify(build_listing(listed))
 
 
 @blueprint.get("/submissions/<submission_id>/blobs/<name>")
 def fetch_blob(submission_id: str, name: str) -> Response | tuple[Response, int]:
-    if not _HEX32.match(submission_id) or not _BLOB_NAME.match(name):
+    if not is_id(submission_id) or not is_blob_name(name):
         return _error(404, "not_found")
     try:
         blob = sync_service.find_blob(db_session(), submission_id, name)
@@ -118,12 +120,9 @@ def acknowledge() -> Response | tuple[Response, int]:
         payload = request.get_json(force=True, silent=True)
     except RecursionError:
         payload = None
-    ids = payload.get("ids") if isinstance(payload, dict) else None
-    if (
-        not isinstance(ids, list)
-        or len(ids) > MAX_LIST
-        or not all(isinstance(i, str) and _HEX32.match(i) for i in ids)
-    ):
+    try:
+        ids = parse_id_list(payload.get("ids") if isinstance(payload, dict) else None, MAX_ACK_IDS)
+    except SyncListingError:
         return _error(400, "bad_ids")
     result = sync_service.acknowledge(db_session(), current_host().store, ids)
     return jsonify({"deleted": result.deleted, "unknown": result.unknown})
@@ -131,9 +130,9 @@ def acknowledge() -> Response | tuple[Response, int]:
 
 @blueprint.post("/reporters/<reporter_id>/replies/<reply_id>")
 def post_reply(reporter_id: str, reply_id: str) -> tuple[Response, int]:
-    if not _HEX32.match(reporter_id):
+    if not is_id(reporter_id):
         return _error(404, "not_found")
-    if not _HEX32.match(reply_id):
+    if not is_id(reply_id):
         return _error(400, "bad_reply_id")
     envelope = request.get_data(cache=True)
     if len(envelope) > MAX_REPLY_BYTES:
