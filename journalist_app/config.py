@@ -1,7 +1,10 @@
 """The officer host's one configuration object, read from ``IBLAGH_*`` variables.
 
 Everything the officer host writes lives under ``data_dir``, so backing up, wiping
-or moving an installation is one folder.
+or moving an installation is one folder. :class:`OfficerSettings` declares every
+variable (docs/configuration.md is generated from it); :meth:`OfficerConfig.from_env`
+reads and checks them. An unset or empty variable means its default, and a bad value
+is one :class:`ConfigError` line naming the variable.
 """
 
 import os
@@ -11,6 +14,10 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from crypto.keys import WRAP_PARAMS_DEFAULT, WRAP_PARAMS_FAST, Argon2Params
 from journalist_app.triage.categories import (
@@ -35,8 +42,6 @@ DEFAULT_SYNC_MAX_PER_RUN = 5000
 DEFAULT_MIN_FREE_BYTES = 1024 * 1024 * 1024
 SECRET_KEY_FILE = "flask-secret-key"  # noqa: S105 (a file name)
 _KDF_CHOICES = {"default": WRAP_PARAMS_DEFAULT, "fast": WRAP_PARAMS_FAST}
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 _SOCKS = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}")
 
 
@@ -64,53 +69,41 @@ class OfficerConfig:
     sync_max_per_run: int = DEFAULT_SYNC_MAX_PER_RUN
     min_free_bytes: int = DEFAULT_MIN_FREE_BYTES
     # Refuse (leave on the public host) a submission whose blobs are not envelopes sealed
-    # only to this unit's keys. Off by default for now: see journalist_app/sync/pull.py.
-    sync_check_envelopes: bool = False
+    # only to this unit's keys (journalist_app/sync/pull.py).
+    sync_check_envelopes: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "OfficerConfig":
-        """Read the configuration; unknown values raise :class:`ConfigError`."""
-        data_dir = Path(environ.get("IBLAGH_DATA_DIR") or DEFAULT_DATA_DIR).absolute()
-        database_url = environ.get("IBLAGH_DATABASE_URL") or f"sqlite:///{data_dir}/officer.sqlite3"
-        sync_url = (environ.get("IBLAGH_SYNC_URL") or DEFAULT_SYNC_URL).rstrip("/")
-        if not sync_url.startswith(("http://", "https://")):
-            raise ConfigError("IBLAGH_SYNC_URL must be an http:// or https:// URL")
-        sync_socks = (environ.get("IBLAGH_SYNC_SOCKS") or "").strip()
-        if sync_socks and not _SOCKS.fullmatch(sync_socks):
-            raise ConfigError("IBLAGH_SYNC_SOCKS must be HOST:PORT, e.g. 127.0.0.1:9050")
+        """Read the configuration; unusable values raise :class:`ConfigError`."""
+        settings = OfficerSettings.from_env(environ)
+        data_dir = settings.data_dir.absolute()
+        sync_url, sync_socks = settings.sync_url, settings.sync_socks
         if not sync_socks and (urllib.parse.urlsplit(sync_url).hostname or "").endswith(".onion"):
             raise ConfigError(
                 "IBLAGH_SYNC_URL is an onion: set IBLAGH_SYNC_SOCKS (tor's SOCKS port)"
             )
         if sync_socks and not sync_url.startswith("http://"):
             raise ConfigError("with IBLAGH_SYNC_SOCKS, IBLAGH_SYNC_URL is http://<address>.onion")
-        kdf = environ.get("IBLAGH_KDF") or "default"
-        if kdf not in _KDF_CHOICES:
-            raise ConfigError("IBLAGH_KDF must be 'default' or 'fast'")
+        if settings.kdf == "fast" and not settings.testing:
+            # Cheap passphrase hashing would let a stolen database be guessed quickly.
+            raise ConfigError(
+                "IBLAGH_KDF must be 'default': 'fast' is for test suites (IBLAGH_TESTING=1)"
+            )
         return cls(
             data_dir=data_dir,
-            database_url=database_url,
+            database_url=settings.database_url or f"sqlite:///{data_dir}/officer.sqlite3",
             sync_url=sync_url,
-            kdf=kdf,
-            session_minutes=_positive_int(
-                environ, "IBLAGH_SESSION_MINUTES", DEFAULT_SESSION_MINUTES
-            ),
-            cookie_secure=_boolean(environ, "IBLAGH_COOKIE_SECURE"),
-            session_max_minutes=_positive_int(
-                environ, "IBLAGH_SESSION_MAX_MINUTES", DEFAULT_SESSION_MAX_MINUTES
-            ),
+            kdf=settings.kdf,
+            session_minutes=settings.session_minutes,
+            cookie_secure=settings.cookie_secure,
+            sync_timeout_seconds=settings.sync_timeout_seconds,
             sync_socks=sync_socks,
-            categories=_categories(environ),
-            sync_max_blob_bytes=_positive_int(
-                environ, "IBLAGH_SYNC_MAX_BLOB_BYTES", DEFAULT_SYNC_MAX_BLOB_BYTES
-            ),
-            sync_max_per_run=_positive_int(
-                environ, "IBLAGH_SYNC_MAX_PER_RUN", DEFAULT_SYNC_MAX_PER_RUN
-            ),
-            min_free_bytes=_non_negative_int(
-                environ, "IBLAGH_MIN_FREE_BYTES", DEFAULT_MIN_FREE_BYTES
-            ),
-            sync_check_envelopes=_boolean(environ, "IBLAGH_SYNC_CHECK_ENVELOPES", default=True),
+            session_max_minutes=settings.session_max_minutes,
+            categories=_categories(settings.categories_file),
+            sync_max_blob_bytes=settings.sync_max_blob_bytes,
+            sync_max_per_run=settings.sync_max_per_run,
+            min_free_bytes=settings.min_free_bytes,
+            sync_check_envelopes=settings.sync_check_envelopes,
         )
 
     @property
@@ -128,49 +121,204 @@ class OfficerConfig:
         return self.data_dir
 
 
-def _int_at_least(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number") from exc
-    if value < minimum:
-        raise ConfigError(
-            f"{name} must be {'0 or more' if minimum == 0 else f'at least {minimum}'}"
-        )
-    return value
+class OfficerSettings(BaseSettings):
+    """The officer host's ``IBLAGH_*`` variables (``iblagh-officer`` and the officer app)."""
+
+    model_config = SettingsConfigDict(env_prefix="IBLAGH_", env_ignore_empty=True)
+
+    data_dir: Path = Field(
+        Path(DEFAULT_DATA_DIR),
+        description="Folder holding everything the officer host writes (created 0700).",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy database URL (SQLite or PostgreSQL). "
+        "Unset: `sqlite:///` + `officer.sqlite3` in the data dir.",
+    )
+    sync_url: str = Field(
+        DEFAULT_SYNC_URL,
+        description="The public host's sync listener (http:// or https://); through tor, "
+        "`http://<address>.onion` with IBLAGH_SYNC_SOCKS.",
+    )
+    sync_socks: str = Field(
+        OfficerConfig.sync_socks,
+        description="tor's SOCKS port as HOST:PORT (e.g. `127.0.0.1:9050`); needed when "
+        "IBLAGH_SYNC_URL is an onion. Empty: direct connection.",
+    )
+    sync_timeout_seconds: float = Field(
+        OfficerConfig.sync_timeout_seconds,
+        gt=0,
+        allow_inf_nan=False,
+        description="How long one sync request may wait for the public host (seconds).",
+    )
+    sync_max_blob_bytes: int = Field(
+        OfficerConfig.sync_max_blob_bytes,
+        ge=1,
+        description="A listed blob larger than this is refused and left on the public host.",
+    )
+    sync_max_per_run: int = Field(
+        OfficerConfig.sync_max_per_run,
+        ge=1,
+        description="Submissions stored per sync run; the rest wait for the next run.",
+    )
+    min_free_bytes: int = Field(
+        OfficerConfig.min_free_bytes,
+        ge=0,
+        description="No blob is started that would leave less free space in the data dir.",
+    )
+    sync_check_envelopes: bool = Field(
+        OfficerConfig.sync_check_envelopes,
+        description="Refuse, and leave on the public host, a submission whose blobs are not "
+        "envelopes sealed only to this unit's keys.",
+    )
+    session_minutes: int = Field(
+        OfficerConfig.session_minutes,
+        ge=1,
+        description="An idle officer session ends after this many minutes.",
+    )
+    session_max_minutes: int = Field(
+        OfficerConfig.session_max_minutes,
+        ge=1,
+        description="However active, a session ends after this many minutes.",
+    )
+    cookie_secure: bool = Field(
+        OfficerConfig.cookie_secure,
+        description="The officer app is served over HTTPS: mark its session cookie `Secure`.",
+    )
+    kdf: Literal["default", "fast"] = Field(
+        "default",
+        description="argon2id cost of officer passphrases; `fast` only with IBLAGH_TESTING.",
+    )
+    categories_file: Path | None = Field(
+        None,
+        description="JSON file of report categories (docs/categories.md); the same file on "
+        "both hosts. Unset: the built-in set.",
+    )
+    testing: bool = Field(
+        False,
+        description="Test suites only: allows IBLAGH_KDF=fast. Never set on a real host.",
+    )
+
+    @field_validator("sync_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("sync_socks")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value and not _SOCKS.fullmatch(value):
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:9050")
+        return value
+
+    @classmethod
+    def settings_customise_sources(cls, *_args: Any, **_kwargs: Any) -> tuple[()]:
+        # Nothing is read behind from_env's back: not os.environ, not a .env file.
+        return ()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "OfficerSettings":
+        """The variables in ``environ``; a bad value raises one-line :class:`ConfigError`."""
+        try:
+            return cls(**_reading_only(_Environment(cls, environ)))
+        except ValidationError as exc:
+            raise ConfigError(_one_line(exc)) from None
 
 
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    return _int_at_least(environ, name, default, 1)
+class PassphraseSettings(BaseSettings):
+    """Passphrases a script may give ``iblagh-officer`` instead of typing them.
+
+    Read when a command asks, never kept on :class:`OfficerConfig`: the config object
+    is passed everywhere, and a passphrase must not ride along into a log or a page.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="IBLAGH_", env_ignore_empty=True)
+
+    officer_passphrase: SecretStr | None = Field(
+        None,
+        description="`iblagh-officer`: your passphrase, for a script; unset: asked at the prompt.",
+    )
+    new_officer_passphrase: SecretStr | None = Field(
+        None,
+        description="`iblagh-officer`: a new passphrase being set, for a script; "
+        "unset: asked twice at the prompt.",
+    )
+
+    @classmethod
+    def settings_customise_sources(cls, *_args: Any, **_kwargs: Any) -> tuple[()]:
+        return ()
 
 
-def _non_negative_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    return _int_at_least(environ, name, default, 0)
+def passphrase_from_env(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """The passphrase in variable ``name`` (a :class:`PassphraseSettings` one), or ``""``."""
+    given = os.environ if environ is None else environ
+    source = _Environment(PassphraseSettings, given, strip=False)
+    settings = PassphraseSettings(**_reading_only(source))
+    secret: SecretStr | None = getattr(settings, name.removeprefix("IBLAGH_").lower())
+    return "" if secret is None else secret.get_secret_value()
 
 
-def _categories(environ: Mapping[str, str]) -> tuple[Category, ...]:
+class _Environment(EnvSettingsSource):
+    """The variables of a given mapping; blank means unset, so the default applies."""
+
+    def __init__(
+        self, settings: type[BaseSettings], environ: Mapping[str, str], *, strip: bool = True
+    ) -> None:
+        self._given = {
+            name.lower(): value.strip() if strip else value
+            for name, value in environ.items()
+            if value.strip()
+        }
+        super().__init__(settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return dict(self._given)
+
+
+def _reading_only(source: EnvSettingsSource) -> dict[str, Any]:
+    """Settings arguments that read ``source`` and nothing else (typed apart for mypy)."""
+    return {"_build_sources": ((source,), {})}
+
+
+def _one_line(exc: ValidationError) -> str:
+    """pydantic's report as one line, naming each variable and what it accepts."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        name = "IBLAGH_" + "_".join(str(part) for part in error["loc"]).upper()
+        limits = error.get("ctx", {})
+        kind = error["type"]
+        if kind == "value_error":
+            lines.append(f"{name} {limits['error']}")
+            continue
+        if kind == "greater_than_equal":
+            allowed = f"at least {limits['ge']}"
+        elif kind == "greater_than":
+            allowed = f"more than {limits['gt']}"
+        elif kind.startswith("int_"):
+            allowed = "a whole number"
+        elif kind.startswith("float_") or kind == "finite_number":
+            allowed = "a number"
+        elif kind.startswith("bool_"):
+            allowed = "1 or 0 (or true/false, yes/no, on/off)"
+        elif kind == "literal_error":
+            allowed = limits["expected"]
+        else:
+            lines.append(f"{name}: {error['msg']}")
+            continue
+        lines.append(f"{name} must be {allowed}, not {error['input']!r}")
+    return "; ".join(lines)
+
+
+def _categories(path: Path | None) -> tuple[Category, ...]:
     """The configured categories, checked now so that a mistake stops the host at start-up."""
-    raw = (environ.get("IBLAGH_CATEGORIES_FILE") or "").strip()
-    if not raw:
+    if path is None:
         return CATEGORIES
     try:
-        return load_categories(Path(raw))
+        return load_categories(path)
     except CategoriesFileError as exc:
-        raise ConfigError(f"IBLAGH_CATEGORIES_FILE ({raw}): {exc}") from None
-
-
-def _boolean(environ: Mapping[str, str], name: str, default: bool = False) -> bool:
-    raw = environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise ConfigError(f"{name} must be 1 or 0")
+        raise ConfigError(f"IBLAGH_CATEGORIES_FILE ({path}): {exc}") from None
 
 
 def load_or_create_secret_key(config: OfficerConfig) -> bytes:

@@ -1,11 +1,22 @@
-"""Configuration of the public host, read once from ``IBLAGH_*`` environment variables."""
+"""Configuration of the public host, read once from ``IBLAGH_*`` environment variables.
+
+:class:`SourceSettings` declares every variable (docs/configuration.md is generated from
+it); :meth:`SourceConfig.from_env` reads them, checks them, and returns the frozen
+:class:`SourceConfig` the rest of the host uses. An unset or empty variable means its
+default, and a bad value stops the host with one line naming the variable.
+"""
 
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
+from crypto.sync_api import MAX_ATTACHMENTS
 from source_app.categories import (
     DEFAULT_CATEGORIES,
     CategoriesFileError,
@@ -48,70 +59,198 @@ class SourceConfig:
     # The report categories: the built-in set, or IBLAGH_CATEGORIES_FILE (docs/categories.md).
     categories: tuple[Category, ...] = DEFAULT_CATEGORIES
 
+    def __post_init__(self) -> None:
+        # The officer host refuses a submission above the protocol's ceiling, so a higher
+        # limit here would accept reports that can never reach the unit.
+        if not 0 <= self.max_attachments <= MAX_ATTACHMENTS:
+            raise ConfigError(
+                f"IBLAGH_MAX_ATTACHMENTS must be from 0 to {MAX_ATTACHMENTS} "
+                f"(the sync protocol's ceiling), not {self.max_attachments}"
+            )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "SourceConfig":
         """Read the configuration; creates the data dir (0700) and the session secret."""
-        env = os.environ if environ is None else environ
-        data_dir = Path(env.get("IBLAGH_DATA_DIR", DEFAULT_DATA_DIR)).resolve()
+        settings = SourceSettings.from_env(os.environ if environ is None else environ)
+        data_dir = settings.data_dir.resolve()
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        verify_key = env.get("IBLAGH_UNIT_VERIFY_KEY", "").strip()
-        verify_key_file = Path(env.get("IBLAGH_UNIT_VERIFY_KEY_FILE", data_dir / "unit-verify-key"))
+        verify_key = settings.unit_verify_key
+        verify_key_file = settings.unit_verify_key_file or data_dir / "unit-verify-key"
         if not verify_key and verify_key_file.exists():
             verify_key = verify_key_file.read_text(encoding="ascii").strip()
         return cls(
             data_dir=data_dir,
-            database_url=env.get("IBLAGH_DATABASE_URL", f"sqlite:///{data_dir / 'source.db'}"),
-            blob_dir=Path(env.get("IBLAGH_BLOB_DIR", data_dir / "blobs")),
-            recipient_set_path=Path(
-                env.get("IBLAGH_RECIPIENT_SET", data_dir / "recipient-set.json")
-            ),
+            database_url=settings.database_url or f"sqlite:///{data_dir / 'source.db'}",
+            blob_dir=settings.blob_dir or data_dir / "blobs",
+            recipient_set_path=settings.recipient_set or data_dir / "recipient-set.json",
             unit_verify_key=verify_key,
             secret_key=_session_secret(data_dir),
-            max_request_bytes=int(env.get("IBLAGH_MAX_REQUEST_BYTES", 1024 * 1024)),
-            max_upload_bytes=_int(env, "IBLAGH_MAX_UPLOAD_BYTES", cls.max_upload_bytes),
-            max_attachments=_int(env, "IBLAGH_MAX_ATTACHMENTS", cls.max_attachments),
-            min_free_bytes=_int(env, "IBLAGH_MIN_FREE_BYTES", cls.min_free_bytes),
-            submissions_per_minute=_int(
-                env, "IBLAGH_SUBMISSIONS_PER_MINUTE", cls.submissions_per_minute
-            ),
-            code_attempts_per_minute=_int(
-                env, "IBLAGH_CODE_ATTEMPTS_PER_MINUTE", cls.code_attempts_per_minute
-            ),
-            code_attempts_per_session=_int(
-                env, "IBLAGH_CODE_ATTEMPTS_PER_SESSION", cls.code_attempts_per_session
-            ),
-            orphan_grace_seconds=int(env.get("IBLAGH_ORPHAN_GRACE_SECONDS", 3600)),
-            https=env.get("IBLAGH_HTTPS", "") == "1",
-            onion_address=env.get("IBLAGH_ONION_ADDRESS", ""),
-            categories=_categories(env),
+            max_request_bytes=settings.max_request_bytes,
+            max_sync_request_bytes=settings.max_sync_request_bytes,
+            max_upload_bytes=settings.max_upload_bytes,
+            max_attachments=settings.max_attachments,
+            min_free_bytes=settings.min_free_bytes,
+            submissions_per_minute=settings.submissions_per_minute,
+            code_attempts_per_minute=settings.code_attempts_per_minute,
+            code_attempts_per_session=settings.code_attempts_per_session,
+            orphan_grace_seconds=settings.orphan_grace_seconds,
+            https=settings.https,
+            onion_address=settings.onion_address,
+            categories=_categories(settings.categories_file),
         )
 
 
-def _categories(env: Mapping[str, str]) -> tuple[Category, ...]:
+class SourceSettings(BaseSettings):
+    """The public host's ``IBLAGH_*`` variables (``iblagh-source``, the public site, sync)."""
+
+    model_config = SettingsConfigDict(env_prefix="IBLAGH_", env_ignore_empty=True)
+
+    data_dir: Path = Field(
+        Path(DEFAULT_DATA_DIR),
+        description="Folder holding everything the public host writes (created 0700).",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy database URL (SQLite or PostgreSQL). "
+        "Unset: `sqlite:///` + `source.db` in the data dir.",
+    )
+    blob_dir: Path | None = Field(
+        None, description="Folder of the encrypted blobs. Unset: `blobs` in the data dir."
+    )
+    recipient_set: Path | None = Field(
+        None,
+        description="The signed recipient set (`keys init --public-out` writes it). "
+        "Unset: `recipient-set.json` in the data dir.",
+    )
+    unit_verify_key: str = Field(
+        "",
+        description="The unit's signing verify key (base64) that the recipient set must "
+        "carry; empty: read from IBLAGH_UNIT_VERIFY_KEY_FILE.",
+    )
+    unit_verify_key_file: Path | None = Field(
+        None, description="File holding that key. Unset: `unit-verify-key` in the data dir."
+    )
+    max_request_bytes: int = Field(
+        SourceConfig.max_request_bytes,
+        ge=1,
+        description="Largest form request without attachments (bytes).",
+    )
+    max_sync_request_bytes: int = Field(
+        SourceConfig.max_sync_request_bytes,
+        ge=1,
+        description="Largest request body the sync listener accepts (bytes).",
+    )
+    max_upload_bytes: int = Field(
+        SourceConfig.max_upload_bytes,
+        ge=0,
+        description="Attachments of one report or follow-up, all files together (bytes).",
+    )
+    max_attachments: int = Field(
+        SourceConfig.max_attachments,
+        ge=0,
+        le=MAX_ATTACHMENTS,
+        description="Attachments per report or follow-up; at most the sync protocol's "
+        "ceiling (crypto/sync_api.py), which the officer host enforces.",
+    )
+    min_free_bytes: int = Field(
+        SourceConfig.min_free_bytes,
+        ge=0,
+        description="Below this much free space in the blob store, files are refused (507).",
+    )
+    submissions_per_minute: int = Field(
+        SourceConfig.submissions_per_minute,
+        ge=0,
+        description="Reports and follow-ups accepted per minute, per worker; 0: no limit.",
+    )
+    code_attempts_per_minute: int = Field(
+        SourceConfig.code_attempts_per_minute,
+        ge=0,
+        description="Receipt-code attempts per minute, per worker; 0: no limit.",
+    )
+    code_attempts_per_session: int = Field(
+        SourceConfig.code_attempts_per_session,
+        ge=0,
+        description="Receipt-code attempts per browser session; 0: no limit.",
+    )
+    orphan_grace_seconds: int = Field(
+        SourceConfig.orphan_grace_seconds,
+        ge=0,
+        description="Age after which a blob no committed report names is deleted (seconds).",
+    )
+    https: bool = Field(
+        SourceConfig.https,
+        description="The site is served over HTTPS: HSTS and a `Secure` session cookie.",
+    )
+    onion_address: str = Field(
+        SourceConfig.onion_address,
+        description="The site's onion address, announced in `Onion-Location`; empty: none.",
+    )
+    categories_file: Path | None = Field(
+        None,
+        description="JSON file of report categories (docs/categories.md); the same file on "
+        "both hosts. Unset: the built-in set.",
+    )
+
+    @classmethod
+    def settings_customise_sources(cls, *_args: Any, **_kwargs: Any) -> tuple[()]:
+        # Nothing is read behind from_env's back: not os.environ, not a .env file.
+        return ()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "SourceSettings":
+        """The variables in ``environ``; a bad value raises one-line :class:`ConfigError`."""
+        try:
+            return cls(**_reading_only(_Environment(cls, environ)))
+        except ValidationError as exc:
+            raise ConfigError(_one_line(exc)) from None
+
+
+class _Environment(EnvSettingsSource):
+    """The variables of a given mapping; blank means unset, so the default applies."""
+
+    def __init__(self, settings: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._given = {name.lower(): value.strip() for name, value in environ.items()}
+        super().__init__(settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name: value for name, value in self._given.items() if value}
+
+
+def _reading_only(source: EnvSettingsSource) -> dict[str, Any]:
+    """Settings arguments that read ``source`` and nothing else (typed apart for mypy)."""
+    return {"_build_sources": ((source,), {})}
+
+
+def _one_line(exc: ValidationError) -> str:
+    """pydantic's report as one line per variable, naming it and what it accepts."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        name = "IBLAGH_" + "_".join(str(part) for part in error["loc"]).upper()
+        limits = error.get("ctx", {})
+        kind = error["type"]
+        if kind == "greater_than_equal":
+            allowed = f"at least {limits['ge']}"
+        elif kind == "less_than_equal":
+            allowed = f"at most {limits['le']}"
+        elif kind.startswith("int_"):
+            allowed = "a whole number"
+        elif kind.startswith("bool_"):
+            allowed = "1 or 0 (or true/false, yes/no, on/off)"
+        else:
+            lines.append(f"{name}: {error['msg']}")
+            continue
+        lines.append(f"{name} must be {allowed}, not {error['input']!r}")
+    return "; ".join(lines)
+
+
+def _categories(path: Path | None) -> tuple[Category, ...]:
     """The configured categories, checked now so that a mistake stops the host at start-up."""
-    raw = env.get("IBLAGH_CATEGORIES_FILE", "").strip()
-    if not raw:
+    if path is None:
         return DEFAULT_CATEGORIES
     try:
-        return load_categories(Path(raw))
+        return load_categories(path)
     except CategoriesFileError as exc:
-        raise ConfigError(f"IBLAGH_CATEGORIES_FILE ({raw}): {exc}") from None
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    """A non-negative integer setting; a typo stops the host with a message, not a trace."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(
-            f"{name} must be a whole number of bytes or requests, not {raw!r}"
-        ) from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative")
-    return value
+        raise ConfigError(f"IBLAGH_CATEGORIES_FILE ({path}): {exc}") from None
 
 
 def _session_secret(data_dir: Path) -> bytes:

@@ -21,6 +21,9 @@ from crypto.keys import generate_box_key, generate_signing_key
 from crypto.recipients import RecipientSet, make_recipient_set, sign_recipient_set
 
 POSTGRES_ENV = "IBLAGH_TEST_POSTGRES_URL"
+# The suite hashes officer passphrases with IBLAGH_KDF=fast, which the officer host takes
+# only from a test run; the commands tests start inherit it with the environment.
+os.environ["IBLAGH_TESTING"] = "1"
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,9 @@
 """The onion layer's configuration, read once from ``IBLAGH_*`` environment variables.
 
-Variables (all optional):
-
-- ``IBLAGH_DATA_DIR`` (``var/source``): the public host's data dir; the onion keys
-  live in ``tor/`` under it.
-- ``IBLAGH_TOR_BINARY`` (``tor``): the tor to launch.
-- ``IBLAGH_TOR_CONTROL`` (empty): attach to a running tor at ``unix:/run/tor/control``
-  or ``127.0.0.1:9051`` instead of launching one.
-- ``IBLAGH_TOR_PUBLIC_TARGET`` (``127.0.0.1:8080``) and ``IBLAGH_TOR_SYNC_TARGET``
-  (``127.0.0.1:8081``): where the public site and the sync listener listen; a
-  ``unix:/path`` socket works too.
-- ``IBLAGH_TOR_POW`` (``1``), ``IBLAGH_TOR_POW_QUEUE_RATE`` (``250``),
-  ``IBLAGH_TOR_POW_QUEUE_BURST`` (``2500``): the proof-of-work defence of the public
-  onion.
-- ``IBLAGH_TOR_TORRC_INCLUDE`` (empty): a file or folder of torrc lines that a
-  launched tor reads first (``%include``); the settings iblagh-tor writes win.
-- ``IBLAGH_TOR_DISABLE_NETWORK`` (``0``): a launched tor publishes without contacting
-  the Tor network (tests, dry runs).
+:class:`TorSettings` declares every variable ``iblagh-tor`` reads (docs/configuration.md
+is generated from it); :meth:`TorConfig.from_env` reads and checks them. An unset or
+empty variable means its default; a bad value is one :class:`TorConfigError` line
+naming the variable.
 """
 
 import ipaddress
@@ -24,6 +11,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from tor.errors import TorConfigError
 
@@ -34,8 +25,6 @@ DEFAULT_SYNC_TARGET = "127.0.0.1:8081"
 DEFAULT_POW_QUEUE_RATE = 250
 DEFAULT_POW_QUEUE_BURST = 2500
 MAX_POW_QUEUE = 2**31 - 1  # tor refuses larger values
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True)
@@ -88,23 +77,147 @@ class TorConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "TorConfig":
-        env = os.environ if environ is None else environ
+        """Read and check the ``IBLAGH_*`` variables (``os.environ`` when not given)."""
+        settings = TorSettings.from_env(os.environ if environ is None else environ)
         return cls(
-            data_dir=Path(env.get("IBLAGH_DATA_DIR") or DEFAULT_DATA_DIR).absolute(),
-            tor_binary=env.get("IBLAGH_TOR_BINARY") or "tor",
-            control=check_control(env.get("IBLAGH_TOR_CONTROL", "").strip()),
-            public_target=_target(env, "IBLAGH_TOR_PUBLIC_TARGET", DEFAULT_PUBLIC_TARGET),
-            sync_target=_target(env, "IBLAGH_TOR_SYNC_TARGET", DEFAULT_SYNC_TARGET),
+            data_dir=settings.data_dir.absolute(),
+            tor_binary=settings.tor_binary,
+            control=settings.tor_control,
+            public_target=settings.tor_public_target,
+            sync_target=settings.tor_sync_target,
             pow=PowSettings(
-                enabled=_boolean(env, "IBLAGH_TOR_POW", default=True),
-                queue_rate=_positive_int(env, "IBLAGH_TOR_POW_QUEUE_RATE", DEFAULT_POW_QUEUE_RATE),
-                queue_burst=_positive_int(
-                    env, "IBLAGH_TOR_POW_QUEUE_BURST", DEFAULT_POW_QUEUE_BURST
-                ),
+                enabled=settings.tor_pow,
+                queue_rate=settings.tor_pow_queue_rate,
+                queue_burst=settings.tor_pow_queue_burst,
             ),
-            disable_network=_boolean(env, "IBLAGH_TOR_DISABLE_NETWORK", default=False),
-            torrc_include=_include(env.get("IBLAGH_TOR_TORRC_INCLUDE", "").strip()),
+            disable_network=settings.tor_disable_network,
+            torrc_include=settings.tor_torrc_include,
         )
+
+
+class TorSettings(BaseSettings):
+    """The ``IBLAGH_*`` variables of ``iblagh-tor`` (on the public host)."""
+
+    model_config = SettingsConfigDict(env_prefix="IBLAGH_", env_ignore_empty=True)
+
+    data_dir: Path = Field(
+        Path(DEFAULT_DATA_DIR),
+        description="The public host's data dir; the onion keys live in `tor/` under it.",
+    )
+    tor_binary: str = Field(TorConfig.tor_binary, description="The tor program to launch.")
+    tor_control: str = Field(
+        TorConfig.control,
+        description="Attach to a running tor at `unix:/run/tor/control` or a loopback "
+        "`127.0.0.1:9051` instead of launching one. Empty: launch our own.",
+    )
+    tor_public_target: str = Field(
+        TorConfig.public_target,
+        description="Where the public site listens: loopback IP:PORT or `unix:/absolute/path`.",
+    )
+    tor_sync_target: str = Field(
+        TorConfig.sync_target,
+        description="Where the sync listener listens: loopback IP:PORT or `unix:/absolute/path`.",
+    )
+    tor_pow: bool = Field(
+        PowSettings.enabled,
+        description="The proof-of-work defence of the public onion against floods.",
+    )
+    tor_pow_queue_rate: int = Field(
+        PowSettings.queue_rate,
+        ge=1,
+        le=MAX_POW_QUEUE,
+        description="tor's HiddenServicePoWQueueRate: introductions served per second.",
+    )
+    tor_pow_queue_burst: int = Field(
+        PowSettings.queue_burst,
+        ge=1,
+        le=MAX_POW_QUEUE,
+        description="tor's HiddenServicePoWQueueBurst: introductions served in a burst.",
+    )
+    tor_torrc_include: str = Field(
+        TorConfig.torrc_include,
+        description="Absolute path of a file or folder of torrc lines a launched tor reads "
+        "first (`%include`); the settings iblagh-tor writes win. Empty: none.",
+    )
+    tor_disable_network: bool = Field(
+        TorConfig.disable_network,
+        description="A launched tor publishes without contacting the Tor network "
+        "(tests, dry runs).",
+    )
+
+    @field_validator("tor_control")
+    @classmethod
+    def _control(cls, value: str) -> str:
+        return check_control(value)
+
+    @field_validator("tor_public_target", "tor_sync_target")
+    @classmethod
+    def _target(cls, value: str, info: Any) -> str:
+        return check_target(f"IBLAGH_{info.field_name.upper()}", value)
+
+    @field_validator("tor_torrc_include")
+    @classmethod
+    def _include(cls, value: str) -> str:
+        if value and not Path(value).is_absolute():
+            raise TorConfigError("IBLAGH_TOR_TORRC_INCLUDE must be an absolute path")
+        if value and not Path(value).exists():
+            raise TorConfigError(f"IBLAGH_TOR_TORRC_INCLUDE names {value}, which does not exist")
+        return value
+
+    @classmethod
+    def settings_customise_sources(cls, *_args: Any, **_kwargs: Any) -> tuple[()]:
+        # Nothing is read behind from_env's back: not os.environ, not a .env file.
+        return ()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "TorSettings":
+        """The variables in ``environ``; a bad value raises one-line :class:`TorConfigError`.
+
+        The address checks raise :class:`TorConfigError` themselves (pydantic lets it
+        through); type and range mistakes come back from pydantic and are worded here.
+        """
+        try:
+            return cls(**_reading_only(_Environment(cls, environ)))
+        except ValidationError as exc:
+            raise TorConfigError(_one_line(exc)) from None
+
+
+class _Environment(EnvSettingsSource):
+    """The variables of a given mapping; blank means unset, so the default applies."""
+
+    def __init__(self, settings: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._given = {name.lower(): value.strip() for name, value in environ.items()}
+        super().__init__(settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name: value for name, value in self._given.items() if value}
+
+
+def _reading_only(source: EnvSettingsSource) -> dict[str, Any]:
+    """Settings arguments that read ``source`` and nothing else (typed apart for mypy)."""
+    return {"_build_sources": ((source,), {})}
+
+
+def _one_line(exc: ValidationError) -> str:
+    """pydantic's report as one line, naming each variable and what it accepts."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        name = "IBLAGH_" + "_".join(str(part) for part in error["loc"]).upper()
+        limits = error.get("ctx", {})
+        kind = error["type"]
+        if kind == "greater_than_equal":
+            allowed = f"at least {limits['ge']}"
+        elif kind == "less_than_equal":
+            allowed = f"at most {limits['le']}"
+        elif kind.startswith("int_"):
+            allowed = "a whole number"
+        elif kind.startswith("bool_"):
+            allowed = "1 or 0 (or true/false, yes/no, on/off)"
+        else:
+            lines.append(f"{name}: {error['msg']}")
+            continue
+        lines.append(f"{name} must be {allowed}, not {error['input']!r}")
+    return "; ".join(lines)
 
 
 def check_target(name: str, value: str) -> str:
@@ -138,39 +251,3 @@ def split_host_port(name: str, value: str) -> tuple[str, int]:
     if not sep or not 0 < port < 65536:
         raise TorConfigError(f"{name} must be IP:PORT, e.g. 127.0.0.1:9050")
     return host, port
-
-
-def _include(value: str) -> str:
-    if value and not Path(value).is_absolute():
-        raise TorConfigError("IBLAGH_TOR_TORRC_INCLUDE must be an absolute path")
-    if value and not Path(value).exists():
-        raise TorConfigError(f"IBLAGH_TOR_TORRC_INCLUDE names {value}, which does not exist")
-    return value
-
-
-def _target(env: Mapping[str, str], name: str, default: str) -> str:
-    return check_target(name, env.get(name, "").strip() or default)
-
-
-def _boolean(env: Mapping[str, str], name: str, *, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise TorConfigError(f"{name} must be 1 or 0")
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise TorConfigError(f"{name} must be a whole number") from None
-    if not 1 <= value <= MAX_POW_QUEUE:
-        raise TorConfigError(f"{name} must be at least 1 and at most {MAX_POW_QUEUE}")
-    return value

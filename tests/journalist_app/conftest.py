@@ -16,7 +16,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -29,10 +29,18 @@ from nacl.signing import VerifyKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crypto.encoding import b64encode
 from crypto.envelope import EnvelopeMetadata, seal_bytes
 from crypto.errors import ReplayedRequest, SignatureError
 from crypto.recipients import RecipientSet, verify_recipient_set
+from crypto.sync_api import (
+    ACK_PATH,
+    DEFAULT_LIST_LIMIT,
+    ID,
+    SUBMISSIONS_PATH,
+    ListedBlob,
+    ListedSubmission,
+    listing_item,
+)
 from crypto.sync_auth import verify_request
 from journalist_app import clock, create_app
 from journalist_app.accounts.totp import (
@@ -67,6 +75,7 @@ def make_config(data_dir: Path, sync_url: str = "http://127.0.0.1:9") -> Officer
         {
             "IBLAGH_DATA_DIR": str(data_dir),
             "IBLAGH_KDF": "fast",
+            "IBLAGH_TESTING": "1",
             "IBLAGH_SYNC_URL": sync_url,
             "IBLAGH_SYNC_CHECK_ENVELOPES": "0",
         }
@@ -152,11 +161,18 @@ class StoredSubmission:
     reporter_key: PrivateKey
     received_hour: str
     blobs: dict[str, bytes]
+    # The key the listing shows, when a test lists one of its own (a vector's).
+    listed_reporter_key: bytes | None = None
 
 
 @dataclass
 class Mailbox:
-    """Sync API v1 as docs/sync-api.md describes it, holding everything in memory."""
+    """Sync API v1 as docs/sync-api.md describes it, holding everything in memory.
+
+    Its listing is written by the contract's builder (crypto/sync_api.py), as the real
+    public host's is; it holds whatever it is given, blob names the contract refuses
+    included, to play a public host the officer must refuse.
+    """
 
     recipient_set: RecipientSet
     submissions: dict[str, StoredSubmission] = field(default_factory=dict)
@@ -236,11 +252,20 @@ class Mailbox:
     def _route(
         self, method: str, path: str, query: dict[str, list[str]], body: bytes, environ: Any
     ) -> tuple[int, bytes, str]:
-        if method == "GET" and path == "/sync/v1/submissions":
-            limit = int(query.get("limit", ["100"])[0])
-            listed = [self._listing(s) for s in list(self.submissions.values())[:limit]]
+        if method == "GET" and path == SUBMISSIONS_PATH:
+            limit = int(query.get("limit", [str(DEFAULT_LIST_LIMIT)])[0])
+            queue = list(self.submissions.values())
+            after = query.get("after", [None])[0]
+            ids = [submission.id for submission in queue]
+            # As the public host: listed after that one; an id it no longer holds, from the oldest.
+            if after in ids:
+                queue = queue[ids.index(after) + 1 :]
+            listed = [self._listing(s) for s in queue[:limit]]
             return _json(200, {"submissions": listed})
-        blob = re.fullmatch(r"/sync/v1/submissions/([0-9a-f]{32})/blobs/([a-z0-9-]+)", path)
+        blob = re.fullmatch(
+            rf"{SUBMISSIONS_PATH}/({ID.pattern})/blobs/([a-z0-9-]+)",
+            path,
+        )
         if method == "GET" and blob:
             submission = self.submissions.get(blob.group(1))
             data = submission.blobs.get(blob.group(2)) if submission else None
@@ -249,7 +274,7 @@ class Mailbox:
             if (blob.group(1), blob.group(2)) in self.corrupted:
                 data = data[:-1] + bytes([data[-1] ^ 1])
             return 200, data, "application/octet-stream"
-        if method == "POST" and path == "/sync/v1/ack":
+        if method == "POST" and path == ACK_PATH:
             if self.fail_acks:
                 return _error(500, "internal")
             ids = json.loads(body)["ids"]
@@ -268,17 +293,20 @@ class Mailbox:
         return _error(404, "unknown")
 
     def _listing(self, submission: StoredSubmission) -> dict[str, Any]:
-        return {
-            "id": submission.id,
-            "kind": submission.kind,
-            "reporter_id": submission.reporter_id,
-            "reporter_public_key": b64encode(bytes(submission.reporter_key.public_key)),
-            "received_hour": submission.received_hour,
-            "blobs": [
-                {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-                for name, data in submission.blobs.items()
-            ],
-        }
+        return listing_item(
+            ListedSubmission(
+                id=submission.id,
+                kind=submission.kind,
+                reporter_id=submission.reporter_id,
+                reporter_public_key=submission.listed_reporter_key
+                or bytes(submission.reporter_key.public_key),
+                received_hour=datetime.strptime(submission.received_hour, "%Y-%m-%dT%H:%M:%SZ"),
+                blobs=tuple(
+                    ListedBlob(name, len(data), hashlib.sha256(data).hexdigest())
+                    for name, data in submission.blobs.items()
+                ),
+            )
+        )
 
 
 def _json(status: int, value: Any) -> tuple[int, bytes, str]:

@@ -16,9 +16,21 @@ def test_defaults_keep_everything_under_the_data_dir(tmp_path: Path) -> None:
     assert config.blob_dir == tmp_path / "data" / "blobs"
 
 
-def test_fast_kdf_is_selected_by_name(tmp_path: Path) -> None:
-    config = OfficerConfig.from_env({"IBLAGH_DATA_DIR": str(tmp_path), "IBLAGH_KDF": "fast"})
+def test_fast_kdf_is_selected_by_name_in_a_test_run(tmp_path: Path) -> None:
+    config = OfficerConfig.from_env(
+        {"IBLAGH_DATA_DIR": str(tmp_path), "IBLAGH_KDF": "fast", "IBLAGH_TESTING": "1"}
+    )
     assert config.wrap_params == WRAP_PARAMS_FAST
+
+
+@pytest.mark.parametrize("testing", [None, "", "0", "no"])
+def test_fast_kdf_is_refused_outside_a_test_run(tmp_path: Path, testing: str | None) -> None:
+    environ = {"IBLAGH_DATA_DIR": str(tmp_path), "IBLAGH_KDF": "fast"}
+    if testing is not None:
+        environ["IBLAGH_TESTING"] = testing
+    with pytest.raises(ConfigError, match="IBLAGH_KDF must be 'default'") as refused:
+        OfficerConfig.from_env(environ)
+    assert "\n" not in str(refused.value)
 
 
 @pytest.mark.parametrize(

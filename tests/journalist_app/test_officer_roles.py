@@ -48,6 +48,7 @@ def make_config(data_dir: Path) -> OfficerConfig:
         {
             "IBLAGH_DATA_DIR": str(data_dir),
             "IBLAGH_KDF": "fast",
+            "IBLAGH_TESTING": "1",
             "IBLAGH_SYNC_URL": "http://127.0.0.1:9",
         }
     )

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 import journalist_app.sync.pull as sync_module
 from crypto.envelope import EnvelopeMetadata, seal_bytes
+from crypto.sync_api import MAX_ATTACHMENTS
 from journalist_app.config import ConfigError, OfficerConfig
 from journalist_app.errors import SyncProtocolError, SyncRefused
 from journalist_app.keys.custody import unlock
@@ -50,6 +51,7 @@ def _config(data_dir: Path, url: str, **env: str) -> OfficerConfig:
         {
             "IBLAGH_DATA_DIR": str(data_dir),
             "IBLAGH_KDF": "fast",
+            "IBLAGH_TESTING": "1",
             "IBLAGH_SYNC_URL": url,
             "IBLAGH_SYNC_CHECK_ENVELOPES": "0",
             **env,
@@ -197,26 +199,37 @@ def test_the_blob_size_cap_is_set_by_its_variable(
     assert db.get(Report, small.id) is not None and db.get(Report, big.id) is None
 
 
-def test_a_submission_with_too_many_blobs_is_refused(
+def _attachments(count: int) -> dict[str, bytes]:
+    return {f"attachment-{n}": b"a" for n in range(1, count + 1)}
+
+
+def test_a_submission_over_the_protocol_ceiling_is_refused_unfetched(
     db: Session, synced_config: OfficerConfig, keyring: Any, mailbox: Mailbox
 ) -> None:
-    blobs = {"body": b"b", "identity": b"i"} | {f"attachment-{n}": b"a" for n in range(1, 12)}
-    crowded = mailbox.add(blobs)
-    # 11 attachments without an identity: 12 blobs, still one attachment too many.
-    no_identity = mailbox.add({"body": b"b"} | {f"attachment-{n}": b"a" for n in range(1, 12)})
-    at_the_limit = mailbox.add(
-        {"body": b"b", "identity": b"i"} | {f"attachment-{n}": b"a" for n in range(1, 11)}
-    )
+    crowded = mailbox.add({"body": b"b", "identity": b"i"} | _attachments(MAX_ATTACHMENTS + 1))
+    # One attachment too many without an identity: within the blob count, still refused.
+    no_identity = mailbox.add({"body": b"b"} | _attachments(MAX_ATTACHMENTS + 1))
+    at_the_limit = mailbox.add({"body": b"b", "identity": b"i"} | _attachments(MAX_ATTACHMENTS))
     events: list[SyncEvent] = []
     result = run_sync(db, synced_config, keyring, events.append)
     failed = _failed(events)
     assert {event.id for event in failed} == {crowded.id, no_identity.id}
     assert all(isinstance(event.error, TooManyBlobs) for event in failed)
-    assert "13 blobs" in next(e.detail for e in failed if e.id == crowded.id)
+    assert f"{MAX_ATTACHMENTS + 3} blobs" in next(e.detail for e in failed if e.id == crowded.id)
     assert (result.new, result.failed, result.acknowledged) == (1, 2, 1)
     assert set(mailbox.submissions) == {crowded.id, no_identity.id}
     assert db.get(Report, at_the_limit.id) is not None
     assert not any(crowded.id in path or no_identity.id in path for path in _fetched_blobs(mailbox))
+
+
+def test_more_attachments_than_the_public_hosts_default_setting_are_accepted(
+    db: Session, synced_config: OfficerConfig, keyring: Any, mailbox: Mailbox
+) -> None:
+    """The bug behind issue 8: the officer host hard-coded the public host's default (10)."""
+    eleven = mailbox.add({"body": b"b"} | _attachments(11))
+    result = run_sync(db, synced_config, keyring)
+    assert (result.new, result.failed, result.acknowledged) == (1, 0, 1)
+    assert db.get(Report, eleven.id) is not None and mailbox.submissions == {}
 
 
 def test_an_endless_listing_stops_at_the_per_run_cap_and_says_more_are_waiting(

@@ -118,6 +118,7 @@ def air_gap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[AirG
         env={
             "IBLAGH_DATA_DIR": str(tmp_path / "offline"),
             "IBLAGH_KDF": "fast",
+            "IBLAGH_TESTING": "1",
             "IBLAGH_OFFICER_PASSPHRASE": PASSPHRASE,
             # The offline host reaches nothing: a sync attempt from it would fail.
             "IBLAGH_SYNC_URL": _unused_url(),
@@ -147,6 +148,7 @@ def air_gap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[AirG
             env={
                 "IBLAGH_DATA_DIR": str(tmp_path / "connected"),
                 "IBLAGH_KDF": "fast",
+                "IBLAGH_TESTING": "1",
                 "IBLAGH_OFFICER_PASSPHRASE": COURIER_PASSPHRASE,
                 "IBLAGH_SYNC_URL": sync_url,
             },

@@ -174,7 +174,7 @@ class TriageWorld:
 
 def make_world(tmp_path: Path) -> Iterator[TriageWorld]:
     config = OfficerConfig.from_env(
-        {"IBLAGH_DATA_DIR": str(tmp_path / "officer"), "IBLAGH_KDF": "fast"}
+        {"IBLAGH_DATA_DIR": str(tmp_path / "officer"), "IBLAGH_KDF": "fast", "IBLAGH_TESTING": "1"}
     )
     config.ensure_data_dir()
     engine = make_engine(config.database_url)

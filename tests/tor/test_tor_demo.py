@@ -31,6 +31,7 @@ def demo(var: Path, **extra: str) -> Iterator[tuple[str, dict[str, int]]]:
         **{k: v for k, v in os.environ.items() if not k.startswith("IBLAGH_")},
         "IBLAGH_VAR": str(var),
         "IBLAGH_KDF": "fast",
+        "IBLAGH_TESTING": "1",
         "IBLAGH_PUBLIC_PORT": str(ports["public"]),
         "IBLAGH_SYNC_PORT": str(ports["sync"]),
         "IBLAGH_OFFICER_PORT": str(ports["officer"]),
