@@ -36,6 +36,7 @@ $(SYSTEM): Makefile
 	command -v gpg >/dev/null || missing="$$missing gnupg"; \
 	command -v tor >/dev/null || missing="$$missing tor"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
 	[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

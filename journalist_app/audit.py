@@ -60,6 +60,11 @@ class Action:
     REPLY_OPENED = "reply.opened"
     NOTE_ADDED = "note.added"
     NOTE_OPENED = "note.opened"
+    HASHLIST_IMPORTED = "hashlist.imported"
+    ATTACHMENT_DIAGNOSED = "attachment.diagnosed"
+    # A picture or video shown sharp (unblurred) on a case page, one item at a time.
+    MEDIA_REVEALED = "media.revealed"
+    SEARCHED = "search.run"
     # The key the public host listed for a report is not the one sealed in its body.
     REPORTER_KEY_MISMATCH = "report.reporter_key_mismatch"
     # Moving data

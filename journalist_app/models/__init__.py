@@ -4,6 +4,13 @@ from journalist_app.models.audit import AuditEntry
 from journalist_app.models.base import Base
 from journalist_app.models.batch import BatchRecord, OutboxItem, UploadReceipt
 from journalist_app.models.case import Case, CaseEvent, IdentityReveal
+from journalist_app.models.diagnostics import (
+    AttachmentHashes,
+    AttachmentPdq,
+    HashList,
+    HashListEntry,
+    HashMatch,
+)
 from journalist_app.models.officer import KeyGrant, Officer
 from journalist_app.models.reply import Reply
 from journalist_app.models.report import Report, ReportBlob
@@ -12,12 +19,17 @@ from journalist_app.models.triage import ReportAttachment, ReportTriage, ReportU
 from journalist_app.models.unit_key import RecipientSetRecord, UnitKey
 
 __all__ = [
+    "AttachmentHashes",
+    "AttachmentPdq",
     "AuditEntry",
     "Base",
     "BatchRecord",
     "Case",
     "CaseEvent",
     "CaseNote",
+    "HashList",
+    "HashListEntry",
+    "HashMatch",
     "IdentityReveal",
     "KeyGrant",
     "Officer",

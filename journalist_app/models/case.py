@@ -57,6 +57,8 @@ class Case(Base):
     report_count: Mapped[int] = mapped_column(default=0)
     unread_count: Mapped[int] = mapped_column(default=0)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), default=None)
+    # The label of the first hash-list entry one of its files matched (urgent, always).
+    hash_label: Mapped[str | None] = mapped_column(String(200), default=None)
     # When the case first left "new": stops its SLA clock.
     triaged_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -78,6 +78,13 @@ class Purpose(Enum):
         frozenset({"attachment"}),
         audit.Action.ATTACHMENT_THUMBNAIL,
     )
+    # Every diagnostic of one file, on an officer's request (diagnostics/files.py).
+    DIAGNOSE_ATTACHMENT = Rule(
+        Permission.REPORTS_READ,
+        "intake",
+        frozenset({"attachment"}),
+        audit.Action.ATTACHMENT_DIAGNOSED,
+    )
     # The unit's copy of a reply (reports/replies.py), shown in its case's thread.
     READ_REPLY = Rule(
         Permission.REPORTS_READ,

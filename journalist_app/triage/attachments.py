@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 from sqlalchemy.orm import Session
 
 from journalist_app.keys.keyring import UnlockedKeyring
@@ -230,8 +230,12 @@ class Thumbnail:
     content_type: str
 
 
-def make_thumbnail(data: bytes) -> Thumbnail:
+def make_thumbnail(data: bytes, *, sharp: bool = False) -> Thumbnail:
     """A new small picture drawn from ``data``'s pixels; never the original bytes.
+
+    Unless ``sharp`` (an officer's explicit, logged reveal: views/case_files.py), the
+    picture is drawn blurred and in greyscale here, on the server: no stylesheet, hover
+    or developer tool can undo what the browser never received.
 
     Refuses (``AttachmentRefused``) what is not a PNG, JPEG, GIF or WebP by its content,
     what is too large compressed or decoded (decompression bombs), and what does not
@@ -262,6 +266,8 @@ def make_thumbnail(data: bytes) -> Thumbnail:
                 pixels = frame.convert(mode)
                 # A fresh image from raw pixels: no EXIF, ICC, XMP or text chunk follows.
                 clean = Image.frombytes(mode, pixels.size, pixels.tobytes())
+                if not sharp:
+                    clean = _veiled(clean)
     except AttachmentRefused:
         raise
     except (
@@ -280,6 +286,17 @@ def make_thumbnail(data: bytes) -> Thumbnail:
         return Thumbnail(out.getvalue(), "image/png")
     clean.save(out, format="JPEG", quality=80)
     return Thumbnail(out.getvalue(), "image/jpeg")
+
+
+def _veiled(picture: Image.Image) -> Image.Image:
+    """Greyscale and blurred hard enough that shapes, not details, remain."""
+    radius = max(6, max(picture.size) // 24)
+    grey = picture.convert("L").filter(ImageFilter.GaussianBlur(radius))
+    if picture.mode == "RGBA":
+        veiled = grey.convert("RGBA")
+        veiled.putalpha(picture.getchannel("A"))
+        return veiled
+    return grey.convert("RGB")
 
 
 def _check_dimensions(width: int, height: int) -> None:

@@ -40,6 +40,7 @@ class TriageAction:
     ATTACHMENT_THUMBNAIL = audit.Action.ATTACHMENT_THUMBNAIL
     CASE_OPENED = "case.opened"
     NOTE_ADDED = audit.Action.NOTE_ADDED
+    HASH_MATCHED = "case.hash_matched"
 
 
 def case_target(case_id: int) -> str:

@@ -20,7 +20,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crypto.contents import FOLLOWUP_CATEGORY
-from journalist_app.models import Case, Report, ReportAttachment, ReportTriage, ReportUrl
+from journalist_app.models import (
+    Case,
+    HashMatch,
+    Report,
+    ReportAttachment,
+    ReportTriage,
+    ReportUrl,
+)
 from journalist_app.roles import Permission, Principal, requires
 from journalist_app.triage import statuses
 from journalist_app.triage.categories import (
@@ -250,6 +257,17 @@ def refresh_case(session: Session, case: Case, now: datetime) -> None:
     priority = category_priority(case.category) if known else UNKNOWN_CATEGORY_PRIORITY
     if unread:
         priority = min(priority, category_priority(None))
+    label = session.scalar(
+        select(HashMatch.label)
+        .join(ReportTriage, ReportTriage.report_id == HashMatch.report_id)
+        .where(ReportTriage.case_id == case.id)
+        .order_by(HashMatch.id)
+        .limit(1)
+    )
+    # Known illegal media (a hash-list match) puts the case at the top, whatever it says.
+    case.hash_label = label
+    if label is not None:
+        priority = 1
     case.priority = priority
     case.report_count = count
     case.unread_count = int(unread)
@@ -288,3 +306,48 @@ def _fold(session: Session, emptied: Case, into: Case, now: datetime) -> None:
     emptied.merged_into_id = into.id
     emptied.report_count = emptied.unread_count = 0
     emptied.updated_at = now
+
+
+def apply_hash_matches(session: Session, matches: list[HashMatch], now: datetime) -> None:
+    """Raise and label the cases of new hash-list matches, and relate the cases that
+    match the same list entry (never merged: docs/triage.md). Flushes, no commit."""
+    touched: dict[int, Case] = {}
+    for match in matches:
+        case_id = session.scalar(
+            select(ReportTriage.case_id).where(ReportTriage.report_id == match.report_id)
+        )
+        if case_id is None:
+            continue
+        case = live_case(session, case_id)
+        touched[case.id] = case
+        record_case_event(
+            session,
+            case.id,
+            None,
+            TriageAction.HASH_MATCHED,
+            {
+                "report": match.report_id,
+                "file": match.blob_name,
+                "label": match.label,
+                "how": match.how,
+                "distance": match.distance,
+            },
+            now=now,
+        )
+        others = session.scalars(
+            select(ReportTriage.case_id)
+            .join(HashMatch, HashMatch.report_id == ReportTriage.report_id)
+            .where(HashMatch.entry_id == match.entry_id, ReportTriage.case_id != case.id)
+            .distinct()
+            .limit(MAX_RELATED)
+        ).all()
+        if others:
+            record_case_event(
+                session, case.id, None, TriageAction.RELATED, {"cases": list(others)}, now=now
+            )
+            for other in others:
+                record_case_event(
+                    session, other, None, TriageAction.RELATED, {"cases": [case.id]}, now=now
+                )
+    for case in touched.values():
+        refresh_case(session, case, now)

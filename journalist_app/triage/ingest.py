@@ -17,6 +17,7 @@ Two steps, because the category is inside the encrypted body:
    (journalist_app/reports/replies.py).
 """
 
+import hashlib
 import io
 import re
 from collections.abc import Callable
@@ -29,16 +30,28 @@ from sqlalchemy.orm import Session
 from crypto.contents import ContentError, ReportBody
 from journalist_app import audit
 from journalist_app.clock import utc_now
+from journalist_app.diagnostics.files import detect_content_type, diagnose_file
+from journalist_app.diagnostics.hashlists import match_attachment
 from journalist_app.keys.keyring import UnlockedKeyring
-from journalist_app.models import Report, ReportAttachment, ReportBlob, ReportTriage, ReportUrl
+from journalist_app.models import (
+    AttachmentHashes,
+    AttachmentPdq,
+    HashMatch,
+    Report,
+    ReportAttachment,
+    ReportBlob,
+    ReportTriage,
+    ReportUrl,
+)
 from journalist_app.reports.reading import MAX_BODY_BYTES
 from journalist_app.reports.sealed import NotSealedToYou, Purpose, SealedUnreadable, open_sealed
 from journalist_app.roles import Permission, has_permission
 from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.triage import statuses
-from journalist_app.triage.attachments import SNIFF_BYTES, detect_type
+from journalist_app.triage.attachments import SNIFF_BYTES
 from journalist_app.triage.events import TriageAction, record_case_event
 from journalist_app.triage.grouping import (
+    apply_hash_matches,
     live_case,
     new_case_for,
     place_report,
@@ -54,6 +67,8 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8})?")
 # What index_pending takes per call by default: a sync indexes what it brought.
 DEFAULT_BATCH = 10_000
 COMMIT_EVERY = 100
+# Pictures and videos up to this size are kept in memory while indexed, for PDQ.
+MAX_DIAGNOSED_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -140,10 +155,12 @@ def index_report(
     triage.language = body.language if _LANGUAGE.fullmatch(body.language) else None
     _check_reporter_key(session, triage, report, body, now)
     _index_urls(session, report.id, body.urls)
-    _index_attachments(session, store, keyring, report)
+    matches = _index_attachments(session, store, keyring, report)
     triage.state, triage.indexed_at = "indexed", now
     session.flush()
     case = place_report(session, triage, report, now)
+    if matches:
+        apply_hash_matches(session, matches, now)
     record_case_event(
         session,
         case.id,
@@ -255,33 +272,50 @@ def _index_urls(session: Session, report_id: str, urls: tuple[str, ...]) -> None
         session.add(ReportUrl(report_id=report_id, url_hash=url_hash(key), normalised=key))
 
 
-class _Sniffer:
-    """A sink that keeps the first bytes of what is written and drops the rest."""
+class _Diagnosing:
+    """A sink that hashes what is written (MD5, SHA-1; the SHA-256 is the envelope's),
+    keeps the first bytes, and keeps a picture or video whole (up to a cap) for PDQ."""
 
     def __init__(self) -> None:
         self.head = b""
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha1 = hashlib.sha1(usedforsecurity=False)
+        self.kept: bytearray | None = None
+        self._decided = False
 
     def write(self, data: bytes) -> int:
+        self.md5.update(data)
+        self.sha1.update(data)
         if len(self.head) < SNIFF_BYTES:
             self.head += data[: SNIFF_BYTES - len(self.head)]
+        if not self._decided and len(self.head) >= min(SNIFF_BYTES, 16):
+            self._decided = True
+            if detect_content_type(self.head).startswith(("image/", "video/")):
+                self.kept = bytearray(self.head)
+                data = data[len(self.head) :] if len(data) >= len(self.head) else b""
+        if self.kept is not None and data:
+            if len(self.kept) + len(data) > MAX_DIAGNOSED_BYTES:
+                self.kept = None
+            else:
+                self.kept += data
         return len(data)
 
 
 def _index_attachments(
     session: Session, store: LocalBlobStore, keyring: UnlockedKeyring, report: Report
-) -> None:
+) -> list[HashMatch]:
+    matches: list[HashMatch] = []
     for blob in report.blobs:
         if not blob.name.startswith("attachment-"):
             continue
-        facts = _attachment_facts(session, store, keyring, blob)
-        if facts is not None:
-            session.add(facts)
+        matches += _attachment_facts(session, store, keyring, blob)
+    return matches
 
 
 def _attachment_facts(
     session: Session, store: LocalBlobStore, keyring: UnlockedKeyring, blob: ReportBlob
-) -> ReportAttachment | None:
-    sniffer = _Sniffer()
+) -> list[HashMatch]:
+    sink = _Diagnosing()
     try:
         opened = open_sealed(
             session,
@@ -289,16 +323,52 @@ def _attachment_facts(
             keyring,
             blob,
             Purpose.INDEX_ATTACHMENT,
-            sniffer,
+            sink,
             max_bytes=blob.size,
         )
     except SealedUnreadable:
         # Listed on the case page as "does not open"; it takes no part in grouping.
-        return None
-    return ReportAttachment(
-        report_id=blob.report_id,
-        blob_name=blob.name,
-        sha256=opened.digest.sha256.hex(),
-        size=opened.digest.size,
-        detected_type=detect_type(sniffer.head),
+        return []
+    detected = detect_content_type(sink.head)
+    sha256, md5 = opened.digest.sha256.hex(), sink.md5.hexdigest()
+    session.add(
+        ReportAttachment(
+            report_id=blob.report_id,
+            blob_name=blob.name,
+            sha256=sha256,
+            size=opened.digest.size,
+            detected_type=detected,
+        )
     )
+    session.add(
+        AttachmentHashes(
+            report_id=blob.report_id, blob_name=blob.name, md5=md5, sha1=sink.sha1.hexdigest()
+        )
+    )
+    pdqs: list[str] = []
+    if sink.kept is not None:
+        # Diagnostics in memory: PDQ of the picture and its crops, or of a video's keyframes.
+        diagnosis = diagnose_file(bytes(sink.kept), video=True)
+        sink.kept = None
+        for variant, value in diagnosis.pdq_variants.items():
+            session.add(
+                AttachmentPdq(
+                    report_id=blob.report_id,
+                    blob_name=blob.name,
+                    variant=variant,
+                    pdq=value.hex,
+                    quality=value.quality,
+                )
+            )
+            pdqs.append(value.hex)
+        for number, keyframe in enumerate(diagnosis.keyframe_pdqs, start=1):
+            session.add(
+                AttachmentPdq(
+                    report_id=blob.report_id,
+                    blob_name=blob.name,
+                    variant=f"keyframe-{number}",
+                    pdq=keyframe,
+                )
+            )
+            pdqs.append(keyframe)
+    return match_attachment(session, blob.report_id, blob.name, sha256=sha256, md5=md5, pdqs=pdqs)

@@ -29,10 +29,27 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u061c]")
 _SAFE_PATH = "/:@!$&'()*+,;=-._~"
 
 
+# Defanged forms threat reports and reporters use: hxxp://, example[.]com, [:]//, (dot).
+_DEFANGS = (
+    (re.compile(r"^\s*h(?:xx|\*\*|XX)p(s?)(\[?:\]?)//", re.I), r"http\1://"),
+    (re.compile(r"\[\s*(?:\.|dot)\s*\]|\(\s*(?:\.|dot)\s*\)|\{\s*(?:\.|dot)\s*\}", re.I), "."),
+    (re.compile(r"\[:\]|\[://\]"), lambda m: m.group(0).strip("[]")),
+)
+
+
+def refang(raw: str) -> str:
+    """``hxxps://example[.]com`` → ``https://example.com``; other text unchanged."""
+    text = raw
+    for pattern, replacement in _DEFANGS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def normalise_url(raw: str) -> str | None:
-    """The grouping key of ``raw``, or ``None`` when it is not a web address."""
+    """The grouping key of ``raw`` (defanged forms refanged first), or ``None`` when it
+    is not a web address."""
     try:
-        return _normalise(raw)
+        return _normalise(refang(raw))
     except (ValueError, UnicodeError):
         # Lone surrogates, impossible ports, hosts IDNA refuses: not an address to group.
         return None

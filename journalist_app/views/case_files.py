@@ -1,9 +1,23 @@
 """Attachments of a case's reports: decrypted on demand, downloaded or pictured, never shown raw."""
 
-from flask import Blueprint, Response, abort, g, render_template
+import time
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
 
 from journalist_app.clock import utc_now
+from journalist_app.diagnostics.files import diagnose_file
 from journalist_app.errors import PermissionDenied
 from journalist_app.models import Report
 from journalist_app.reports.sealed import Purpose
@@ -21,9 +35,16 @@ from journalist_app.triage.events import (
     case_target,
     record_case_event,
 )
+from journalist_app.triage.exposure import (
+    MAX_REMEMBERED,
+    REVEAL_SECONDS,
+    hash_matches_of,
+    record_reveal,
+)
 from journalist_app.triage.workflow import get_case, report_of_case
 from journalist_app.views.access import permission_required
 from journalist_app.views.context import db, state
+from journalist_app.views.forms import ActionForm
 
 blueprint = Blueprint("case_files", __name__)
 
@@ -80,13 +101,76 @@ def download(case_id: int, report_id: str, name: str) -> Response:
 @permission_required(Permission.REPORTS_READ)
 def thumbnail(case_id: int, report_id: str, name: str) -> Response:
     # Decrypted, so logged (by open_sealed), even if no preview can be drawn from it.
+    sharp = request.args.get("sharp") == "1" and is_revealed(case_id, report_id, name)
     attachment = _open(case_id, report_id, name, Purpose.PICTURE_ATTACHMENT)
     db().commit()
     try:
-        picture = make_thumbnail(attachment.content)
+        picture = make_thumbnail(attachment.content, sharp=sharp)
     except AttachmentRefused:
         abort(422)
     response = Response(picture.content, mimetype=picture.content_type)
     response.headers.update(DOWNLOAD_HEADERS)
     response.headers["Content-Disposition"] = "inline"
     return response
+
+
+# --- safe viewing -------------------------------------------------------------------------
+
+REVEALED_SESSION_KEY = "revealed_media"
+
+
+def _item(case_id: int, report_id: str, name: str) -> str:
+    return f"{case_id}/{report_id}/{name}"
+
+
+def is_revealed(case_id: int, report_id: str, name: str) -> bool:
+    """Did this officer reveal this item, in this session, in the last few minutes?"""
+    revealed = session.get(REVEALED_SESSION_KEY) or {}
+    at = revealed.get(_item(case_id, report_id, name))
+    return isinstance(at, int | float) and time.time() - at < REVEAL_SECONDS
+
+
+@blueprint.post("/cases/<int:case_id>/reports/<report_id>/files/<name>/reveal")
+@permission_required(Permission.REPORTS_READ)
+def reveal(case_id: int, report_id: str, name: str) -> BaseResponse | str:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        get_case(db(), case_id)
+        report_of_case(db(), case_id, report_id)
+    except CaseNotFound:
+        abort(404)
+    matches = hash_matches_of(db(), report_id, name)
+    if matches and request.form.get("confirm") != "yes":
+        # Known illegal media: a second, deliberate confirmation.
+        return render_template(
+            "cases/reveal_confirm.html",
+            case_id=case_id,
+            report_id=report_id,
+            name=name,
+            labels=sorted({m.label for m in matches}),
+        )
+    record_reveal(db(), g.keyring, case_id, report_id, name, confirmed_match=bool(matches))
+    db().commit()
+    revealed = dict(session.get(REVEALED_SESSION_KEY) or {})
+    revealed[_item(case_id, report_id, name)] = int(time.time())
+    session[REVEALED_SESSION_KEY] = dict(
+        sorted(revealed.items(), key=lambda i: i[1])[-MAX_REMEMBERED:]
+    )
+    return redirect(url_for("cases.detail", case_id=case_id, _anchor=f"file-{report_id}-{name}"))
+
+
+@blueprint.get("/cases/<int:case_id>/reports/<report_id>/files/<name>/diagnostics")
+@permission_required(Permission.REPORTS_READ)
+def diagnostics(case_id: int, report_id: str, name: str) -> str:
+    attachment = _open(case_id, report_id, name, Purpose.DIAGNOSE_ATTACHMENT)
+    db().commit()
+    found = diagnose_file(attachment.content)
+    return render_template(
+        "cases/diagnostics.html",
+        case_id=case_id,
+        report_id=report_id,
+        name=name,
+        diagnosis=found,
+        matches=hash_matches_of(db(), report_id, name),
+    )

@@ -10,8 +10,10 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from journalist_app.clock import utc_now
+from journalist_app.diagnostics.urls import diagnose_url
 from journalist_app.errors import PermissionDenied
 from journalist_app.i18n import current_language
+from journalist_app.models import HashMatch
 from journalist_app.roles import Permission
 from journalist_app.triage import statuses
 from journalist_app.triage.cases import CaseView, open_case
@@ -24,6 +26,7 @@ from journalist_app.triage.errors import (
     UnknownOfficer,
     UnknownTerritory,
 )
+from journalist_app.triage.exposure import exposure_today, hash_matches_of
 from journalist_app.triage.forms import (
     AssignForm,
     MergeForm,
@@ -46,6 +49,7 @@ from journalist_app.triage.workflow import (
     set_territory,
 )
 from journalist_app.views.access import permission_required
+from journalist_app.views.case_files import is_revealed
 from journalist_app.views.context import db, state
 from journalist_app.views.forms import ActionForm
 
@@ -67,7 +71,20 @@ def _triage_labels() -> dict[str, object]:
         "priorities": PRIORITIES,
         "category_label": category_label,
         "territory_name": _territory_name,
+        "diagnose_url": diagnose_url,
+        "file_matches": _file_matches,
+        "media_revealed": is_revealed,
+        "exposure_today": _exposure_today,
     }
+
+
+def _file_matches(report_id: str, name: str) -> list[HashMatch]:
+    return hash_matches_of(db(), report_id, name)
+
+
+def _exposure_today() -> int | None:
+    keyring = g.get("keyring")
+    return exposure_today(db(), keyring.username) if keyring is not None else None
 
 
 def _territory_name(code: str | None) -> str:

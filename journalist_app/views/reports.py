@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from crypto.sync_api import is_id
 from journalist_app import audit
 from journalist_app.errors import (
     MissingKey,
@@ -18,7 +19,6 @@ from journalist_app.errors import (
 )
 from journalist_app.models import Report, ReportTriage
 from journalist_app.roles import Permission
-from journalist_app.sync.blob_store import SUBMISSION_ID
 from journalist_app.sync.pull import run_sync
 from journalist_app.triage.cases import open_case
 from journalist_app.triage.errors import CaseNotFound
@@ -39,7 +39,7 @@ def index() -> str:
 @blueprint.get("/reports/<report_id>")
 @permission_required(Permission.REPORTS_READ)
 def detail(report_id: str) -> str | tuple[str, int]:
-    if not SUBMISSION_ID.fullmatch(report_id) or db().get(Report, report_id) is None:
+    if not is_id(report_id) or db().get(Report, report_id) is None:
         abort(404)
     # A report nobody has read yet (air-gap import) is indexed and grouped on first open.
     outcome = index_report(db(), state().blob_store, g.keyring, report_id)
