@@ -46,6 +46,10 @@ class Permission(StrEnum):
     # Seal unit secrets one holds to an account whose role needs them.
     KEYS_GRANT = "keys.grant"
     SETTINGS_MANAGE = "settings.manage"
+    # The unit's figures (dashboard, CSV, transparency report): counts, never content.
+    STATS_READ = "stats.read"
+    # Put a case on legal hold or lift it; purge what retention says is due.
+    RETENTION_MANAGE = "retention.manage"
 
 
 _P = Permission
@@ -79,6 +83,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.AUDIT_READ_OWN,
             _P.AUDIT_READ_ALL,
             _P.KEYS_GRANT,
+            _P.STATS_READ,
+            _P.RETENTION_MANAGE,
         }
     ),
     Role.ANALYST: frozenset(

@@ -1,0 +1,329 @@
+"""Dashboard figures: counts and delays over a period, by category and territory.
+
+Each figure is computed in the database (grouped counts) or from one narrow column pair,
+never by opening an envelope. Days are UTC days of the reception hour the public host
+gives (it keeps hours only); weeks are ISO weeks (Monday first).
+"""
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from journalist_app.clock import utc_now
+from journalist_app.models import Case, CaseEvent, Officer, Report, ReportTriage
+from journalist_app.triage import statuses
+from journalist_app.triage.events import TriageAction
+from journalist_app.triage.territories import REGION_PREFIX, territories
+
+# The clear fields each figure reads (shown on the page, and in the CSV's first lines).
+SOURCES: dict[str, tuple[str, ...]] = {
+    "reports_by_day": ("reports.received_hour", "report_triage.case_id"),
+    "cases_by_day": ("cases.received",),
+    "by_category": ("cases.category",),
+    "by_territory": ("cases.territory_code", "cases.region_code"),
+    "by_kind": ("reports.kind",),
+    "delays": (
+        "cases.received",
+        "cases.triaged_at",
+        "case_events.at / action / details.to (first referral)",
+        "case_events.at / action (first reply or status notice to the reporter)",
+    ),
+    "deadlines": ("cases.sla_due_at", "cases.triaged_at", "cases.status"),
+    "open_per_officer": ("cases.is_open", "cases.assignee_id", "officers.username"),
+    "hash_matches": ("cases.hash_label",),
+    "outcomes": ("cases.status", "cases.close_reason"),
+}
+# Not kept on the officer host: the public host does not tell which door (web, onion) a
+# report came through, so no figure is "by channel" (docs/retention.md says why).
+CHANNEL_KNOWN = False
+UNASSIGNED = ""
+NO_CATEGORY = ""
+NO_TERRITORY = ""
+
+
+@dataclass(frozen=True)
+class StatsFilter:
+    """The period (UTC days, both ends included), and optionally one category and territory."""
+
+    start: date
+    end: date
+    category: str | None = None
+    # A prefecture or province code, or "region:<code>" for a whole region.
+    territory: str | None = None
+
+    @classmethod
+    def last_days(cls, days: int, today: date | None = None, **kwargs: Any) -> "StatsFilter":
+        today = today or utc_now().date()
+        return cls(start=today - timedelta(days=days - 1), end=today, **kwargs)
+
+    @property
+    def since(self) -> datetime:
+        return datetime.combine(self.start, time.min)
+
+    @property
+    def until(self) -> datetime:
+        """The first instant after the period."""
+        return datetime.combine(self.end + timedelta(days=1), time.min)
+
+    def case_conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [Case.status != statuses.MERGED]
+        if self.category:
+            conditions.append(Case.category == self.category)
+        if self.territory:
+            if self.territory.startswith(REGION_PREFIX):
+                conditions.append(Case.region_code == self.territory[len(REGION_PREFIX) :])
+            else:
+                conditions.append(Case.territory_code == self.territory)
+        return conditions
+
+    def query_args(self) -> dict[str, str]:
+        args = {"start": self.start.isoformat(), "end": self.end.isoformat()}
+        if self.category:
+            args["category"] = self.category
+        if self.territory:
+            args["territory"] = self.territory
+        return args
+
+
+@dataclass(frozen=True)
+class Delay:
+    """How long something took, over the cases it happened to (hours)."""
+
+    count: int
+    median_hours: float | None
+    p90_hours: float | None
+
+    @classmethod
+    def of(cls, hours: list[float]) -> "Delay":
+        if not hours:
+            return cls(0, None, None)
+        ordered = sorted(hours)
+        p90 = ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * 9 // 10) - 1))]
+        return cls(len(ordered), round(statistics.median(ordered), 2), round(p90, 2))
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    met: int
+    missed: int
+    # Still new and not yet due.
+    running: int
+
+
+@dataclass
+class Figures:
+    filter: StatsFilter
+    reports_by_day: dict[date, int] = field(default_factory=dict)
+    cases_by_day: dict[date, int] = field(default_factory=dict)
+    by_category: dict[str, int] = field(default_factory=dict)
+    by_territory: dict[str, int] = field(default_factory=dict)
+    by_kind: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    to_triage: Delay = Delay(0, None, None)
+    to_referral: Delay = Delay(0, None, None)
+    to_acknowledgement: Delay = Delay(0, None, None)
+    deadlines: Deadlines = Deadlines(0, 0, 0)
+    open_per_officer: dict[str, int] = field(default_factory=dict)
+    hash_matches: int = 0
+
+    @property
+    def total_reports(self) -> int:
+        return sum(self.reports_by_day.values())
+
+    @property
+    def total_cases(self) -> int:
+        return sum(self.cases_by_day.values())
+
+    def days(self) -> list[date]:
+        span = (self.filter.end - self.filter.start).days + 1
+        return [self.filter.start + timedelta(days=n) for n in range(span)]
+
+    def reports_by_week(self) -> dict[str, int]:
+        return _weeks(self.reports_by_day, self.days())
+
+    def cases_by_week(self) -> dict[str, int]:
+        return _weeks(self.cases_by_day, self.days())
+
+
+def compute(session: Session, chosen: StatsFilter, now: datetime | None = None) -> Figures:
+    """Every figure of the dashboard for ``chosen``; read-only, no key needed."""
+    now = now or utc_now()
+    conditions = chosen.case_conditions()
+    in_period = and_(Case.received >= chosen.since, Case.received < chosen.until, *conditions)
+    figures = Figures(filter=chosen)
+
+    day = _day(session, Report.received_hour)
+    rows = session.execute(
+        select(day, func.count())
+        .select_from(Report)
+        .join(ReportTriage, ReportTriage.report_id == Report.id)
+        .join(Case, Case.id == ReportTriage.case_id)
+        .where(
+            Report.received_hour >= chosen.since,
+            Report.received_hour < chosen.until,
+            *conditions,
+        )
+        .group_by(day)
+    )
+    figures.reports_by_day = {_as_date(d): n for d, n in rows}
+    kinds = session.execute(
+        select(Report.kind, func.count())
+        .join(ReportTriage, ReportTriage.report_id == Report.id)
+        .join(Case, Case.id == ReportTriage.case_id)
+        .where(
+            Report.received_hour >= chosen.since,
+            Report.received_hour < chosen.until,
+            *conditions,
+        )
+        .group_by(Report.kind)
+    )
+    figures.by_kind = dict(_sorted(kinds))
+
+    case_day = _day(session, Case.received)
+    figures.cases_by_day = {_as_date(d): n for d, n in _grouped(session, case_day, in_period)}
+    figures.by_category = dict(_sorted(_grouped(session, Case.category, in_period), NO_CATEGORY))
+    figures.by_territory = dict(
+        _sorted(_grouped(session, Case.territory_code, in_period), NO_TERRITORY)
+    )
+    figures.outcomes = _outcomes(session, in_period)
+    figures.hash_matches = (
+        session.scalar(select(func.count()).where(in_period, Case.hash_label.is_not(None))) or 0
+    )
+
+    triaged = session.execute(
+        select(Case.received, Case.triaged_at).where(in_period, Case.triaged_at.is_not(None))
+    )
+    figures.to_triage = Delay.of([_hours(r, t) for r, t in triaged if t is not None])
+    figures.to_referral = Delay.of(_first_event_delays(session, in_period, _is_referral()))
+    figures.to_acknowledgement = Delay.of(
+        _first_event_delays(
+            session,
+            in_period,
+            CaseEvent.action.in_((TriageAction.REPLY_QUEUED, TriageAction.REPORTER_NOTIFIED)),
+        )
+    )
+    figures.deadlines = _deadlines(session, in_period, now)
+    figures.open_per_officer = _open_per_officer(session, conditions)
+    return figures
+
+
+def _grouped(session: Session, column: Any, where: ColumnElement[bool]) -> list[tuple[Any, int]]:
+    query: Select[tuple[Any, int]] = (
+        select(column, func.count()).select_from(Case).where(where).group_by(column)
+    )
+    return [(key, count) for key, count in session.execute(query)]
+
+
+def _sorted(rows: Iterable[tuple[Any, int]], none_as: str = "") -> list[tuple[str, int]]:
+    """Largest first, then by key, so equal runs give equal tables."""
+    merged: Counter[str] = Counter()
+    for key, count in rows:
+        merged[none_as if key is None else str(key)] += count
+    return sorted(merged.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _outcomes(session: Session, where: ColumnElement[bool]) -> dict[str, int]:
+    rows = session.execute(
+        select(Case.status, Case.close_reason, func.count())
+        .where(where)
+        .group_by(Case.status, Case.close_reason)
+    )
+    counted: Counter[str] = Counter()
+    for status, reason, count in rows:
+        counted[f"{status}:{reason}" if status == statuses.CLOSED and reason else status] += count
+    return dict(sorted(counted.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _is_referral() -> ColumnElement[bool]:
+    return and_(
+        CaseEvent.action == TriageAction.STATUS_CHANGED,
+        CaseEvent.details["to"].as_string() == statuses.REFERRED,
+    )
+
+
+def _first_event_delays(
+    session: Session, where: ColumnElement[bool], which: ColumnElement[bool]
+) -> list[float]:
+    first = (
+        select(CaseEvent.case_id, func.min(CaseEvent.at).label("first_at"))
+        .where(which)
+        .group_by(CaseEvent.case_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Case.received, first.c.first_at).join(first, first.c.case_id == Case.id).where(where)
+    )
+    return [_hours(received, at) for received, at in rows]
+
+
+def _deadlines(session: Session, where: ColumnElement[bool], now: datetime) -> Deadlines:
+    met = session.scalar(
+        select(func.count()).where(
+            where, Case.triaged_at.is_not(None), Case.triaged_at <= Case.sla_due_at
+        )
+    )
+    missed = session.scalar(
+        select(func.count()).where(
+            where,
+            or_(
+                and_(Case.triaged_at.is_not(None), Case.triaged_at > Case.sla_due_at),
+                and_(Case.triaged_at.is_(None), Case.sla_due_at < now),
+            ),
+        )
+    )
+    running = session.scalar(
+        select(func.count()).where(where, Case.triaged_at.is_(None), Case.sla_due_at >= now)
+    )
+    return Deadlines(met or 0, missed or 0, running or 0)
+
+
+def _open_per_officer(session: Session, conditions: list[ColumnElement[bool]]) -> dict[str, int]:
+    """Open cases now (whatever their age), by assignee; "" for nobody."""
+    rows = session.execute(
+        select(Officer.username, func.count())
+        .select_from(Case)
+        .outerjoin(Officer, Officer.id == Case.assignee_id)
+        .where(Case.is_open.is_(True), *conditions)
+        .group_by(Officer.username)
+    )
+    return dict(_sorted(rows, UNASSIGNED))
+
+
+def _day(session: Session, column: Any) -> ColumnElement[Any]:
+    """The UTC day of a stored time, grouped in the database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(column, "YYYY-MM-DD")
+    # SQLite stores "YYYY-MM-DD HH:MM:SS[.ffffff]".
+    return func.substr(column, 1, 10)
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _hours(start: datetime, end: datetime) -> float:
+    return max(0.0, (end - start).total_seconds() / 3600)
+
+
+def _weeks(by_day: dict[date, int], days: list[date]) -> dict[str, int]:
+    weeks: dict[str, int] = {}
+    for day in days:
+        year, week, _ = day.isocalendar()
+        key = f"{year}-W{week:02d}"
+        weeks[key] = weeks.get(key, 0) + by_day.get(day, 0)
+    return weeks
+
+
+def territory_name(code: str, language: str) -> str:
+    known = territories().get(code)
+    return known.name(language) if known else code

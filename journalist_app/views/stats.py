@@ -1,0 +1,100 @@
+"""The unit's dashboard: figures as tables and server-drawn SVG charts, and a CSV export.
+
+Supervisors only (``stats.read``). Every figure is counted from clear triage fields;
+nothing here opens an envelope, and the page lists the fields behind each figure.
+"""
+
+from datetime import date, timedelta
+
+from flask import Blueprint, Response, abort, render_template, request
+
+from journalist_app.clock import utc_now
+from journalist_app.i18n import RIGHT_TO_LEFT, current_language
+from journalist_app.roles import Permission
+from journalist_app.stats.charts import MET_COLOUR, MISSED_COLOUR, RUNNING_COLOUR, bar_chart
+from journalist_app.stats.figures import CHANNEL_KNOWN, StatsFilter, compute
+from journalist_app.stats.tables import Table, tables, to_csv
+from journalist_app.triage.categories import active_categories
+from journalist_app.triage.territories import regions
+from journalist_app.views.access import permission_required
+from journalist_app.views.context import db
+
+blueprint = Blueprint("stats", __name__)
+DEFAULT_DAYS = 30
+MAX_DAYS = 3 * 366
+
+
+def parse_filter() -> StatsFilter:
+    """The period and filters of the query string; 400 on nonsense, last 30 days by default."""
+    today = utc_now().date()
+    try:
+        end = date.fromisoformat(request.args.get("end") or today.isoformat())
+        start = date.fromisoformat(
+            request.args.get("start") or (end - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+        )
+    except ValueError:
+        abort(400)
+    if start > end or (end - start).days >= MAX_DAYS:
+        abort(400)
+    category = request.args.get("category") or None
+    if category is not None and category not in {c.id for c in active_categories()}:
+        abort(400)
+    territory = request.args.get("territory") or None
+    if territory is not None and len(territory) > 32:
+        abort(400)
+    return StatsFilter(start=start, end=end, category=category, territory=territory)
+
+
+@blueprint.get("/stats")
+@permission_required(Permission.STATS_READ)
+def dashboard() -> str:
+    chosen = parse_filter()
+    language = current_language()
+    figures = compute(db(), chosen)
+    return render_template(
+        "stats/dashboard.html",
+        figures=figures,
+        tables=tables(figures, language),
+        chosen=chosen,
+        categories=active_categories(),
+        regions=regions(),
+        channel_known=CHANNEL_KNOWN,
+    )
+
+
+@blueprint.get("/stats/chart/<name>.svg")
+@permission_required(Permission.STATS_READ)
+def chart(name: str) -> Response:
+    chosen = parse_filter()
+    language = current_language()
+    table = next((t for t in tables(compute(db(), chosen), language) if t.name == name), None)
+    if table is None or not table.chart:
+        abort(404)
+    svg = bar_chart(
+        str(table.caption),
+        [label for _key, label, _value in table.rows],
+        [int(value or 0) for _key, _label, value in table.rows],
+        horizontal=table.horizontal,
+        colours=_colours(table),
+        rtl=language in RIGHT_TO_LEFT,
+    )
+    return Response(svg, mimetype="image/svg+xml")
+
+
+@blueprint.get("/stats/figures.csv")
+@permission_required(Permission.STATS_READ)
+def export_csv() -> Response:
+    chosen = parse_filter()
+    body = to_csv(compute(db(), chosen), current_language())
+    filename = f"iblagh-figures-{chosen.start.isoformat()}-{chosen.end.isoformat()}.csv"
+    return Response(
+        "\ufeff" + body,  # a byte-order mark, so spreadsheets read the Arabic labels as UTF-8
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _colours(table: Table) -> list[str] | None:
+    if table.name != "deadlines":
+        return None
+    return [MET_COLOUR, MISSED_COLOUR, RUNNING_COLOUR]
