@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 from pydantic_settings import BaseSettings
 
 from crypto.sync_api import MAX_ATTACHMENTS
-from journalist_app.config import DEFAULT_SYNC_URL, OfficerConfig, OfficerSettings
+from journalist_app.config import (
+    DEFAULT_SYNC_URL,
+    OfficerConfig,
+    OfficerSettings,
+    passphrase_from_env,
+)
 from journalist_app.config import ConfigError as OfficerConfigError
 from source_app.config import ConfigError as SourceConfigError
 from source_app.config import SourceConfig, SourceSettings
@@ -250,3 +255,15 @@ def test_the_process_environment_is_read_only_when_asked(
     assert SourceConfig.from_env().max_attachments == 3
     assert TorConfig.from_env({}).pow.enabled is True
     assert TorConfig.from_env().pow.enabled is False
+
+
+@pytest.mark.parametrize(
+    ("value", "read"),
+    [(None, ""), ("", ""), ("   ", ""), (" spaces count ", " spaces count ")],
+)
+def test_a_passphrase_variable_is_read_as_typed_and_blank_means_ask(
+    value: str | None, read: str
+) -> None:
+    environ = {} if value is None else {"IBLAGH_OFFICER_PASSPHRASE": value}
+    assert passphrase_from_env("IBLAGH_OFFICER_PASSPHRASE", environ) == read
+    assert passphrase_from_env("IBLAGH_NEW_OFFICER_PASSPHRASE", environ) == ""

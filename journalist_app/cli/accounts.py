@@ -6,7 +6,6 @@ checks the permission and writes the audit entry.
 """
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,7 +19,7 @@ from journalist_app.cli.common import (
     add_you,
     load_totp_key,
 )
-from journalist_app.config import OfficerConfig
+from journalist_app.config import OfficerConfig, passphrase_from_env
 from journalist_app.errors import OfficerError
 from journalist_app.keys import grants
 from journalist_app.keys import rotation as key_ops
@@ -213,7 +212,7 @@ def officer_passphrase(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
     session, keyring = helpers.unlocked(config, args.officer, first_passphrase=True)
-    current = os.environ.get(PASSPHRASE_ENV) or helpers.ask(
+    current = passphrase_from_env(PASSPHRASE_ENV) or helpers.ask(
         f"current passphrase for {args.officer}: ", PASSPHRASE_ENV
     )
     new = helpers.new_passphrase(NEW_PASSPHRASE_ENV, "your new passphrase", args.officer)

@@ -37,7 +37,7 @@ from journalist_app.cli.common import (
     load_totp_key,
 )
 from journalist_app.cli.progress import progress_bar, say
-from journalist_app.config import ConfigError, OfficerConfig
+from journalist_app.config import ConfigError, OfficerConfig, passphrase_from_env
 from journalist_app.database import create_schema, make_engine, make_session_factory
 from journalist_app.errors import KeysNotInitialised, MissingKey, OfficerError, SyncError
 from journalist_app.keys import custody
@@ -298,7 +298,7 @@ def _unlock(
     session: Session, config: OfficerConfig, username: str, *, first_passphrase: bool = False
 ) -> UnlockedKeyring:
     """Unlock for this command (lockout and audit as for a login; no TOTP, see docs/keys.md)."""
-    passphrase = os.environ.get(PASSPHRASE_ENV) or _ask(
+    passphrase = passphrase_from_env(PASSPHRASE_ENV) or _ask(
         f"passphrase for {username}: ", PASSPHRASE_ENV
     )
     return unlock_for_command(
@@ -312,7 +312,7 @@ def _unlock(
 
 
 def _new_passphrase(env_name: str, what: str, username: str = "") -> str:
-    from_env = os.environ.get(env_name)
+    from_env = passphrase_from_env(env_name)
     if from_env:
         check_passphrase(from_env, username)
         return from_env
