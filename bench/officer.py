@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from crypto.envelope import EnvelopeMetadata, seal_bytes
 from crypto.keys import key_id_hex
+from crypto.sync_api import ListedBlob, ListedSubmission
 from journalist_app import create_app
 from journalist_app.config import OfficerConfig
 from journalist_app.database import create_schema, make_engine, make_session_factory
@@ -42,7 +43,6 @@ from journalist_app.errors import BlobMismatch
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Case, Officer
 from journalist_app.sync.blob_store import LocalBlobStore
-from journalist_app.sync.client import ListedBlob, ListedSubmission
 from journalist_app.sync.pull import store_submission
 from journalist_app.triage import statuses
 from journalist_app.triage.categories import CATEGORIES, category_priority, sla_for

@@ -8,6 +8,11 @@ until the acknowledgement comes back in an outbound batch (outbound.py).
 ``import_inbound`` runs on the offline officer host: it verifies the whole batch first,
 then stores each submission through :func:`journalist_app.sync.pull.store_submission`, the
 same step as the online sync, and queues the acknowledgements for the way back.
+
+A listed submission that breaks the sync contract travels as the public host listed it,
+without its blobs: the import reads it with the same parser as the online sync, records
+the refusal for an admin (sync/refusals.py) and goes on. Like the online pull, the export
+lists past refused submissions, so they never hold back newer ones.
 """
 
 import hashlib
@@ -17,14 +22,22 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto.batch import BatchHeader, BatchWriter, StagedEntry, VerifiedBatch
-from crypto.encoding import b64encode
-from crypto.errors import BatchError, MalformedBatch
+from crypto.errors import BatchError, MalformedBatch, SyncListingError
+from crypto.sync_api import (
+    MAX_LIST,
+    ListedBlob,
+    ListedSubmission,
+    RefusedItem,
+    is_id,
+    listing_item,
+    parse_submission,
+)
 from journalist_app.airgap.batch_files import (
     BatchRefused,
     BytesRead,
@@ -38,21 +51,24 @@ from journalist_app.airgap.batch_files import (
 )
 from journalist_app.clock import utc_now
 from journalist_app.config import OfficerConfig
-from journalist_app.errors import BlobMismatch, MissingKey, OfficerError, SyncProtocolError
+from journalist_app.errors import BlobMismatch, MissingKey, SyncProtocolError
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import OutboxItem, Reply, UploadReceipt
 from journalist_app.roles import Permission, requires
-from journalist_app.sync.blob_store import SUBMISSION_ID, LocalBlobStore
-from journalist_app.sync.client import (
-    ListedBlob,
-    ListedSubmission,
-    SyncClient,
-    parse_submission,
+from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.client import SyncClient
+from journalist_app.sync.pull import (
+    BlobSource,
+    IngestLimits,
+    SyncEvent,
+    refuse_listed,
+    refused_line,
+    store_submission,
 )
-from journalist_app.sync.pull import BlobSource, IngestLimits, SyncEvent, store_submission
+from journalist_app.sync.refusals import count_refused
 from journalist_app.triage.ingest import index_pending
 
-MAX_LISTING = 500
+MAX_LISTING = MAX_LIST
 MAX_RECEIPT_BYTES = 16 * 1024 * 1024
 _COPY_CHUNK = 64 * 1024
 
@@ -75,6 +91,9 @@ class InboundExport:
     blobs: int = 0
     receipts: int = 0
     failed: int = 0
+    # Listed submissions that break the contract, carried without blobs for the import
+    # to record.
+    refused: int = 0
     more_waiting: bool = False
 
     def summary(self) -> str:
@@ -84,24 +103,11 @@ class InboundExport:
         )
         if self.failed:
             line += f", {self.failed} failed"
+        if self.refused:
+            line += f", {self.refused} refused (carried for the offline host to record)"
         if self.more_waiting:
             line += "; more are waiting on the public host: export again after the upload"
         return line
-
-
-def listing_document(submission: ListedSubmission) -> dict[str, Any]:
-    """A listed submission as the sync API serves it; :func:`parse_submission` reads it back."""
-    return {
-        "id": submission.id,
-        "kind": submission.kind,
-        "reporter_id": submission.reporter_id,
-        "reporter_public_key": b64encode(submission.reporter_public_key),
-        "received_hour": submission.received_hour.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "blobs": [
-            {"name": blob.name, "size": blob.size, "sha256": blob.sha256}
-            for blob in submission.blobs
-        ],
-    }
 
 
 @requires(Permission.BATCHES_EXPORT)
@@ -122,20 +128,26 @@ def export_inbound(
         raise ValueError(f"the limit is 1 to {MAX_LISTING}")
     notify = progress or _ignore
     client = SyncClient.from_config(config, keyring.sync_key)
-    listing = client.list_submissions(limit=limit)
+    listed, more_waiting = _list_past_refusals(client, limit, config.sync_max_per_run)
     if on_listing is not None:
-        on_listing(len(listing))
+        on_listing(len(listed))
     receipts = session.scalars(
         select(UploadReceipt)
         .where(UploadReceipt.exported_batch.is_(None))
         .order_by(UploadReceipt.sequence)
     ).all()
     header = BatchHeader.new("inbound", next_sequence(session, "inbound"), keyring.sync_key)
-    result = InboundExport(header=header, more_waiting=len(listing) == limit)
+    result = InboundExport(header=header, more_waiting=more_waiting)
     stage = staging_root(config)
     with atomic_output(out_path) as (handle, publish):
         writer = BatchWriter(handle, keyring.sync_key, header)
-        for submission in listing:
+        for submission, item in listed:
+            if isinstance(submission, RefusedItem):
+                # As listed, for the offline host's parser to refuse and record.
+                writer.add("submission", {"submission": item})
+                result.refused += 1
+                notify(refuse_listed_event(submission))
+                continue
             try:
                 _write_submission(writer, client, submission, stage)
             except (BlobMismatch, SyncProtocolError) as exc:
@@ -158,6 +170,46 @@ def export_inbound(
     return result
 
 
+Listed = tuple[ListedSubmission | RefusedItem, object]
+
+
+def _list_past_refusals(
+    client: SyncClient, limit: int, max_looked_at: int
+) -> tuple[list[Listed], bool]:
+    """Up to ``limit`` accepted submissions, paging past refused ones; and whether more wait.
+
+    Each entry comes with the item as the public host listed it. Nothing is acknowledged
+    on export, so every page is listed after the last item of the one before. At most
+    ``max_looked_at`` items are looked at (IBLAGH_SYNC_MAX_PER_RUN), however many the
+    public host keeps listing.
+    """
+    listed: list[Listed] = []
+    seen: set[str] = set()
+    accepted = 0
+    after: str | None = None
+    while len(seen) < max_looked_at:
+        page, items = client.listing_as_sent(limit, after)
+        for entry, item in zip(page.entries, items, strict=True):
+            entry_id = entry.id if isinstance(entry, ListedSubmission) else entry.submission_id
+            # An item without an id cannot be recorded; one seen already is not written twice.
+            if entry_id is None or entry_id in seen:
+                continue
+            if accepted == limit or len(seen) == max_looked_at:
+                return listed, True
+            seen.add(entry_id)
+            after = entry_id
+            listed.append((entry, item))
+            accepted += isinstance(entry, ListedSubmission)
+        if len(items) < limit:
+            return listed, False
+    return listed, True
+
+
+def refuse_listed_event(item: RefusedItem) -> SyncEvent:
+    """The export's note of a refused item; the offline host's import records it."""
+    return SyncEvent("failed", item.submission_id or "", f"{item.reason}: carried unfetched")
+
+
 def _write_submission(
     writer: BatchWriter, client: SyncClient, submission: ListedSubmission, stage: Path
 ) -> None:
@@ -168,7 +220,7 @@ def _write_submission(
         for blob in submission.blobs:
             with (folder / blob.name).open("wb") as handle:
                 client.fetch_blob(submission.id, blob, handle)
-        writer.add("submission", {"submission": listing_document(submission)})
+        writer.add("submission", {"submission": listing_item(submission)})
         for blob in submission.blobs:
             with (folder / blob.name).open("rb") as handle:
                 writer.add(
@@ -198,6 +250,8 @@ class InboundImport:
     already_stored: int = 0
     failed: int = 0
     acks_queued: int = 0
+    # Refused submissions recorded on this host, this batch's and earlier ones.
+    refused_waiting: int = 0
     receipts: int = 0
     replies_confirmed: int = 0
     acks_confirmed: int = 0
@@ -218,7 +272,7 @@ class InboundImport:
             line += f", {self.failed} failed"
         if self.replies_failed:
             line += f", {len(self.replies_failed)} replies refused by the public host"
-        return line
+        return line + refused_line(self.refused_waiting)
 
 
 @dataclass(frozen=True)
@@ -252,15 +306,19 @@ def import_inbound(
         session, config, path, direction="inbound", signer_role="sync", progress=byte_progress
     ) as batch:
         try:
-            planned, receipts = _plan_inbound(batch)
+            planned, refused, receipts = _plan_inbound(batch)
         except BatchError as exc:
             raise BatchRefused(refusal(exc)) from exc
         if on_verified is not None:
             on_verified(len(planned))
         result = InboundImport(header=batch.header)
+        for item in refused:
+            # Not acknowledged: it stays on the public host, and the reason is kept here.
+            notify(refuse_listed(session, item, "batch"))
+            result.failed += 1
         for plan in planned:
             event = store_submission(
-                session, store, plan.submission, _staged_source(batch, plan), limits
+                session, store, plan.submission, _staged_source(batch, plan), limits, origin="batch"
             )
             notify(event)
             if event.kind == "failed":
@@ -276,6 +334,7 @@ def import_inbound(
         for receipt in receipts:
             _apply_receipt(session, receipt, result)
         commit_import_record(session, keyring, batch)
+    result.refused_waiting = count_refused(session)
     # As after an online sync: read the triage fields while a keyring is unlocked.
     index_pending(session, store, keyring)
     return result
@@ -283,18 +342,30 @@ def import_inbound(
 
 def _plan_inbound(
     batch: VerifiedBatch,
-) -> tuple[list[_PlannedSubmission], list[dict[str, list[str]]]]:
-    """Check the entries fit together before anything is stored; MalformedBatch otherwise."""
+) -> tuple[list[_PlannedSubmission], list[RefusedItem], list[dict[str, list[str]]]]:
+    """Check the entries fit together before anything is stored; MalformedBatch otherwise.
+
+    A submission the contract refuses (it has an id, and no blob entries follow it) is
+    set apart to be recorded; the others are planned.
+    """
     planned: list[_PlannedSubmission] = []
     by_id: dict[str, _PlannedSubmission] = {}
+    refused: dict[str, RefusedItem] = {}
     receipts: list[dict[str, list[str]]] = []
     for entry in batch.entries:
         if entry.type == "submission":
             try:
                 submission = parse_submission(entry.descriptor.get("submission"))
-            except OfficerError as exc:
-                raise MalformedBatch(f"entry {entry.index}: {exc}") from exc
-            if submission.id in by_id:
+            except SyncListingError as exc:
+                if exc.submission_id is None:
+                    raise MalformedBatch(f"entry {entry.index}: {exc}") from exc
+                if exc.submission_id in by_id or exc.submission_id in refused:
+                    raise MalformedBatch(
+                        f"entry {entry.index} repeats submission {exc.submission_id}"
+                    ) from exc
+                refused[exc.submission_id] = RefusedItem(exc.submission_id, exc.reason, str(exc))
+                continue
+            if submission.id in by_id or submission.id in refused:
                 raise MalformedBatch(f"entry {entry.index} repeats submission {submission.id}")
             plan = _PlannedSubmission(submission, {})
             by_id[submission.id] = plan
@@ -311,7 +382,7 @@ def _plan_inbound(
             raise MalformedBatch(
                 f"submission {plan.submission.id} lacks its blobs {', '.join(sorted(missing))}"
             )
-    return planned, receipts
+    return planned, list(refused.values()), receipts
 
 
 def _plan_blob(entry: StagedEntry, by_id: dict[str, _PlannedSubmission]) -> None:
@@ -389,8 +460,7 @@ def _receipt_document(batch: VerifiedBatch, entry: StagedEntry) -> dict[str, lis
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedBatch(f"receipt entry {entry.index} is not JSON") from exc
     if not isinstance(document, dict) or not all(
-        isinstance(document.get(name), list)
-        and all(isinstance(i, str) and SUBMISSION_ID.fullmatch(i) for i in document[name])
+        isinstance(document.get(name), list) and all(is_id(i) for i in document[name])
         for name in RECEIPT_LISTS
     ):
         raise MalformedBatch(f"receipt entry {entry.index} is not a receipt")

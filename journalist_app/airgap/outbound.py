@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from crypto.batch import BatchHeader, StagedEntry, VerifiedBatch
 from crypto.errors import MalformedBatch
+from crypto.sync_api import MAX_ACK_IDS, MAX_REPLY_BYTES, is_id
 from journalist_app.airgap.batch_files import (
     BytesRead,
     commit_import_record,
@@ -34,11 +35,8 @@ from journalist_app.errors import MissingKey, UnknownReporter
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import OutboxItem, Reply, UploadReceipt
 from journalist_app.roles import Permission, requires
-from journalist_app.sync.blob_store import SUBMISSION_ID
-from journalist_app.sync.client import MAX_ACK_IDS, SyncClient
+from journalist_app.sync.client import SyncClient
 
-# The public host refuses larger reply bodies (docs/sync-api.md).
-MAX_REPLY_BYTES = 1024 * 1024
 Tick = Callable[[str], None]
 
 
@@ -237,20 +235,16 @@ def _plan_outbound(batch: VerifiedBatch) -> tuple[list[_PlannedReply], list[str]
         if entry.type == "reply":
             reply_id = entry.descriptor.get("reply_id")
             reporter_id = entry.descriptor.get("reporter_id")
-            if not _is_id(reply_id) or not _is_id(reporter_id):
+            if not is_id(reply_id) or not is_id(reporter_id):
                 raise MalformedBatch(f"reply entry {entry.index} lacks its ids")
             if not 0 < entry.size <= MAX_REPLY_BYTES:
                 raise MalformedBatch(f"reply entry {entry.index} has no envelope or is too large")
             replies.append(_PlannedReply(str(reply_id), str(reporter_id), entry))
         elif entry.type == "ack":
             submission_id = entry.descriptor.get("submission_id")
-            if not _is_id(submission_id) or entry.size:
+            if not is_id(submission_id) or entry.size:
                 raise MalformedBatch(f"acknowledgement entry {entry.index} is malformed")
             acks.append(str(submission_id))
         else:
             raise MalformedBatch(f"entry {entry.index} has the unknown type {entry.type!r}")
     return replies, acks
-
-
-def _is_id(value: object) -> bool:
-    return isinstance(value, str) and SUBMISSION_ID.fullmatch(value) is not None

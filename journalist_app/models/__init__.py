@@ -12,8 +12,10 @@ from journalist_app.models.diagnostics import (
     HashMatch,
 )
 from journalist_app.models.officer import KeyGrant, Officer
+from journalist_app.models.refused import RefusedSubmission
 from journalist_app.models.reply import Reply
 from journalist_app.models.report import Report, ReportBlob
+from journalist_app.models.search import SearchToken
 from journalist_app.models.thread import CaseNote, ReplyCopy
 from journalist_app.models.triage import ReportAttachment, ReportTriage, ReportUrl
 from journalist_app.models.unit_key import RecipientSetRecord, UnitKey
@@ -35,6 +37,7 @@ __all__ = [
     "Officer",
     "OutboxItem",
     "RecipientSetRecord",
+    "RefusedSubmission",
     "Reply",
     "ReplyCopy",
     "Report",
@@ -42,6 +45,7 @@ __all__ = [
     "ReportBlob",
     "ReportTriage",
     "ReportUrl",
+    "SearchToken",
     "UnitKey",
     "UploadReceipt",
 ]

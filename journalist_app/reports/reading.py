@@ -13,12 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from crypto.contents import ContentError, ReportBody
+from crypto.sync_api import is_id
 from journalist_app.audit import report_target as audit_report_target
 from journalist_app.errors import ReportNotFound, ReportUnreadable
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Report
 from journalist_app.reports.sealed import Purpose, SealedUnreadable, open_sealed
-from journalist_app.sync.blob_store import SUBMISSION_ID, LocalBlobStore
+from journalist_app.sync.blob_store import LocalBlobStore
 
 # A report body is a short JSON document; anything larger is refused, not displayed.
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -56,7 +57,7 @@ def read_report(
 ) -> ReportReading:
     """Decrypt a report's body with the officer's intake keys; audited as ``report.opened``
     in the caller's transaction (reports/sealed.py)."""
-    report = session.get(Report, report_id) if SUBMISSION_ID.fullmatch(report_id) else None
+    report = session.get(Report, report_id) if is_id(report_id) else None
     if report is None:
         raise ReportNotFound(f"no report {report_id}")
     body_blob = report.blob("body")

@@ -6,15 +6,14 @@ only, never from raw input.
 
 import fcntl
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-SUBMISSION_ID = re.compile(r"[0-9a-f]{32}")
-BLOB_NAME = re.compile(r"body|identity|attachment-[0-9]{1,4}")
+from crypto.sync_api import is_blob_name, is_id
+
 # A blob being written; its writer holds an exclusive flock on it until it is renamed.
 INCOMPLETE_PREFIX = ".incoming-"
 
@@ -27,7 +26,8 @@ class LocalBlobStore:
 
     def relative_path(self, submission_id: str, name: str) -> str:
         """Where a blob lives, relative to the data dir; refuses anything but a known shape."""
-        if not SUBMISSION_ID.fullmatch(submission_id) or not BLOB_NAME.fullmatch(name):
+        # The contract's grammar (crypto/sync_api.py), the same the public host serves.
+        if not is_id(submission_id) or not is_blob_name(name):
             raise ValueError("not a submission id and blob name")
         return f"blobs/{submission_id}/{name}"
 
@@ -69,7 +69,7 @@ class LocalBlobStore:
         has no live writer. A live one (another sync storing the same submission) is
         left alone.
         """
-        if not SUBMISSION_ID.fullmatch(submission_id):
+        if not is_id(submission_id):
             raise ValueError("not a submission id")
         folder = self.absolute(f"blobs/{submission_id}")
         try:

@@ -16,18 +16,32 @@ import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from http.client import HTTPException, HTTPResponse
-from typing import Any, BinaryIO, TypeGuard
+from typing import Any, BinaryIO, TypeVar
 
 from nacl.signing import SigningKey
 from python_socks import ProxyError, ProxyType
 from python_socks.sync import Proxy
 
-from crypto.encoding import b64decode
-from crypto.errors import CryptoError
+from crypto.errors import SyncListingError
+from crypto.sync_api import (
+    ACK_PATH,
+    DEFAULT_LIST_LIMIT,
+    MAX_ACK_IDS,
+    MAX_JSON_BYTES,
+    RECIPIENT_SET_PATH,
+    ListedBlob,
+    ListedSubmission,
+    Listing,
+    ack_request,
+    blob_path,
+    parse_id_list,
+    parse_listing,
+    reply_path,
+    submissions_path,
+)
 from crypto.sync_auth import sign_request
 from journalist_app.config import OfficerConfig
 from journalist_app.errors import (
@@ -38,15 +52,8 @@ from journalist_app.errors import (
     SyncUnreachable,
     UnknownReporter,
 )
-from journalist_app.sync.blob_store import BLOB_NAME, SUBMISSION_ID
 
-API = "/sync/v1"
-KINDS = frozenset({"report", "followup"})
-MAX_JSON_BYTES = 8 * 1024 * 1024
-MAX_ACK_IDS = 500
-# body, identity and at most 10 attachments (source_app's max_attachments).
-MAX_ATTACHMENTS = 10
-MAX_BLOBS_PER_SUBMISSION = 2 + MAX_ATTACHMENTS
+_Built = TypeVar("_Built")
 # Text from the public host is cut to this many characters before it reaches a message.
 MAX_REMOTE_TEXT = 200
 # Bidirectional formatting characters (Unicode category Cf), which reorder what a
@@ -54,7 +61,6 @@ MAX_REMOTE_TEXT = 200
 _BIDI_CONTROLS = frozenset(
     "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 )
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _READ_CHUNK = 64 * 1024
 _REFUSALS = {
     "unsigned": "the request was not recognised as signed",
@@ -75,8 +81,25 @@ class BlobTooLarge(SyncLimitExceeded):
     """A listed blob is larger than ``IBLAGH_SYNC_MAX_BLOB_BYTES``."""
 
 
-class TooManyBlobs(SyncLimitExceeded):
-    """A submission lists more blobs than a report can have (body, identity, 10 attachments)."""
+class SubmissionRefused(SyncProtocolError):
+    """A listed submission breaks the sync contract (crypto/sync_api.py): refused unfetched,
+    not acknowledged, so it stays on the public host; ``reason`` is the contract's code."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class TooManyBlobs(SubmissionRefused, SyncLimitExceeded):
+    """A submission lists more blobs or attachments than the protocol's ceiling allows."""
+
+
+def refusal_of(reason: str, detail: str) -> SubmissionRefused:
+    """The typed error for a listing item the contract refused, its text terminal-safe."""
+    cls = (
+        TooManyBlobs if reason in ("too_many_blobs", "too_many_attachments") else SubmissionRefused
+    )
+    return cls(f"{terminal_safe(detail)}: refused, left on the public host", reason)
 
 
 class EnvelopeRejected(SyncProtocolError):
@@ -101,25 +124,6 @@ def terminal_safe(text: object, limit: int = MAX_REMOTE_TEXT) -> str:
         if unicodedata.category(char) != "Cc" and char not in _BIDI_CONTROLS
     )
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
-
-
-@dataclass(frozen=True)
-class ListedBlob:
-    name: str
-    size: int
-    sha256: str
-
-
-@dataclass(frozen=True)
-class ListedSubmission:
-    """One entry of ``GET /submissions``, validated."""
-
-    id: str
-    kind: str
-    reporter_id: str
-    reporter_public_key: bytes
-    received_hour: datetime
-    blobs: tuple[ListedBlob, ...]
 
 
 @dataclass(frozen=True)
@@ -232,21 +236,32 @@ class SyncClient:
     def base_url(self) -> str:
         return self._origin + self._prefix
 
-    def list_submissions(self, limit: int = 100) -> list[ListedSubmission]:
-        """Submissions not yet acknowledged, oldest first."""
-        if not 1 <= limit <= 500:
-            raise ValueError("limit is 1 to 500")
-        document = self._json("GET", f"{API}/submissions?limit={limit}")
-        items = document.get("submissions") if isinstance(document, dict) else None
-        if not isinstance(items, list):
-            raise SyncProtocolError("the listing has no 'submissions' list")
-        if len(items) > limit:
-            raise SyncProtocolError(f"the listing holds more than the {limit} asked for")
-        return [parse_submission(item) for item in items]
+    def listing(self, limit: int = DEFAULT_LIST_LIMIT, after: str | None = None) -> Listing:
+        """A page of submissions not yet acknowledged, oldest first, those after ``after``.
+
+        Items that break the contract come back refused, one by one, with the others.
+        """
+        return self.listing_as_sent(limit, after)[0]
+
+    def listing_as_sent(
+        self, limit: int = DEFAULT_LIST_LIMIT, after: str | None = None
+    ) -> tuple[Listing, list[object]]:
+        """:meth:`listing`, and beside it each item as the public host sent it, in order."""
+        document = self._json("GET", _path(submissions_path, limit, after))
+        try:
+            listing = parse_listing(document, limit)
+        except SyncListingError as exc:
+            raise SyncProtocolError(str(exc)) from exc
+        items: list[object] = document["submissions"]
+        return listing, items
+
+    def list_submissions(self, limit: int = DEFAULT_LIST_LIMIT) -> list[ListedSubmission]:
+        """The accepted submissions of the first page (refused items are left out)."""
+        return list(self.listing(limit).submissions)
 
     def fetch_blob(self, submission_id: str, blob: ListedBlob, dst: BinaryIO) -> None:
         """Stream a blob into ``dst``, checking size and SHA-256 against the listing."""
-        path = f"{API}/submissions/{_checked_id(submission_id)}/blobs/{_checked_name(blob.name)}"
+        path = _path(blob_path, submission_id, blob.name)
         digest = hashlib.sha256()
         received = 0
         with self._request("GET", path) as response:
@@ -263,18 +278,21 @@ class SyncClient:
         """Tell the public host it may delete these submissions (stored durably here)."""
         if len(ids) > MAX_ACK_IDS:
             raise ValueError(f"at most {MAX_ACK_IDS} ids per acknowledgement")
-        body = json.dumps({"ids": [_checked_id(i) for i in ids]}).encode("utf-8")
-        document = self._json("POST", f"{API}/ack", body, "application/json")
-        deleted = document.get("deleted") if isinstance(document, dict) else None
-        unknown = document.get("unknown") if isinstance(document, dict) else None
-        if not _is_id_list(deleted) or not _is_id_list(unknown):
-            raise SyncProtocolError("the acknowledgement answer lacks 'deleted' or 'unknown'")
+        body = json.dumps(_path(ack_request, ids)).encode("utf-8")
+        document = self._json("POST", ACK_PATH, body, "application/json")
+        try:
+            deleted = parse_id_list(document.get("deleted") if isinstance(document, dict) else None)
+            unknown = parse_id_list(document.get("unknown") if isinstance(document, dict) else None)
+        except SyncListingError as exc:
+            raise SyncProtocolError(
+                "the acknowledgement answer lacks 'deleted' or 'unknown'"
+            ) from exc
         return AckResult(deleted=tuple(deleted), unknown=tuple(unknown))
 
     def push_reply(self, reporter_id: str, reply_id: str, envelope: bytes) -> bool:
         """Store a reply envelope for a reporter; False when it was already stored."""
         # The reply id is in the path, so the signature covers it.
-        path = f"{API}/reporters/{_checked_id(reporter_id)}/replies/{_checked_id(reply_id)}"
+        path = _path(reply_path, reporter_id, reply_id)
         try:
             with self._request("POST", path, envelope, "application/octet-stream") as response:
                 status = response.status
@@ -287,7 +305,7 @@ class SyncClient:
 
     def fetch_recipient_set(self) -> bytes:
         """The signed recipient set the public host runs on, exactly as installed."""
-        with self._request("GET", f"{API}/recipient-set") as response:
+        with self._request("GET", RECIPIENT_SET_PATH) as response:
             return self._read_capped(response)
 
     # --- transport --------------------------------------------------------------------
@@ -369,18 +387,11 @@ def _http_error(exc: urllib.error.HTTPError, method: str, path: str) -> Exceptio
 
 
 def check_submission_limits(submission: ListedSubmission, max_blob_bytes: int) -> None:
-    """Refuse, before anything is fetched, a submission larger than this host accepts."""
-    if len(submission.blobs) > MAX_BLOBS_PER_SUBMISSION:
-        raise TooManyBlobs(
-            f"submission {submission.id} lists {len(submission.blobs)} blobs, more than the "
-            f"{MAX_BLOBS_PER_SUBMISSION} a report can have: refused, left on the public host"
-        )
-    attachments = sum(blob.name.startswith("attachment-") for blob in submission.blobs)
-    if attachments > MAX_ATTACHMENTS:
-        raise TooManyBlobs(
-            f"submission {submission.id} lists {attachments} attachments, more than "
-            f"{MAX_ATTACHMENTS}: refused, left on the public host"
-        )
+    """Refuse, before anything is fetched, a blob larger than this host accepts.
+
+    The counts of blobs and attachments are the contract's, already checked by the
+    parser (crypto/sync_api.py); the size is this host's own limit.
+    """
     for blob in submission.blobs:
         if blob.size > max_blob_bytes:
             raise BlobTooLarge(
@@ -390,61 +401,10 @@ def check_submission_limits(submission: ListedSubmission, max_blob_bytes: int) -
             )
 
 
-def parse_submission(item: Any) -> ListedSubmission:
-    """Validate one listing item of docs/sync-api.md (also carried in inbound batches)."""
+def _path(build: Callable[..., _Built], *args: Any) -> _Built:
+    """A path (or body) built by the contract; an id or name off its grammar is a protocol
+    error, as when it came from the public host."""
     try:
-        submission_id = _checked_id(item["id"])
-        kind = item["kind"]
-        if kind not in KINDS:
-            raise SyncProtocolError(f"unknown submission kind in {submission_id}")
-        blobs = tuple(_parse_blob(blob) for blob in item["blobs"])
-        if len({blob.name for blob in blobs}) != len(blobs):
-            raise SyncProtocolError(f"duplicate blob names in {submission_id}")
-        return ListedSubmission(
-            id=submission_id,
-            kind=kind,
-            reporter_id=_checked_id(item["reporter_id"]),
-            reporter_public_key=b64decode(item["reporter_public_key"], length=32),
-            received_hour=_parse_hour(item["received_hour"]),
-            blobs=blobs,
-        )
-    except (KeyError, TypeError, ValueError, CryptoError) as exc:
-        raise SyncProtocolError("a listed submission is malformed") from exc
-
-
-def _parse_blob(item: Any) -> ListedBlob:
-    name, size, sha256 = item["name"], item["size"], item["sha256"]
-    if not isinstance(name, str) or not BLOB_NAME.fullmatch(name):
-        raise SyncProtocolError("a listed blob has an unknown name")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise SyncProtocolError("a listed blob has an invalid size")
-    if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
-        raise SyncProtocolError("a listed blob has an invalid sha256")
-    return ListedBlob(name=name, size=size, sha256=sha256)
-
-
-def _parse_hour(text: Any) -> datetime:
-    if not isinstance(text, str):
-        raise SyncProtocolError("received_hour is not a string")
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise SyncProtocolError("received_hour has no time zone")
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def _checked_id(value: Any) -> str:
-    if not isinstance(value, str) or not SUBMISSION_ID.fullmatch(value):
-        raise SyncProtocolError("not a 32-hex-digit id")
-    return value
-
-
-def _checked_name(value: str) -> str:
-    if not BLOB_NAME.fullmatch(value):
-        raise SyncProtocolError("not a blob name")
-    return value
-
-
-def _is_id_list(value: Any) -> TypeGuard[list[str]]:
-    return isinstance(value, list) and all(
-        isinstance(v, str) and SUBMISSION_ID.fullmatch(v) for v in value
-    )
+        return build(*args)
+    except ValueError as exc:
+        raise SyncProtocolError(str(exc)) from exc

@@ -4,12 +4,16 @@ Order matters: blobs are written durably and the rows committed *before* the pub
 host is told it may delete them. A run interrupted anywhere is repeated safely: what is
 already stored is not stored twice, only acknowledged again.
 
-The public host is never trusted (it may be compromised): a run stores at most
-``IBLAGH_SYNC_MAX_PER_RUN`` submissions, refuses a submission with too many blobs or a
-blob larger than ``IBLAGH_SYNC_MAX_BLOB_BYTES``, starts no blob that would leave less
+The public host is never trusted (it may be compromised): a run looks at most
+``IBLAGH_SYNC_MAX_PER_RUN`` submissions, refuses a submission that breaks the sync
+contract (crypto/sync_api.py: grammar, more than ``MAX_ATTACHMENTS`` attachments) or has
+a blob larger than ``IBLAGH_SYNC_MAX_BLOB_BYTES``, starts no blob that would leave less
 than ``IBLAGH_MIN_FREE_BYTES`` free, and (``IBLAGH_SYNC_CHECK_ENVELOPES``) refuses blobs
-that are not envelopes sealed only to this unit's keys (on unless set to 0). A refused
-submission is not acknowledged: it stays on the public host.
+that are not envelopes sealed only to this unit's keys (on unless set to 0).
+
+A refused submission is not acknowledged: it stays on the public host. It must never
+hold back the ones behind it, so the pull lists on past it (``after=<id>``), and it is
+recorded with its reason (sync/refusals.py) for an admin to see.
 """
 
 import shutil
@@ -24,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from crypto.envelope import read_header
 from crypto.errors import CryptoError
+from crypto.sync_api import MAX_ACK_IDS, ListedBlob, ListedSubmission, RefusedItem
 from journalist_app.clock import utc_now
 from journalist_app.config import (
     DEFAULT_MIN_FREE_BYTES,
@@ -42,14 +47,15 @@ from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Reply, Report, ReportBlob, UnitKey
 from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.sync.client import (
-    MAX_ACK_IDS,
+    BlobTooLarge,
     EnvelopeRejected,
-    ListedBlob,
-    ListedSubmission,
     NotEnoughDiskSpace,
+    SubmissionRefused,
     SyncClient,
     check_submission_limits,
+    refusal_of,
 )
+from journalist_app.sync.refusals import Source, count_refused, forget_refusal, record_refusal
 from journalist_app.triage.ingest import index_pending, register_report
 
 EventKind = Literal["stored", "already_stored", "failed", "reply_pushed", "reply_failed"]
@@ -82,6 +88,8 @@ class SyncResult:
     failed: int = 0
     # The run stopped at IBLAGH_SYNC_MAX_PER_RUN with submissions still listed.
     more_waiting: bool = False
+    # Refused submissions recorded on this host, this run's and earlier ones still listed.
+    refused_waiting: int = 0
 
     def summary(self) -> str:
         line = (
@@ -94,7 +102,18 @@ class SyncResult:
                 "; stopped at the limit of submissions per run (IBLAGH_SYNC_MAX_PER_RUN): "
                 "more are waiting on the public host, sync again"
             )
-        return line
+        return line + refused_line(self.refused_waiting)
+
+
+def refused_line(count: int) -> str:
+    """The summary's note of refused submissions, for an admin to look at; "" if none."""
+    if not count:
+        return ""
+    return (
+        f"\n{count} refused submission{'s' if count != 1 else ''} left on the public host "
+        "(skipped, newer ones still arrive): an admin sees why under Admin, "
+        "Refused submissions"
+    )
 
 
 @dataclass(frozen=True)
@@ -156,6 +175,7 @@ def run_sync(
     store = LocalBlobStore(config.data_dir)
     limits = IngestLimits.from_config(config, session)
     result = pull(session, client, store, progress, limits=limits)
+    result.refused_waiting = count_refused(session)
     # Read the triage fields while a keyring is unlocked (docs/triage.md).
     index_pending(session, store, keyring)
     push_replies(session, client, result, progress)
@@ -172,9 +192,11 @@ def pull(
 ) -> SyncResult:
     """Store every listed submission, then acknowledge what is stored, batch by batch.
 
-    Stops after ``limits.max_per_run`` submissions (``more_waiting`` is then set) and,
-    raising :class:`NotEnoughDiskSpace`, when the disk is nearly full; what was stored
-    before is acknowledged first.
+    A refused submission (a failed event, recorded) stays on the public host; the next
+    page is listed after it, so however many are refused, the newer ones arrive. Stops
+    after ``limits.max_per_run`` submissions (``more_waiting`` is then set) and, raising
+    :class:`NotEnoughDiskSpace`, when the disk is nearly full; what was stored before is
+    acknowledged first.
     """
     if not 1 <= batch_size <= MAX_ACK_IDS:
         raise ValueError(f"batch size is 1 to {MAX_ACK_IDS}")
@@ -182,28 +204,35 @@ def pull(
     notify = progress or _ignore
     result = SyncResult()
     seen: set[str] = set()
+    # The last refused submission listed: every page is listed after it.
+    after: str | None = None
     while True:
-        listing = client.list_submissions(limit=batch_size)
-        fresh = [submission for submission in listing if submission.id not in seen]
-        # A listing of only what this run saw already: the rest failed or was not deleted.
-        if not fresh:
+        page = client.listing(limit=batch_size, after=after)
+        fresh = [entry for entry in page.entries if _listed_id(entry) not in seen]
+        # Nothing new (an item without an id can be neither skipped past nor recorded).
+        if not any(_listed_id(entry) for entry in fresh):
             break
-        # However many new ids the public host keeps listing, one run stores a bounded number.
+        # However many new ids the public host keeps listing, one run looks at a bounded number.
         room = limits.max_per_run - len(seen)
         if len(fresh) > room:
             fresh = fresh[: max(room, 0)]
             result.more_waiting = True
-        seen.update(submission.id for submission in fresh)
+        seen.update(_listed_id(entry) for entry in fresh)
         stored: list[str] = []
         try:
-            for submission in fresh:
-                source = _fetcher(client, submission)
-                outcome = store_submission(session, store, submission, source, limits)
+            for entry in fresh:
+                if isinstance(entry, RefusedItem):
+                    outcome = refuse_listed(session, entry, "sync")
+                else:
+                    source = _fetcher(client, entry)
+                    outcome = store_submission(session, store, entry, source, limits)
                 notify(outcome)
                 if outcome.kind == "failed":
                     result.failed += 1
+                    # It stays on the public host; what follows is listed after it.
+                    after = outcome.id or after
                     continue
-                stored.append(submission.id)
+                stored.append(outcome.id)
                 if outcome.kind == "stored":
                     result.new += 1
                 else:
@@ -216,9 +245,21 @@ def pull(
         if stored:
             answer = client.ack(stored)
             result.acknowledged += len(answer.deleted) + len(answer.unknown)
-        if result.more_waiting or len(listing) < batch_size:
+        if result.more_waiting or len(page.entries) < batch_size:
             break
     return result
+
+
+def _listed_id(entry: ListedSubmission | RefusedItem) -> str:
+    return entry.id if isinstance(entry, ListedSubmission) else entry.submission_id or ""
+
+
+def refuse_listed(session: Session, item: RefusedItem, source: Source) -> SyncEvent:
+    """A listing item the contract refused: recorded (if it has an id) and reported failed."""
+    error = refusal_of(item.reason, item.detail)
+    if item.submission_id is not None:
+        record_refusal(session, item.submission_id, item.reason, str(error), source)
+    return SyncEvent("failed", item.submission_id or "", str(error), error=error)
 
 
 def _fetcher(client: SyncClient, submission: ListedSubmission) -> BlobSource:
@@ -234,6 +275,8 @@ def store_submission(
     submission: ListedSubmission,
     source: BlobSource,
     limits: IngestLimits | None = None,
+    *,
+    origin: Source = "sync",
 ) -> SyncEvent:
     """Store one listed submission: every blob durably, then its row. Commits.
 
@@ -245,7 +288,8 @@ def store_submission(
 
     With ``limits``, a submission over them is refused (a ``failed`` event carrying the
     typed error, nothing stored) and :class:`NotEnoughDiskSpace` is raised rather than a
-    blob started that would leave the disk nearly full.
+    blob started that would leave the disk nearly full. Every refusal is recorded, with
+    ``origin`` (online sync or air-gap batch), for an admin to see (sync/refusals.py).
     """
     # What a run killed while writing this submission left (it was never acknowledged,
     # so it is listed again): its temporary files go; its finished blobs are rewritten.
@@ -282,6 +326,7 @@ def store_submission(
         session.add(report)
         # Queued for triage in the same commit: nothing stored can miss the queue.
         register_report(session, report)
+        forget_refusal(session, submission.id)
         session.commit()
     except IntegrityError:
         # Another sync (CLI beside the web app) stored it first, with the same bytes.
@@ -291,6 +336,7 @@ def store_submission(
         session.rollback()
         for relative in written:
             store.delete(relative)
+        record_refusal(session, submission.id, _reason_of(exc), str(exc), origin)
         return SyncEvent("failed", submission.id, str(exc), error=exc)
     except BaseException:
         session.rollback()
@@ -299,6 +345,19 @@ def store_submission(
         raise
     detail = f"{submission.kind}, {len(blobs)} blob{'s' if len(blobs) != 1 else ''}"
     return SyncEvent("stored", submission.id, detail)
+
+
+def _reason_of(error: BlobMismatch | SyncProtocolError) -> str:
+    """The stable code recorded for a refusal."""
+    if isinstance(error, SubmissionRefused):
+        return error.reason
+    if isinstance(error, BlobTooLarge):
+        return "blob_too_large"
+    if isinstance(error, EnvelopeRejected):
+        return "envelope_rejected"
+    if isinstance(error, BlobMismatch):
+        return "blob_mismatch"
+    return "protocol_error"
 
 
 def _check_free_space(path: Path, blob: ListedBlob, min_free_bytes: int) -> None:

@@ -20,6 +20,7 @@ from journalist_app.errors import (
     PermissionDenied,
 )
 from journalist_app.roles import Permission, Role
+from journalist_app.sync.refusals import refused_submissions
 from journalist_app.views.access import permission_required
 from journalist_app.views.context import db, state
 from journalist_app.views.forms import ActionForm, NewOfficerForm, RemoveOfficerForm
@@ -37,6 +38,13 @@ def officers() -> str:
         remove_form=RemoveOfficerForm(),
         now=utc_now(),
     )
+
+
+@blueprint.get("/refused-submissions")
+@permission_required(Permission.SETTINGS_MANAGE)
+def refused() -> str:
+    """Submissions the sync skipped past, and why: a refusal must never pass unseen."""
+    return render_template("admin/refused.html", refused=refused_submissions(db()))
 
 
 @blueprint.route("/officers/new", methods=["GET", "POST"])

@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session
 
 from crypto.batch import BatchHeader, BatchWriter
 from crypto.envelope import EnvelopeMetadata, seal_bytes
+from crypto.sync_api import ListedBlob, ListedSubmission, listing_item
 from journalist_app.airgap import inbound
-from journalist_app.airgap.inbound import import_inbound, listing_document
+from journalist_app.airgap.inbound import import_inbound
 from journalist_app.keys.custody import unlock
 from journalist_app.models import OutboxItem, Report, ReportBlob
 from journalist_app.reports.replies import queue_reply
-from journalist_app.sync.client import ListedBlob, ListedSubmission, SyncClient
+from journalist_app.sync.client import SyncClient
 from journalist_app.sync.pull import run_sync
 from tests.support.airgap import OFFICER, AirGap, Host, air_gap
 
@@ -92,7 +93,7 @@ def crafted_batch(
                 received_hour=datetime(2026, 11, 28, 18),
                 blobs=(ListedBlob("body", len(blob), hashlib.sha256(blob).hexdigest()),),
             )
-            writer.add("submission", {"submission": listing_document(listed)})
+            writer.add("submission", {"submission": listing_item(listed)})
             writer.add(
                 "blob",
                 {"submission_id": listed.id, "name": "body", "size": len(blob)}
@@ -113,17 +114,17 @@ def test_an_import_stopped_in_the_middle_of_a_blob_resumes_without_loss_or_dupli
     calls = []
 
     def dying_store(
-        session: Session, store: Any, submission: Any, source: Any, limits: Any = None
+        session: Session, store: Any, submission: Any, source: Any, limits: Any = None, **kw: Any
     ) -> Any:
         calls.append(submission.id)
         if len(calls) < 2:
-            return real_store(session, store, submission, source, limits)
+            return real_store(session, store, submission, source, limits, **kw)
 
         def half_then_die(blob: ListedBlob, dst: BinaryIO) -> None:
             dst.write(b"\0" * (blob.size // 2))
             raise Killed
 
-        return real_store(session, store, submission, half_then_die, limits)
+        return real_store(session, store, submission, half_then_die, limits, **kw)
 
     monkeypatch.setattr(inbound, "store_submission", dying_store)
     with gap.offline.session() as session:

@@ -6,9 +6,7 @@ canonical form, and the officer's parser must accept the whole answer.
 """
 
 import base64
-import hashlib
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +23,8 @@ from crypto.sync_api import (
 )
 from source_app import create_sync_app
 from source_app.config import SourceConfig
-from source_app.host import EXTENSION_KEY, PublicHost
-from source_app.models import Reporter, Submission, SubmissionBlob
 from tests.conftest import UnitKeys, source_environ
-from tests.support.sync import SignedSyncClient
+from tests.support.sync import SignedSyncClient, hold_submission
 
 VECTORS_FILE = Path(__file__).parents[1] / "vectors" / "sync_listing_v1.json"
 ACCEPTED: list[dict[str, Any]] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))["accepted"]
@@ -42,41 +38,6 @@ def sync_app(source_data_dir: Path) -> Flask:
 @pytest.fixture
 def officer(sync_app: Flask, unit_keys: UnitKeys) -> SignedSyncClient:
     return SignedSyncClient(sync_app.test_client(), unit_keys.sync)
-
-
-def hold(app: Flask, item: dict[str, Any], contents: dict[str, bytes]) -> None:
-    """Store a submission as the public host's own code leaves it: rows and ciphertext."""
-    host: PublicHost = app.extensions[EXTENSION_KEY]
-    hour = datetime.strptime(item["received_hour"], "%Y-%m-%dT%H:%M:%SZ")
-    with host.sessions() as session:
-        if session.get(Reporter, item["reporter_id"]) is None:
-            session.add(
-                Reporter(
-                    id=item["reporter_id"],
-                    lookup_hash=hashlib.sha256(item["reporter_id"].encode()).digest(),
-                    public_key=base64.b64decode(item["reporter_public_key"]),
-                    created_hour=hour,
-                )
-            )
-        blobs = [
-            SubmissionBlob(
-                name=name,
-                blob_key=host.store.put(data).key,
-                size=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
-            )
-            for name, data in contents.items()
-        ]
-        session.add(
-            Submission(
-                id=item["id"],
-                reporter_id=item["reporter_id"],
-                kind=item["kind"],
-                received_hour=hour,
-                blobs=blobs,
-            )
-        )
-        session.commit()
 
 
 def contents_of(vector: dict[str, Any]) -> dict[str, bytes]:
@@ -94,7 +55,7 @@ def test_the_public_host_lists_every_accepted_vector_in_its_canonical_form(
     sync_app: Flask, officer: SignedSyncClient
 ) -> None:
     for vector in ACCEPTED:
-        hold(sync_app, vector["item"], contents_of(vector))
+        hold_submission(sync_app, vector["item"], contents_of(vector))
     document = listing(officer, submissions_path(MAX_LIST))
     items = document["submissions"]
     assert [item["id"] for item in items] == [vector["item"]["id"] for vector in ACCEPTED]
@@ -110,7 +71,7 @@ def test_the_public_host_lists_every_accepted_vector_in_its_canonical_form(
 
 def test_after_lists_only_what_arrived_later(sync_app: Flask, officer: SignedSyncClient) -> None:
     for vector in ACCEPTED[:4]:
-        hold(sync_app, vector["item"], contents_of(vector))
+        hold_submission(sync_app, vector["item"], contents_of(vector))
     ids = [vector["item"]["id"] for vector in ACCEPTED[:4]]
 
     def listed(path: str) -> list[str]:
@@ -129,9 +90,9 @@ def test_a_submission_over_the_ceiling_is_still_listed_so_the_officer_can_skip_i
     """The builder writes what the host holds: hiding it would hide nothing but the cause."""
     crowded = dict(ACCEPTED[0]["item"], id="c" * 32)
     names = ["body", *[f"attachment-{n}" for n in range(1, MAX_ATTACHMENTS + 2)]]
-    hold(sync_app, crowded, {name: b"x" for name in names})
+    hold_submission(sync_app, crowded, {name: b"x" for name in names})
     later = ACCEPTED[1]
-    hold(sync_app, later["item"], contents_of(later))
+    hold_submission(sync_app, later["item"], contents_of(later))
     parsed = parse_listing(listing(officer, submissions_path()))
     [refused] = parsed.refused
     assert refused == RefusedItem("c" * 32, "too_many_attachments", refused.detail)
