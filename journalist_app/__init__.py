@@ -42,6 +42,7 @@ def create_app(config: "OfficerConfig | None" = None) -> Flask:
         reports,
     )
     from journalist_app.views import audit as audit_views
+    from journalist_app.views import search as search_views
     from journalist_app.views import stats as stats_views
     from journalist_app.views.context import EXTENSION, OfficerState
 
@@ -82,5 +83,6 @@ def create_app(config: "OfficerConfig | None" = None) -> Flask:
         app.register_blueprint(blueprint)
     for blueprint in (cases.blueprint, case_reporter.blueprint, case_files.blueprint):
         app.register_blueprint(blueprint)
+    app.register_blueprint(search_views.blueprint)
     app.register_blueprint(stats_views.blueprint)
     return app

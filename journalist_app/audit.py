@@ -65,6 +65,7 @@ class Action:
     # A picture or video shown sharp (unblurred) on a case page, one item at a time.
     MEDIA_REVEALED = "media.revealed"
     SEARCHED = "search.run"
+    REPORTER_MUTED = "reporter.muted"
     # The key the public host listed for a report is not the one sealed in its body.
     REPORTER_KEY_MISMATCH = "report.reporter_key_mismatch"
     # Moving data

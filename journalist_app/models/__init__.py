@@ -15,7 +15,7 @@ from journalist_app.models.officer import KeyGrant, Officer
 from journalist_app.models.refused import RefusedSubmission
 from journalist_app.models.reply import Reply
 from journalist_app.models.report import Report, ReportBlob
-from journalist_app.models.search import SearchToken
+from journalist_app.models.search import MutedReporter, SearchToken
 from journalist_app.models.thread import CaseNote, ReplyCopy
 from journalist_app.models.triage import ReportAttachment, ReportTriage, ReportUrl
 from journalist_app.models.unit_key import RecipientSetRecord, UnitKey
@@ -34,6 +34,7 @@ __all__ = [
     "HashMatch",
     "IdentityReveal",
     "KeyGrant",
+    "MutedReporter",
     "Officer",
     "OutboxItem",
     "RecipientSetRecord",

@@ -23,6 +23,7 @@ from crypto.contents import FOLLOWUP_CATEGORY
 from journalist_app.models import (
     Case,
     HashMatch,
+    MutedReporter,
     Report,
     ReportAttachment,
     ReportTriage,
@@ -268,6 +269,9 @@ def refresh_case(session: Session, case: Case, now: datetime) -> None:
     case.hash_label = label
     if label is not None:
         priority = 1
+    elif count and _all_muted(session, case.id):
+        # Every report comes from a receipt code an officer muted for flooding.
+        priority = max(priority, 4)
     case.priority = priority
     case.report_count = count
     case.unread_count = int(unread)
@@ -275,6 +279,26 @@ def refresh_case(session: Session, case: Case, now: datetime) -> None:
         case.received = received
     case.sla_due_at = case.received + sla_for(case.priority)
     case.updated_at = now
+
+
+def _all_muted(session: Session, case_id: int) -> bool:
+    reporters = (
+        select(Report.reporter_id)
+        .join(ReportTriage, ReportTriage.report_id == Report.id)
+        .where(ReportTriage.case_id == case_id)
+    )
+    unmuted = session.scalar(
+        select(func.count())
+        .select_from(Report)
+        .join(ReportTriage, ReportTriage.report_id == Report.id)
+        .where(
+            ReportTriage.case_id == case_id,
+            Report.reporter_id.not_in(select(MutedReporter.reporter_id)),
+        )
+    )
+    return (
+        bool(session.scalar(select(func.count()).select_from(reporters.subquery()))) and not unmuted
+    )
 
 
 def _untouched(case: Case) -> bool:

@@ -60,6 +60,7 @@ from journalist_app.triage.grouping import (
 )
 from journalist_app.triage.notify import notify_reporters
 from journalist_app.triage.queue import refresh_planner_statistics
+from journalist_app.triage.search_index import index_body, search_key
 from journalist_app.triage.urls import MAX_INDEXED_URLS, normalise_url, url_hash
 
 _CATEGORY_ID = re.compile(r"[a-z0-9_]{1,32}")
@@ -155,6 +156,7 @@ def index_report(
     triage.language = body.language if _LANGUAGE.fullmatch(body.language) else None
     _check_reporter_key(session, triage, report, body, now)
     _index_urls(session, report.id, body.urls)
+    index_body(session, search_key(session, keyring), report.id, body)
     matches = _index_attachments(session, store, keyring, report)
     triage.state, triage.indexed_at = "indexed", now
     session.flush()

@@ -18,6 +18,7 @@ from journalist_app.reports.replies import unit_recipients
 from journalist_app.roles import Permission, requires
 from journalist_app.triage.errors import InvalidTransition
 from journalist_app.triage.events import TriageAction, record_case_event
+from journalist_app.triage.search_index import index_text
 from journalist_app.triage.workflow import get_case
 
 MAX_NOTE_CHARS = 20_000
@@ -52,6 +53,7 @@ def add_note(
     )
     session.add(note)
     session.flush()
+    index_text(session, keyring, text, source="note", case_id=case_id)
     record_case_event(
         session, case_id, keyring, TriageAction.NOTE_ADDED, {"note": note.id}, now=now
     )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from crypto.contents import CLOSE_REASONS, MAX_REPLY_MESSAGE_CHARS
 from journalist_app.clock import utc_now
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Case, Officer, Reply, ReportTriage
 from journalist_app.reports.replies import queue_reply
 from journalist_app.roles import ROLE_PERMISSIONS, Permission, Principal, requires
@@ -26,6 +27,7 @@ from journalist_app.triage.errors import (
 from journalist_app.triage.events import TriageAction, record_case_event
 from journalist_app.triage.notify import notify_reporters
 from journalist_app.triage.reply_templates import reporter_language, template
+from journalist_app.triage.search_index import index_text
 from journalist_app.triage.territories import territories
 
 
@@ -186,6 +188,8 @@ def send_reply(
         },
         now=now,
     )
+    if isinstance(actor, UnlockedKeyring):
+        index_text(session, actor, message, source="reply", report_id=report_id)
     return queue_reply(
         session, report_id, author=actor.username, message=message, now=now.replace(tzinfo=UTC)
     )

@@ -41,6 +41,7 @@ from journalist_app.triage.notes import add_note
 from journalist_app.triage.queue import Cursor, parse_filters, queue_page, with_counts
 from journalist_app.triage.rendering import clean_text
 from journalist_app.triage.reply_templates import TEMPLATES
+from journalist_app.triage.search import related_cases
 from journalist_app.triage.territories import regions, territories
 from journalist_app.triage.workflow import (
     assign_case,
@@ -75,7 +76,24 @@ def _triage_labels() -> dict[str, object]:
         "file_matches": _file_matches,
         "media_revealed": is_revealed,
         "exposure_today": _exposure_today,
+        "match_reason": _match_reason,
+        "status_choices": statuses.STATUSES,
     }
+
+
+def _match_reason(reason: str) -> str:
+    if reason.startswith("pdq:"):
+        return str(_("similar picture (%(bits)s bits apart)", bits=reason[4:]))
+    labels = {
+        "number": _("case number"),
+        "address": _("same address"),
+        "file": _("same file"),
+        "account": _("same account"),
+        "platform": _("platform"),
+        "words": _("words"),
+        "similar media": _("similar picture"),
+    }
+    return str(labels[reason]) if reason in labels else reason
 
 
 def _file_matches(report_id: str, name: str) -> list[HashMatch]:
@@ -191,6 +209,8 @@ def render_case(view: CaseView, reveal_form: RevealForm | None = None) -> str:
         templates=TEMPLATES,
         regions=regions(),
         show_pictures=not view.pictures_on_request or request.args.get("pictures") == "1",
+        related=related_cases(db(), g.keyring, case.id),
+        officers=assignable_officers(db()),
     )
 
 

@@ -1,0 +1,86 @@
+"""Search, related cases and bulk actions on the cases picked from them."""
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from werkzeug.wrappers import Response
+
+from journalist_app.diagnostics.pdq import DEFAULT_MAX_DISTANCE
+from journalist_app.roles import Permission
+from journalist_app.triage import statuses
+from journalist_app.triage.bulk import ACTIONS, apply_bulk
+from journalist_app.triage.search import search as run_search
+from journalist_app.triage.workflow import assignable_officers
+from journalist_app.views.access import permission_required
+from journalist_app.views.context import db
+from journalist_app.views.forms import ActionForm
+
+blueprint = Blueprint("search", __name__)
+
+
+def _distance(raw: str | None) -> int:
+    try:
+        value = int(raw or DEFAULT_MAX_DISTANCE)
+    except ValueError:
+        return DEFAULT_MAX_DISTANCE
+    return min(max(value, 0), 128)
+
+
+@blueprint.get("/search")
+@permission_required(Permission.REPORTS_READ)
+def search() -> str:
+    query = request.args.get("q", "")[:2048]
+    distance = _distance(request.args.get("distance"))
+    result = run_search(db(), g.keyring, query, max_distance=distance) if query.strip() else None
+    return render_template(
+        "search/results.html",
+        query=query,
+        distance=distance,
+        result=result,
+        officers=assignable_officers(db()),
+        status_choices=statuses.STATUSES,
+        form=ActionForm(),
+    )
+
+
+@blueprint.post("/cases/bulk")
+@permission_required(Permission.CASES_UPDATE)
+def bulk() -> Response:
+    back = request.form.get("back", "")
+    destination = back if back.startswith("/") and not back.startswith("//") else "/search"
+    if not ActionForm().validate_on_submit():
+        flash(_("The form expired or did not come from this site. Please try again."), "error")
+        return redirect(destination)
+    action = request.form.get("action", "")
+    picked = [int(v) for v in request.form.getlist("cases") if v.isdigit()]
+    if action not in ACTIONS or not picked:
+        flash(_("Tick some cases and choose an action."), "error")
+        return redirect(destination)
+    officer = request.form.get("officer", "")
+    target = request.form.get("target", "")
+    result = apply_bulk(
+        db(),
+        g.keyring,
+        action,
+        picked,
+        officer_id=int(officer) if officer.isdigit() else None,
+        status=request.form.get("status", ""),
+        reason=request.form.get("reason") or None,
+        target=int(target) if target.isdigit() else None,
+    )
+    flash(
+        ngettext("%(num)d case done.", "%(num)d cases done.", len(result.done)),
+        "info",
+    )
+    if result.refused:
+        flash(
+            _(
+                "Refused for cases %(numbers)s: not allowed from their status, already "
+                "merged, or closed.",
+                numbers=", ".join(str(n) for n in result.refused),
+            ),
+            "error",
+        )
+    if action == "merge" and target.isdigit():
+        return redirect(url_for("cases.detail", case_id=int(target)))
+    return redirect(destination)
