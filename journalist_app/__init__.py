@@ -43,6 +43,7 @@ def create_app(config: "OfficerConfig | None" = None) -> Flask:
     )
     from journalist_app.views import audit as audit_views
     from journalist_app.views import search as search_views
+    from journalist_app.views import retention as retention_views
     from journalist_app.views import stats as stats_views
     from journalist_app.views.context import EXTENSION, OfficerState
 
@@ -85,4 +86,5 @@ def create_app(config: "OfficerConfig | None" = None) -> Flask:
         app.register_blueprint(blueprint)
     app.register_blueprint(search_views.blueprint)
     app.register_blueprint(stats_views.blueprint)
+    app.register_blueprint(retention_views.blueprint)
     return app

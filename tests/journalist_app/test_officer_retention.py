@@ -289,3 +289,33 @@ def test_the_sqlite_file_is_rewritten_without_free_pages(world, now) -> None:
     compact(world.session)
     assert world.session.execute(text("PRAGMA freelist_count")).scalar() == 0
     assert os.path.getsize(world.config.data_dir / "officer.sqlite3") > 0
+
+
+def test_the_case_page_shows_the_purge_date_and_the_hold_form(tmp_path, now) -> None:
+    import re
+
+    from journalist_app import create_app
+    from tests.support.triage import log_in, make_world
+
+    for world in make_world(tmp_path):
+        case_id, _, _ = _marked_case(world)
+        change_status(world.session, world.supervisor, case_id, "closed", "duplicate")
+        app = create_app(world.config)
+        supervisor = app.test_client()
+        log_in(app, supervisor, world.supervisor)
+
+        page = supervisor.get(f"/cases/{case_id}?lang=en").get_data(as_text=True)
+        assert "Will be purged on December 31, 2026" in page
+        assert "Put on legal hold" in page
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        form = {"csrf_token": token.group(1), "held": "1", "reason": "kept for a prosecutor"}
+        assert supervisor.post(f"/cases/{case_id}/hold", data=form).status_code == 302
+        page = supervisor.get(f"/cases/{case_id}").get_data(as_text=True)
+        assert "On legal hold" in page and "kept for a prosecutor" in page
+
+        analyst = app.test_client()
+        log_in(app, analyst, world.analyst)
+        page = analyst.get(f"/cases/{case_id}?lang=en").get_data(as_text=True)
+        assert "On legal hold" in page and "Lift the legal hold" not in page
+        assert analyst.post(f"/cases/{case_id}/hold", data=form).status_code in (400, 403)
