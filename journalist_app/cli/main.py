@@ -28,6 +28,7 @@ from journalist_app.accounts.totp import Enrolment, next_usable_code, open_secre
 from journalist_app.cli import accounts as cli_accounts
 from journalist_app.cli import airgap as cli_airgap
 from journalist_app.cli import hashlists as cli_hashlists
+from journalist_app.cli import privacy as cli_privacy
 from journalist_app.cli import retention as cli_retention
 from journalist_app.cli.common import (
     NEW_PASSPHRASE_ENV,
@@ -138,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_airgap.register(commands, helpers)
     cli_hashlists.register(commands, helpers)
     cli_retention.register(commands, helpers)
+    cli_privacy.register(commands, helpers)
     cli_accounts.register(commands, keys, officer, helpers)
     return parser
 

@@ -1,0 +1,1 @@
+"""The data-protection file (``iblagh-officer privacy-file``), generated from the models."""
