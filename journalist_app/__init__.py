@@ -42,8 +42,8 @@ def create_app(config: "OfficerConfig | None" = None) -> Flask:
         reports,
     )
     from journalist_app.views import audit as audit_views
-    from journalist_app.views import search as search_views
     from journalist_app.views import retention as retention_views
+    from journalist_app.views import search as search_views
     from journalist_app.views import stats as stats_views
     from journalist_app.views.context import EXTENSION, OfficerState
 

@@ -113,3 +113,25 @@ def test_the_diagnostics_panel_shows_gps_and_device_and_is_logged(app, world) ->
     assert world.session.scalars(
         select(AuditEntry).where(AuditEntry.action == "attachment.diagnosed")
     ).one()
+
+
+def test_the_audit_page_names_events_in_the_officers_language_filters_and_exports(
+    app, world
+) -> None:
+    client, case_id, report, token = _setup(app, world, jpeg(scene(24)))
+    client.post(
+        f"/cases/{case_id}/reports/{report}/files/attachment-1/reveal", data={"csrf_token": token}
+    )
+    supervisor = app.test_client()
+    log_in(app, supervisor, world.keyrings["sara"])
+
+    html = supervisor.get(f"/audit?lang=fr&action=media.revealed&officer=omar&case={case_id}")
+    page = html.get_data(as_text=True)
+    assert "Image affichée nette" in page
+    assert page.count("<tr>") == 2, "the header and the one reveal"
+    exported = supervisor.get("/audit/export.csv?action=media.revealed").get_data(as_text=True)
+    lines = exported.strip().splitlines()
+    assert lines[0].startswith("id,time,actor,action") and len(lines) == 2
+    assert "omar" in lines[1] and "media.revealed" in lines[1]
+    # An analyst sees only their own entries and cannot export.
+    assert client.get("/audit/export.csv").status_code == 403
