@@ -84,6 +84,7 @@ def onion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OnionDeployment]
     officer_env = {
         "IBLAGH_DATA_DIR": str(officer_dir),
         "IBLAGH_KDF": "fast",
+        "IBLAGH_TESTING": "1",
         "IBLAGH_OFFICER_PASSPHRASE": PASSPHRASE,
     }
     network = PrivateTorNetwork(root / "net")
