@@ -23,6 +23,8 @@ from urllib.parse import quote, urlsplit
 import bleach
 from markupsafe import Markup
 
+from journalist_app.triage.urls import refang
+
 # Direction controls: shown, never obeyed.
 BIDI_CONTROLS: dict[str, str] = {
     "\u202a": "LRE",
@@ -126,7 +128,9 @@ def show_address(raw: str) -> ShownAddress:
     copy_text = _URL_HIDDEN.sub(lambda m: _percent(m.group(0)), raw.strip())
     marked = _render(raw, _URL_HIDDEN)
     try:
-        parts = urlsplit(copy_text)
+        # A defanged address (hxxps://x[.]com) is a web address written safely: judge it
+        # refanged, and keep the defanged text in the field to copy.
+        parts = urlsplit(refang(copy_text))
         scheme, host = parts.scheme.lower(), parts.hostname or ""
     except ValueError:
         scheme, host = "", ""
