@@ -6,18 +6,33 @@ nothing here opens an envelope, and the page lists the fields behind each figure
 
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import force_locale
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from journalist_app.clock import utc_now
-from journalist_app.i18n import RIGHT_TO_LEFT, current_language
+from journalist_app.i18n import LANGUAGES, RIGHT_TO_LEFT, current_language
 from journalist_app.roles import Permission
 from journalist_app.stats.charts import MET_COLOUR, MISSED_COLOUR, RUNNING_COLOUR, bar_chart
 from journalist_app.stats.figures import CHANNEL_KNOWN, StatsFilter, compute
 from journalist_app.stats.tables import Table, tables, to_csv
+from journalist_app.transparency.page import render_report
+from journalist_app.transparency.publish import publish_quarter
+from journalist_app.transparency.release import Quarter, QuarterError, stored_release
 from journalist_app.triage.categories import active_categories
 from journalist_app.triage.territories import regions
 from journalist_app.views.access import permission_required
-from journalist_app.views.context import db
+from journalist_app.views.context import db, state
 
 blueprint = Blueprint("stats", __name__)
 DEFAULT_DAYS = 30
@@ -59,6 +74,7 @@ def dashboard() -> str:
         categories=active_categories(),
         regions=regions(),
         channel_known=CHANNEL_KNOWN,
+        quarters=recent_quarters(),
     )
 
 
@@ -98,3 +114,45 @@ def _colours(table: Table) -> list[str] | None:
     if table.name != "deadlines":
         return None
     return [MET_COLOUR, MISSED_COLOUR, RUNNING_COLOUR]
+
+
+@blueprint.post("/stats/transparency")
+@permission_required(Permission.STATS_READ)
+def release_transparency() -> WerkzeugResponse:
+    """Release (once) the chosen quarter's public report, then show it."""
+    try:
+        quarter = Quarter.parse(request.form.get("quarter", ""))
+    except QuarterError:
+        abort(400)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    publish_quarter(db(), g.keyring, app, state().config.data_dir, quarter)
+    return redirect(
+        url_for("stats.transparency_page", quarter=str(quarter), language=current_language())
+    )
+
+
+@blueprint.get("/stats/transparency/<quarter>.<language>.html")
+@permission_required(Permission.STATS_READ)
+def transparency_page(quarter: str, language: str) -> Response:
+    """A released quarter's page in one language, as a file to publish."""
+    try:
+        chosen = Quarter.parse(quarter)
+    except QuarterError:
+        abort(404)
+    released = stored_release(state().config.data_dir, chosen)
+    if released is None or language not in LANGUAGES:
+        abort(404)
+    with force_locale(language):
+        html = render_report(released, language)
+    return Response(html, mimetype="text/html")
+
+
+def recent_quarters(today: date | None = None, count: int = 4) -> list[str]:
+    """The last ``count`` finished quarters, newest first."""
+    today = today or utc_now().date()
+    year, number = today.year, (today.month - 1) // 3 + 1
+    quarters = []
+    for _ in range(count):
+        year, number = (year - 1, 4) if number == 1 else (year, number - 1)
+        quarters.append(f"{year}-Q{number}")
+    return quarters

@@ -1,0 +1,62 @@
+"""Release a quarter and write its pages: what the CLI and the dashboard both call."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from journalist_app import audit
+from journalist_app.roles import Permission, Principal, requires
+from journalist_app.transparency.page import render_all
+from journalist_app.transparency.release import (
+    DEFAULT_EPSILON,
+    DEFAULT_THRESHOLD,
+    Quarter,
+    Release,
+    release,
+)
+
+RELEASED = "transparency.released"
+
+
+@dataclass(frozen=True)
+class Published:
+    release: Release
+    pages: dict[str, str]
+    made_now: bool
+
+
+@requires(Permission.STATS_READ)
+def publish_quarter(
+    session: Session,
+    actor: Principal,
+    app: Flask,
+    data_dir: Path,
+    quarter: Quarter,
+    *,
+    epsilon: float = DEFAULT_EPSILON,
+    threshold: int = DEFAULT_THRESHOLD,
+) -> Published:
+    """The quarter's release (drawn once, audited when drawn) and its page in every language."""
+    made, made_now = release(session, data_dir, quarter, epsilon=epsilon, threshold=threshold)
+    if made_now:
+        audit.record(
+            session,
+            actor,
+            RELEASED,
+            f"quarter:{quarter}",
+            {"epsilon": made.epsilon, "threshold": made.threshold},
+        )
+        session.commit()
+    return Published(made, render_all(app, made), made_now)
+
+
+def write_pages(published: Published, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for language, html in published.pages.items():
+        path = out / f"{published.release.quarter}.{language}.html"
+        path.write_text(html, encoding="utf-8")
+        written.append(path)
+    return written
