@@ -6,7 +6,7 @@ import sys
 from source_app.config import ConfigError, SourceConfig
 from source_app.db import make_engine, make_session_factory
 from source_app.recipients import load_recipient_set
-from source_app.services.maintenance import sweep_orphans
+from source_app.services.maintenance import expire_leftovers, sweep_orphans
 from source_app.storage import LocalBlobStore
 
 
@@ -14,9 +14,16 @@ def _recover(config: SourceConfig, grace: float) -> int:
     sessions = make_session_factory(make_engine(config.database_url))
     with sessions() as session:
         result = sweep_orphans(session, LocalBlobStore(config.blob_dir), grace_seconds=grace)
+        expired = expire_leftovers(
+            session,
+            LocalBlobStore(config.blob_dir),
+            reply_days=config.reply_retention_days,
+            reporter_days=config.reporter_retention_days,
+        )
     print(
         f"recover: removed {result.orphans_removed} unreferenced blob(s) and "
-        f"{result.unfinished_removed} unfinished write(s)"
+        f"{result.unfinished_removed} unfinished write(s); expired "
+        f"{expired.replies_removed} reply(ies) and {expired.reporters_removed} reporter record(s)"
     )
     return 0
 

@@ -53,6 +53,9 @@ class SourceConfig:
     code_attempts_per_minute: int = 120
     code_attempts_per_session: int = 10
     orphan_grace_seconds: int = 3600
+    # The host's own expiry of what the unit no longer needs here (docs/retention.md).
+    reply_retention_days: int = 180
+    reporter_retention_days: int = 365
     https: bool = False
     onion_address: str = ""
     testing: bool = False
@@ -94,6 +97,8 @@ class SourceConfig:
             code_attempts_per_minute=settings.code_attempts_per_minute,
             code_attempts_per_session=settings.code_attempts_per_session,
             orphan_grace_seconds=settings.orphan_grace_seconds,
+            reply_retention_days=settings.reply_retention_days,
+            reporter_retention_days=settings.reporter_retention_days,
             https=settings.https,
             onion_address=settings.onion_address,
             categories=_categories(settings.categories_file),
@@ -176,6 +181,19 @@ class SourceSettings(BaseSettings):
         SourceConfig.orphan_grace_seconds,
         ge=0,
         description="Age after which a blob no committed report names is deleted (seconds).",
+    )
+    reply_retention_days: int = Field(
+        SourceConfig.reply_retention_days,
+        ge=0,
+        description="Days a reply waits for its reporter before this host deletes it; 0: forever.",
+    )
+    reporter_retention_days: int = Field(
+        SourceConfig.reporter_retention_days,
+        ge=0,
+        description=(
+            "Days after which a receipt code's lookup hash and public key are deleted, once "
+            "no report of it waits and no reply is left; 0: forever."
+        ),
     )
     https: bool = Field(
         SourceConfig.https,

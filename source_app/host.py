@@ -13,7 +13,7 @@ from source_app.db import make_engine, make_session_factory
 from source_app.limits import Limits
 from source_app.models import RecipientSetSerial
 from source_app.recipients import load_recipient_set
-from source_app.services.maintenance import sweep_orphans
+from source_app.services.maintenance import expire_leftovers, sweep_orphans
 from source_app.storage import BlobStore, LocalBlobStore
 
 EXTENSION_KEY = "iblagh_host"
@@ -39,6 +39,12 @@ def build_host(config: SourceConfig) -> PublicHost:
     with sessions() as session:
         refuse_rollback(session, recipient_set.serial)
         sweep_orphans(session, store, grace_seconds=config.orphan_grace_seconds)
+        expire_leftovers(
+            session,
+            store,
+            reply_days=config.reply_retention_days,
+            reporter_days=config.reporter_retention_days,
+        )
     return PublicHost(config, sessions, store, recipient_set, signed, Limits.from_config(config))
 
 

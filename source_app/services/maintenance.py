@@ -1,12 +1,15 @@
-"""Housekeeping: remove ciphertext that no row references (a crash's leftovers)."""
+"""Housekeeping: remove ciphertext that no row references (a crash's leftovers), and
+expire the reporter records and replies the officer side no longer needs here."""
 
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from source_app.models import Reply, SubmissionBlob
+from source_app.models import Reply, Reporter, Submission, SubmissionBlob
+from source_app.services.clock import current_hour
 from source_app.storage import BlobStore
 
 
@@ -33,3 +36,60 @@ def sweep_orphans(session: Session, store: BlobStore, grace_seconds: float) -> S
             orphans += 1
     unfinished = store.sweep_incoming(older_than=grace_seconds)
     return SweepResult(orphans_removed=orphans, unfinished_removed=unfinished)
+
+
+@dataclass(frozen=True)
+class ExpiryResult:
+    replies_removed: int
+    reporters_removed: int
+
+
+def expire_leftovers(
+    session: Session,
+    store: BlobStore,
+    *,
+    reply_days: int,
+    reporter_days: int,
+    now: datetime | None = None,
+) -> ExpiryResult:
+    """Forget what the officer side no longer needs here, on this host's own rule.
+
+    A reply waiting longer than ``reply_days`` is deleted (row, then ciphertext); a
+    reporter (lookup hash and public key) created more than ``reporter_days`` ago with no
+    submission waiting and no reply left is deleted, so their code then finds nothing.
+    A report not yet collected by the unit never expires. 0 days: keep forever.
+    """
+    now = now or current_hour()
+    blob_keys: list[str] = []
+    replies = reporters = 0
+    if reply_days > 0:
+        old = list(
+            session.scalars(
+                select(Reply).where(Reply.received_hour < now - timedelta(days=reply_days))
+            )
+        )
+        blob_keys = [reply.blob_key for reply in old]
+        for reply in old:
+            session.delete(reply)
+        replies = len(old)
+        session.flush()
+    if reporter_days > 0:
+        waiting = select(Submission.reporter_id).where(Submission.reporter_id == Reporter.id)
+        answered = select(Reply.reporter_id).where(Reply.reporter_id == Reporter.id)
+        expired = list(
+            session.scalars(
+                select(Reporter.id).where(
+                    Reporter.created_hour < now - timedelta(days=reporter_days),
+                    ~waiting.exists(),
+                    ~answered.exists(),
+                )
+            )
+        )
+        if expired:
+            session.execute(delete(Reporter).where(Reporter.id.in_(expired)))
+        reporters = len(expired)
+    session.commit()
+    # After the commit: a crash in between leaves orphans, which sweep_orphans removes.
+    for key in blob_keys:
+        store.delete(key)
+    return ExpiryResult(replies_removed=replies, reporters_removed=reporters)
