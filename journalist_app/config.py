@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from gunicorn.errors import AppImportError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
@@ -45,8 +46,12 @@ _KDF_CHOICES = {"default": WRAP_PARAMS_DEFAULT, "fast": WRAP_PARAMS_FAST}
 _SOCKS = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}")
 
 
-class ConfigError(ValueError):
-    """An ``IBLAGH_*`` variable has a value the officer host cannot use."""
+class ConfigError(ValueError, AppImportError):  # type: ignore[misc]  # gunicorn is untyped
+    """An ``IBLAGH_*`` variable has a value the officer host cannot use.
+
+    An ``AppImportError`` because gunicorn builds the app in its worker: for this one
+    class it prints the message alone and stops, instead of a traceback and a respawn.
+    """
 
 
 @dataclass(frozen=True)

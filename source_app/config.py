@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gunicorn.errors import AppImportError
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
@@ -27,8 +28,12 @@ from source_app.categories import (
 DEFAULT_DATA_DIR = "var/source"
 
 
-class ConfigError(Exception):
-    """The public host cannot start as configured; the message says what to fix."""
+class ConfigError(AppImportError):  # type: ignore[misc]  # gunicorn is untyped
+    """The public host cannot start as configured; the message says what to fix.
+
+    An ``AppImportError`` because gunicorn builds the app in each worker: for this one
+    class it prints the message alone and stops, instead of a traceback and a respawn.
+    """
 
 
 @dataclass(frozen=True)

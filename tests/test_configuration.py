@@ -5,6 +5,9 @@ naming the variable, in the program's own ``ConfigError``: never a traceback, ne
 silent default.
 """
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,3 +270,26 @@ def test_a_passphrase_variable_is_read_as_typed_and_blank_means_ask(
     environ = {} if value is None else {"IBLAGH_OFFICER_PASSPHRASE": value}
     assert passphrase_from_env("IBLAGH_OFFICER_PASSPHRASE", environ) == read
     assert passphrase_from_env("IBLAGH_NEW_OFFICER_PASSPHRASE", environ) == ""
+
+
+@pytest.mark.parametrize(
+    ("app", "variable"),
+    [("source_app:create_app()", "IBLAGH_HTTPS"), ("journalist_app.wsgi:app", "IBLAGH_KDF")],
+)
+def test_under_gunicorn_a_bad_value_is_one_line_and_the_server_stops(
+    tmp_path: Path, app: str, variable: str
+) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IBLAGH_")}
+    environ |= {"IBLAGH_DATA_DIR": str(tmp_path), variable: "maybe"}
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    result = subprocess.run(
+        [str(gunicorn), "--bind", "127.0.0.1:0", "--no-control-socket", app],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith(variable)]
+    assert "'maybe'" in line
