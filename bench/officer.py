@@ -41,7 +41,7 @@ from journalist_app.config import OfficerConfig
 from journalist_app.database import create_schema, make_engine, make_session_factory
 from journalist_app.errors import BlobMismatch
 from journalist_app.keys.keyring import UnlockedKeyring
-from journalist_app.models import Case, Officer
+from journalist_app.models import Case, Officer, UnitKey
 from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.sync.pull import store_submission
 from journalist_app.triage import statuses
@@ -195,6 +195,15 @@ def bench_ingest(count: int, rng: random.Random) -> dict[str, Any]:
             intake_keys={key_id_hex(bytes(intake.public_key)): intake},
             role="supervisor",
         )
+        # The unit's intake key on record: ingest writes the blind search tokens with it.
+        session.add(
+            UnitKey(
+                key_id=key_id_hex(bytes(intake.public_key)),
+                role="intake",
+                public_key=bytes(intake.public_key),
+            )
+        )
+        session.commit()
         print(f"  sealing {count} reports ...", file=sys.stderr, flush=True)
         sealed = _seal_reports(count, intake, rng)
         store = LocalBlobStore(config.data_dir)
@@ -402,9 +411,41 @@ def run(reports: int, cases: int, repeat: int, json_path: Path | None) -> int:
         ("max ms", "{:.1f}"), ("cpu p95 ms", "{:.1f}"),
     ]  # fmt: skip
     print(_table([*rows, overall], columns))
+    from bench.officer_search import bench_pdq_rate, bench_pdq_recall, bench_search
+
+    print(f"search: {cases} cases ...", file=sys.stderr, flush=True)
+    searches = [timing.row() for timing in bench_search(cases, repeat, rng)]
+    print()
+    print(f"search with {cases} cases (Flask test client, {repeat} requests each):")
+    print(_table(searches, columns))
+    print("PDQ ...", file=sys.stderr, flush=True)
+    rate = bench_pdq_rate(100)
+    recall = bench_pdq_recall(200, 200)
+    print()
+    print("PDQ (640×480 JPEG, decode included):")
+    for label, value in rate.items():
+        print(f"  {label:40s} {value:>7.1f}")
+    print(
+        f"PDQ recall on {recall['originals']} generated pictures x {len(recall['per transform'])}"
+        f" transforms, distance <= 31: recall {recall['recall']:.3f}, false matches"
+        f" {recall['false matches (copies)']:.3f} (copies),"
+        f" {recall['false matches (unrelated)']:.3f} (unrelated pictures)"
+    )
+    for name, value in recall["per transform"].items():
+        print(f"  {name:40s} {value:.3f}")
     if json_path:
         json_path.write_text(
-            json.dumps({"ingest": ingest, "queue": [*rows, overall], "cases": cases}, indent=2)
+            json.dumps(
+                {
+                    "ingest": ingest,
+                    "queue": [*rows, overall],
+                    "cases": cases,
+                    "search": searches,
+                    "pdq": rate,
+                    "pdq recall": recall,
+                },
+                indent=2,
+            )
             + "\n"
         )
     return 0

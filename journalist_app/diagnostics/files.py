@@ -118,7 +118,7 @@ def _picture(data: bytes, diagnosis: FileDiagnosis) -> None:
                 diagnosis.notes.append("too_large_to_decode")
                 return
             _exif(picture, diagnosis)
-            picture.draft("RGB", (512, 512))
+            picture.draft("RGB", (256, 256))
             diagnosis.pdq_variants = pdq_variants(picture)
             diagnosis.pdq = diagnosis.pdq_variants["full"]
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):

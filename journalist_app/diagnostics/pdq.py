@@ -15,7 +15,7 @@ from PIL import Image
 
 DEFAULT_MAX_DISTANCE = 31
 # PDQ works on a 64×64 luminance grid after its own filtering: larger inputs only cost time.
-_WORK_EDGE = 512
+_WORK_EDGE = 256
 MAX_IMAGE_PIXELS = 40_000_000
 MAX_IMAGE_EDGE = 20_000
 

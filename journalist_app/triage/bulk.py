@@ -95,6 +95,7 @@ def mute_reporters(session: Session, keyring: UnlockedKeyring, case_id: int, now
         .where(ReportTriage.case_id == case.id)
         .distinct()
     ).all()
+    session.info["muted_reporters"] = True
     for reporter_id in reporters:
         if session.get(MutedReporter, reporter_id) is None:
             session.add(

@@ -123,6 +123,7 @@ def index_report(
     now: datetime | None = None,
     *,
     commit: bool = True,
+    index_key: bytes | None = None,
 ) -> str:
     """Read a report's triage fields and group it. Commits, unless ``commit`` is False.
 
@@ -156,7 +157,7 @@ def index_report(
     triage.language = body.language if _LANGUAGE.fullmatch(body.language) else None
     _check_reporter_key(session, triage, report, body, now)
     _index_urls(session, report.id, body.urls)
-    index_body(session, search_key(session, keyring), report.id, body)
+    index_body(session, index_key or search_key(session, keyring), report.id, body)
     matches = _index_attachments(session, store, keyring, report)
     triage.state, triage.indexed_at = "indexed", now
     session.flush()
@@ -219,8 +220,9 @@ def index_pending(
         .order_by(ReportTriage.registered_at, ReportTriage.report_id)
         .limit(limit)
     ).all()
+    key = search_key(session, keyring)
     for done, report_id in enumerate(pending, start=1):
-        outcome = index_report(session, store, keyring, report_id, commit=False)
+        outcome = index_report(session, store, keyring, report_id, commit=False, index_key=key)
         if done % COMMIT_EVERY == 0:
             session.commit()
         if outcome == "indexed":

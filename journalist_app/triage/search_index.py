@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from crypto.blind_index import blind_token, derive_search_key
@@ -101,12 +101,18 @@ def add_tokens(
     report_id: str | None = None,
     case_id: int | None = None,
 ) -> None:
-    session.add_all(
-        SearchToken(
-            token=blind_token(key, term), report_id=report_id, case_id=case_id, source=source
-        )
+    rows = [
+        {
+            "token": blind_token(key, term),
+            "report_id": report_id,
+            "case_id": case_id,
+            "source": source,
+        }
         for term in set(terms)
-    )
+    ]
+    if rows:
+        # One multi-row INSERT: ingest writes a few dozen tokens per report.
+        session.execute(insert(SearchToken), rows)
 
 
 def index_body(session: Session, key: bytes | None, report_id: str, body: ReportBody) -> None:
