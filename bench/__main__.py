@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import officer, upload
+from bench import officer, officer_retention, upload
 from bench.harness import RssSampler, Server, make_data_dir
 from bench.submissions import run_level
 
@@ -83,6 +83,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cases", type=int, default=100_000, help="--officer: cases queued")
     parser.add_argument("--pages", type=int, default=40, help="--officer: requests per scenario")
     parser.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="benchmark the dashboard and the retention purge (bench/officer_retention.py)",
+    )
+    parser.add_argument(
+        "--purge-cases", type=int, default=100_000, help="--dashboard: expired cases purged"
+    )
+    parser.add_argument("--database-url", help="--dashboard: another database (PostgreSQL)")
+    parser.add_argument(
         "--upload-mb",
         type=int,
         default=0,
@@ -103,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.officer:
         return officer.run(args.reports, args.cases, args.pages, args.json)
+    if args.dashboard:
+        return officer_retention.run(args.cases, args.purge_cases, args.pages, args.database_url)
     if args.upload_mb:
         return upload.run(args.upload_mb, args.json)
     signal.signal(signal.SIGTERM, _terminate)

@@ -68,15 +68,19 @@ def purge_due(
     progress: Callable[[CaseRetention], None] | None = None,
     batch: int = 200,
 ) -> PurgeResult:
-    """Purge every case whose date has come; one transaction per case. Returns the counts."""
+    """Purge every case whose date has come. Returns the counts.
+
+    Cases go by batches of ``batch``, one transaction each (a tombstone per case in it):
+    a failure leaves the batch whole, and memory does not grow with the number of cases.
+    """
     now = now or utc_now()
     recover_interrupted(session, data_dir)
     result = PurgeResult()
     _secure_delete(session)
     for due in due_cases(session, rules, now, batch=batch):
-        for retention in due:
-            _purge_one(session, actor, data_dir, retention, now, result)
-            if progress is not None:
+        _purge_batch(session, actor, data_dir, due, now, result)
+        if progress is not None:
+            for retention in due:
                 progress(retention)
         session.expunge_all()
     return result
@@ -103,100 +107,141 @@ def purge_case(
     recover_interrupted(session, data_dir)
     _secure_delete(session)
     result = PurgeResult()
-    _purge_one(session, actor, data_dir, retention, now, result)
+    _purge_batch(session, actor, data_dir, [retention], now, result)
     return result
 
 
-def _purge_one(
+def _purge_batch(
     session: Session,
     actor: Principal,
     data_dir: Path,
-    retention: CaseRetention,
+    due: list[CaseRetention],
     now: datetime,
     result: PurgeResult,
 ) -> None:
-    case_ids = _case_family(session, retention.case_id)
-    report_ids = set(
-        session.scalars(select(ReportTriage.report_id).where(ReportTriage.case_id.in_(case_ids)))
-    )
-    blobs = list(
-        session.execute(
-            select(ReportBlob.report_id, ReportBlob.name, ReportBlob.path, ReportBlob.sha256)
-            .where(ReportBlob.report_id.in_(report_ids))
-            .order_by(ReportBlob.report_id, ReportBlob.name)
+    """Destroy ``due`` cases in one transaction, each with its own tombstone."""
+    case_root = _case_families(session, [r.case_id for r in due])
+    report_root: dict[Any, int] = {
+        report_id: case_root[case_id]
+        for report_id, case_id in session.execute(
+            select(ReportTriage.report_id, ReportTriage.case_id).where(
+                ReportTriage.case_id.in_(list(case_root))
+            )
         )
+    }
+    destroyed: dict[int, list[str]] = {r.case_id: [] for r in due}
+    plan = _deletion_plan(
+        session, {("cases", "id"): dict(case_root), ("reports", "id"): report_root}, destroyed
     )
-    plan = _deletion_plan(session, {"cases": set(case_ids), "reports": report_ids})
-    manifest = hashlib.sha256(b"iblagh-purge/1\n")
-    rows = 0
-    for table, where in plan:
-        pk = list(table.primary_key.columns)
-        for row in session.execute(select(*pk).where(where).order_by(*pk)):
-            manifest.update(f"{table.name}:{'/'.join(map(str, row))}\n".encode())
-            rows += 1
-    for report_id, name, _path, sha256 in blobs:
-        manifest.update(f"blob:{report_id}/{name}:{sha256}\n".encode())
-    aside = _move_aside(data_dir, report_ids)
+    blobs: dict[int, int] = dict.fromkeys(destroyed, 0)
+    for report_id, name, sha256 in session.execute(
+        select(ReportBlob.report_id, ReportBlob.name, ReportBlob.sha256)
+        .where(ReportBlob.report_id.in_(list(report_root)))
+        .order_by(ReportBlob.report_id, ReportBlob.name)
+    ):
+        root = report_root[report_id]
+        destroyed[root].append(f"blob:{report_id}/{name}:{sha256}")
+        blobs[root] += 1
+    reports: dict[int, int] = dict.fromkeys(destroyed, 0)
+    for report_id, root in report_root.items():
+        destroyed[root].append(f"reports:{report_id}")
+        reports[root] += 1
+    for case_id, root in case_root.items():
+        destroyed[root].append(f"cases:{case_id}")
+    aside = _move_aside(data_dir, report_root)
     try:
-        session.execute(update(Case).where(Case.id.in_(case_ids)).values(merged_into_id=None))
+        session.execute(
+            update(Case).where(Case.id.in_(list(case_root))).values(merged_into_id=None)
+        )
         for table, where in reversed(plan):
             session.execute(delete(table).where(where))
-        session.execute(delete(Report).where(Report.id.in_(report_ids)))
-        session.execute(delete(Case).where(Case.id.in_(case_ids)))
-        entry = audit.record(
-            session,
-            actor,
-            PURGED,
-            case_target(retention.case_id),
-            {
-                "case": retention.case_id,
-                "merged_records": sorted(set(case_ids) - {retention.case_id}),
-                "received": retention.received.date().isoformat(),
-                "clock_start": retention.clock_start.isoformat(timespec="seconds")
-                if retention.clock_start
-                else None,
-                "purged": now.isoformat(timespec="seconds"),
-                "category": retention.category,
-                "status": retention.status,
-                "reason": retention.close_reason,
-                "rule": retention.rule.key,
-                "reports": len(report_ids),
-                "blobs": len(blobs),
-                "rows": rows + len(report_ids) + len(case_ids),
-                "destroyed_sha256": manifest.hexdigest(),
-            },
-            now=now,
-        )
+        session.execute(delete(Report).where(Report.id.in_(list(report_root))))
+        session.execute(delete(Case).where(Case.id.in_(list(case_root))))
+        tombstones = [
+            _tombstone(session, actor, retention, case_root, destroyed, reports, blobs, now)
+            for retention in due
+        ]
         session.commit()
     except BaseException:
         session.rollback()
         _put_back(data_dir, aside)
         raise
     _shred_all(aside)
-    result.cases += 1
-    result.reports += len(report_ids)
-    result.blobs += len(blobs)
-    result.rows += rows + len(report_ids) + len(case_ids)
-    result.tombstones.append(entry.id)
+    result.cases += len(due)
+    result.reports += len(report_root)
+    result.blobs += sum(blobs.values())
+    result.rows += sum(len(lines) for lines in destroyed.values())
+    result.tombstones += tombstones
 
 
-def _case_family(session: Session, case_id: int) -> list[int]:
-    """The case and every merged record that points to it, however deep."""
-    family, frontier = [case_id], [case_id]
+def _tombstone(
+    session: Session,
+    actor: Principal,
+    retention: CaseRetention,
+    case_root: dict[int, int],
+    destroyed: dict[int, list[str]],
+    reports: dict[int, int],
+    blobs: dict[int, int],
+    now: datetime,
+) -> int:
+    root = retention.case_id
+    manifest = hashlib.sha256(b"iblagh-purge/1\n")
+    for line in sorted(destroyed[root]):
+        manifest.update(line.encode() + b"\n")
+    entry = audit.record(
+        session,
+        actor,
+        PURGED,
+        case_target(root),
+        {
+            "case": root,
+            "merged_records": sorted(c for c, r in case_root.items() if r == root and c != root),
+            "received": retention.received.date().isoformat(),
+            "clock_start": retention.clock_start.isoformat(timespec="seconds")
+            if retention.clock_start
+            else None,
+            "purged": now.isoformat(timespec="seconds"),
+            "category": retention.category,
+            "status": retention.status,
+            "reason": retention.close_reason,
+            "rule": retention.rule.key,
+            "reports": reports[root],
+            "blobs": blobs[root],
+            "rows": sum(1 for line in destroyed[root] if not line.startswith("blob:")),
+            "destroyed_sha256": manifest.hexdigest(),
+        },
+        now=now,
+    )
+    return entry.id
+
+
+def _case_families(session: Session, roots: list[int]) -> dict[int, int]:
+    """Each case to purge and every merged record pointing to it, however deep → its root."""
+    family = {case_id: case_id for case_id in roots}
+    frontier = list(roots)
     while frontier:
-        frontier = list(session.scalars(select(Case.id).where(Case.merged_into_id.in_(frontier))))
-        family.extend(frontier)
+        rows = session.execute(
+            select(Case.id, Case.merged_into_id).where(Case.merged_into_id.in_(frontier))
+        ).all()
+        frontier = []
+        for case_id, parent in rows:
+            if case_id not in family and parent is not None:
+                family[case_id] = family[parent]
+                frontier.append(case_id)
     return family
 
 
 def _deletion_plan(
-    session: Session, roots: dict[str, set[Any]]
+    session: Session,
+    owners: dict[tuple[str, str], dict[Any, int]],
+    destroyed: dict[int, list[str]],
 ) -> list[tuple[Table, ColumnElement[bool]]]:
     """Every table holding rows that point (through foreign keys, transitively) at the doomed
-    cases and reports, with the condition that picks those rows; parents before children."""
-    values: dict[tuple[str, str], set[Any]] = {
-        (name, "id"): set(ids) for name, ids in roots.items()
-    }
+    cases and reports, with the condition that picks those rows; parents before children.
+
+    ``owners`` maps (table, column) values to the case each belongs to; each row found is
+    listed under its case in ``destroyed`` (for the tombstone's hash).
+    """
     referenced = {
         (fk.column.table.name, fk.column.name)
         for table in Base.metadata.sorted_tables
@@ -206,19 +251,30 @@ def _deletion_plan(
     for table in Base.metadata.sorted_tables:
         if table.name in _ROOTS or table.name in _NEVER:
             continue
-        conditions = [
-            fk.parent.in_(values[key])
+        links = [
+            (fk.parent, owners[key])
             for fk in table.foreign_keys
-            if (key := (fk.column.table.name, fk.column.name)) in values and values[key]
+            if (key := (fk.column.table.name, fk.column.name)) in owners and owners[key]
         ]
-        if not conditions:
+        if not links:
             continue
-        where = or_(*conditions)
-        for column in table.columns:
-            if (table.name, column.name) in referenced:
-                values[(table.name, column.name)] = set(
-                    session.scalars(select(column).where(where))
-                )
+        where = or_(*(column.in_(list(owned)) for column, owned in links))
+        keys = list(table.primary_key.columns)
+        kept = [c for c in table.columns if (table.name, c.name) in referenced]
+        columns = [*keys, *(column for column, _ in links), *kept]
+        labelled = [column.label(f"c{i}") for i, column in enumerate(columns)]
+        for row in session.execute(select(*labelled).where(where)):
+            values = list(row)
+            pk_values = values[: len(keys)]
+            link_values = values[len(keys) : len(keys) + len(links)]
+            root = next(
+                owned[value]
+                for value, (_, owned) in zip(link_values, links, strict=True)
+                if value in owned
+            )
+            destroyed[root].append(f"{table.name}:{'/'.join(map(str, pk_values))}")
+            for column, value in zip(kept, values[len(keys) + len(links) :], strict=True):
+                owners.setdefault((table.name, column.name), {})[value] = root
         plan.append((table, where))
     return plan
 
@@ -244,30 +300,32 @@ def _put_back(data_dir: Path, moved: Iterable[Path]) -> None:
         os.replace(path, data_dir / "blobs" / path.name)
 
 
-def _shred_all(paths: Iterable[Path]) -> None:
-    for path in paths:
-        _shred_tree(path)
-
-
-def _shred_tree(folder: Path) -> None:
-    """Overwrite each file with zeros, then remove it.
+def _shred_all(folders: list[Path]) -> None:
+    """Overwrite every file with zeros, make that durable (one sync for all), remove them.
 
     On a journaling or copy-on-write file system, or an SSD, old blocks may survive an
     overwrite: full-disk encryption of the officer host is what protects those
     (docs/retention.md). The overwrite removes what a plain file read could find.
     """
-    for path in sorted(folder.rglob("*"), reverse=True):
-        if path.is_file() and not path.is_symlink():
-            size = path.stat().st_size
-            with path.open("r+b") as handle:
-                left = size
-                zeros = bytes(min(_SHRED_CHUNK, max(size, 1)))
-                while left > 0:
-                    handle.write(zeros[: min(left, len(zeros))])
-                    left -= min(left, len(zeros))
-                handle.flush()
-                os.fsync(handle.fileno())
-    shutil.rmtree(folder, ignore_errors=True)
+    if not folders:
+        return
+    for folder in folders:
+        for path in folder.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                _overwrite(path)
+    os.sync()
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _overwrite(path: Path) -> None:
+    left = path.stat().st_size
+    zeros = bytes(min(_SHRED_CHUNK, max(left, 1)))
+    with path.open("r+b") as handle:
+        while left > 0:
+            step = min(left, len(zeros))
+            handle.write(zeros[:step])
+            left -= step
 
 
 def recover_interrupted(session: Session, data_dir: Path) -> int:
@@ -280,7 +338,7 @@ def recover_interrupted(session: Session, data_dir: Path) -> int:
     for folder in sorted(purging.iterdir()):
         found += 1
         if session.get(Report, folder.name) is None:
-            _shred_tree(folder)
+            _shred_all([folder])
         else:
             os.replace(folder, data_dir / "blobs" / folder.name)
     return found

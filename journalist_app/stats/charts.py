@@ -18,6 +18,7 @@ BAR_COLOUR = "#1d4e89"
 MISSED_COLOUR = "#b03a2e"
 MET_COLOUR = "#2e7d32"
 RUNNING_COLOUR = "#8a8a8a"
+MAX_LABELLED_BARS = 40
 _RTL_RANGES = ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF))
 
 
@@ -60,7 +61,8 @@ def bar_chart(
         axes.tick_params(axis="x", labelrotation=45 if len(labels) > 7 else 0)
         if rtl:
             axes.invert_xaxis()
-    if values and max(values) > 0:
+    # Counts on the bars while they stay readable; past that the table below has them.
+    if values and max(values) > 0 and len(values) <= MAX_LABELLED_BARS:
         axes.bar_label(bars, fontsize=8, fontfamily=FONT)
     axes.set_title(shape(title), fontfamily=FONT, fontsize=11)
     for side in ("top", "right") if not rtl else ("top", "left"):
