@@ -85,6 +85,12 @@ def create_app(config: "OfficerConfig | None" = None) -> Flask:
     for blueprint in (cases.blueprint, case_reporter.blueprint, case_files.blueprint):
         app.register_blueprint(blueprint)
     app.register_blueprint(search_views.blueprint)
+    if config.sync_interval_minutes:
+        from journalist_app.autosync import AutoSync
+
+        scheduler = AutoSync(app.extensions[EXTENSION], config.sync_interval_minutes * 60)
+        app.extensions["iblagh_autosync"] = scheduler
+        scheduler.start()
     app.register_blueprint(stats_views.blueprint)
     app.register_blueprint(retention_views.blueprint)
     return app

@@ -76,6 +76,9 @@ class OfficerConfig:
     # Refuse (leave on the public host) a submission whose blobs are not envelopes sealed
     # only to this unit's keys (journalist_app/sync/pull.py).
     sync_check_envelopes: bool = True
+    # Minutes between scheduled syncs while an officer who holds the sync key is logged in;
+    # 0: only the manual Sync button (journalist_app/autosync.py).
+    sync_interval_minutes: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "OfficerConfig":
@@ -109,6 +112,7 @@ class OfficerConfig:
             sync_max_per_run=settings.sync_max_per_run,
             min_free_bytes=settings.min_free_bytes,
             sync_check_envelopes=settings.sync_check_envelopes,
+            sync_interval_minutes=settings.sync_interval_minutes,
         )
 
     @property
@@ -175,6 +179,13 @@ class OfficerSettings(BaseSettings):
         OfficerConfig.sync_check_envelopes,
         description="Refuse, and leave on the public host, a submission whose blobs are not "
         "envelopes sealed only to this unit's keys.",
+    )
+    sync_interval_minutes: int = Field(
+        OfficerConfig.sync_interval_minutes,
+        ge=0,
+        le=24 * 60,
+        description="Minutes between scheduled syncs, run while an officer who holds the "
+        "sync key is logged in (the keys are only in memory then); 0: only the Sync button.",
     )
     session_minutes: int = Field(
         OfficerConfig.session_minutes,

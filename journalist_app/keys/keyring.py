@@ -97,6 +97,14 @@ class KeyringStore:
             entry.last_used = self._clock()
             return entry.keyring
 
+    def most_recent(self, wanted: Callable[[UnlockedKeyring], bool]) -> UnlockedKeyring | None:
+        """The most recently used fresh keyring that ``wanted`` accepts (for the scheduled
+        sync, journalist_app/autosync.py); looking does not keep it fresh."""
+        with self._lock:
+            self._forget_idle()
+            entries = sorted(self._entries.values(), key=lambda e: e.last_used, reverse=True)
+            return next((e.keyring for e in entries if wanted(e.keyring)), None)
+
     def forget(self, session_id: str) -> None:
         with self._lock:
             self._entries.pop(session_id, None)

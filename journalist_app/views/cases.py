@@ -7,13 +7,14 @@ renders or redirects with a translated message. Permissions are checked twice: h
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from journalist_app.clock import utc_now
 from journalist_app.diagnostics.urls import diagnose_url
 from journalist_app.errors import PermissionDenied
 from journalist_app.i18n import current_language
-from journalist_app.models import HashMatch
+from journalist_app.models import Case, HashMatch
 from journalist_app.roles import Permission
 from journalist_app.triage import statuses
 from journalist_app.triage.cases import CaseView, open_case
@@ -77,8 +78,14 @@ def _triage_labels() -> dict[str, object]:
         "media_revealed": is_revealed,
         "exposure_today": _exposure_today,
         "match_reason": _match_reason,
+        "new_case_count": _new_case_count,
         "status_choices": statuses.STATUSES,
     }
+
+
+def _new_case_count() -> int:
+    """Cases nobody has triaged yet, for the header (one index range: ix_cases_status_due)."""
+    return int(db().scalar(select(func.count()).select_from(Case).where(Case.status == "new")) or 0)
 
 
 def _match_reason(reason: str) -> str:
