@@ -1,15 +1,14 @@
 """Charts drawn on the server as SVG by matplotlib (Agg-free SVG backend, DejaVu Sans).
 
 No JavaScript and no network: the page loads each chart as an image from this host.
-Arabic labels are shaped (arabic-reshaper) and put in visual order (python-bidi) before
-matplotlib draws them, since it lays text out left to right glyph by glyph.
+Arabic labels are given as they are: matplotlib 3.11 lays text out with libraqm, which
+joins the letters and orders right-to-left runs itself (shaping them beforehand, with
+arabic-reshaper and python-bidi, would reverse them twice).
 """
 
 import io
 from collections.abc import Sequence
 
-import arabic_reshaper
-from bidi import get_display
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
@@ -19,14 +18,6 @@ MISSED_COLOUR = "#b03a2e"
 MET_COLOUR = "#2e7d32"
 RUNNING_COLOUR = "#8a8a8a"
 MAX_LABELLED_BARS = 40
-_RTL_RANGES = ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF))
-
-
-def shape(text: str) -> str:
-    """``text`` as matplotlib must draw it: Arabic joined and in visual order."""
-    if not any(lo <= ord(ch) <= hi for ch in text for lo, hi in _RTL_RANGES):
-        return text
-    return str(get_display(arabic_reshaper.reshape(text)))
 
 
 def bar_chart(
@@ -43,7 +34,7 @@ def bar_chart(
     figure = Figure(figsize=(8, height), dpi=96)
     FigureCanvasSVG(figure)
     axes = figure.subplots()
-    shown = [shape(label) for label in labels]
+    shown = list(labels)
     positions = list(range(len(labels)))
     colour: Sequence[str] | str = colours or BAR_COLOUR
     if horizontal:
@@ -64,7 +55,7 @@ def bar_chart(
     # Counts on the bars while they stay readable; past that the table below has them.
     if values and max(values) > 0 and len(values) <= MAX_LABELLED_BARS:
         axes.bar_label(bars, fontsize=8, fontfamily=FONT)
-    axes.set_title(shape(title), fontfamily=FONT, fontsize=11)
+    axes.set_title(title, fontfamily=FONT, fontsize=11)
     for side in ("top", "right") if not rtl else ("top", "left"):
         axes.spines[side].set_visible(False)
     figure.tight_layout()

@@ -146,7 +146,7 @@ def test_arabic_labels_are_shaped_in_the_chart(app, world, fixture_cases) -> Non
     html = client.get("/stats?lang=ar&start=2026-12-01&end=2026-12-03").get_data(as_text=True)
     assert 'dir="rtl"' in html
     svg = client.get("/stats/chart/by_category.svg?start=2026-12-01&end=2026-12-03")
-    # Glyphs are drawn as paths: the shaped (presentation-form) letters are what is drawn.
+    # Glyphs are drawn as paths (matplotlib shapes and orders the Arabic itself).
     assert svg.status_code == 200 and b"<path" in svg.get_data()
 
 
