@@ -151,16 +151,80 @@ class Figures:
         return _weeks(self.cases_by_day, self.days())
 
 
-def compute(session: Session, chosen: StatsFilter, now: datetime | None = None) -> Figures:
-    """Every figure of the dashboard for ``chosen``; read-only, no key needed."""
+# The parts of the dashboard, so a chart computes only the figure it draws.
+PARTS = frozenset(
+    {
+        "reports",
+        "cases_by_day",
+        "by_category",
+        "by_territory",
+        "outcomes",
+        "hash_matches",
+        "delays",
+        "deadlines",
+        "open_per_officer",
+    }
+)
+
+
+def compute(
+    session: Session,
+    chosen: StatsFilter,
+    now: datetime | None = None,
+    parts: frozenset[str] = PARTS,
+) -> Figures:
+    """The figures of the dashboard for ``chosen`` (those in ``parts``); read-only, no key."""
     now = now or utc_now()
     conditions = chosen.case_conditions()
     in_period = and_(Case.received >= chosen.since, Case.received < chosen.until, *conditions)
     figures = Figures(filter=chosen)
+    if "reports" in parts:
+        _report_figures(session, chosen, conditions, figures)
+    if "cases_by_day" in parts:
+        case_day = _day(session, Case.received)
+        figures.cases_by_day = {_as_date(d): n for d, n in _grouped(session, case_day, in_period)}
+    if "by_category" in parts:
+        figures.by_category = dict(
+            _sorted(_grouped(session, Case.category, in_period), NO_CATEGORY)
+        )
+    if "by_territory" in parts:
+        figures.by_territory = dict(
+            _sorted(_grouped(session, Case.territory_code, in_period), NO_TERRITORY)
+        )
+    if "outcomes" in parts:
+        figures.outcomes = _outcomes(session, in_period)
+    if "hash_matches" in parts:
+        figures.hash_matches = (
+            session.scalar(select(func.count()).where(in_period, Case.hash_label.is_not(None))) or 0
+        )
+    if "delays" in parts:
+        hours = _hours_between(session, Case.received, Case.triaged_at)
+        triaged = session.scalars(select(hours).where(in_period, Case.triaged_at.is_not(None)))
+        figures.to_triage = Delay.of([max(0.0, float(h)) for h in triaged])
+        figures.to_referral = Delay.of(_first_event_delays(session, in_period, _is_referral()))
+        figures.to_acknowledgement = Delay.of(
+            _first_event_delays(
+                session,
+                in_period,
+                CaseEvent.action.in_((TriageAction.REPLY_QUEUED, TriageAction.REPORTER_NOTIFIED)),
+            )
+        )
+    if "deadlines" in parts:
+        figures.deadlines = _deadlines(session, in_period, now)
+    if "open_per_officer" in parts:
+        figures.open_per_officer = _open_per_officer(session, conditions)
+    return figures
 
+
+def _report_figures(
+    session: Session,
+    chosen: StatsFilter,
+    conditions: list[ColumnElement[bool]],
+    figures: Figures,
+) -> None:
     day = _day(session, Report.received_hour)
     rows = session.execute(
-        select(day, func.count())
+        select(day, Report.kind, func.count())
         .select_from(Report)
         .join(ReportTriage, ReportTriage.report_id == Report.id)
         .join(Case, Case.id == ReportTriage.case_id)
@@ -169,48 +233,22 @@ def compute(session: Session, chosen: StatsFilter, now: datetime | None = None) 
             Report.received_hour < chosen.until,
             *conditions,
         )
-        .group_by(day)
+        .group_by(day, Report.kind)
     )
-    figures.reports_by_day = {_as_date(d): n for d, n in rows}
-    kinds = session.execute(
-        select(Report.kind, func.count())
-        .join(ReportTriage, ReportTriage.report_id == Report.id)
-        .join(Case, Case.id == ReportTriage.case_id)
-        .where(
-            Report.received_hour >= chosen.since,
-            Report.received_hour < chosen.until,
-            *conditions,
-        )
-        .group_by(Report.kind)
-    )
-    figures.by_kind = dict(_sorted(kinds))
+    by_day: Counter[date] = Counter()
+    by_kind: Counter[str] = Counter()
+    for d, kind, count in rows:
+        by_day[_as_date(d)] += count
+        by_kind[kind] += count
+    figures.reports_by_day = dict(by_day)
+    figures.by_kind = dict(_sorted(by_kind.items()))
 
-    case_day = _day(session, Case.received)
-    figures.cases_by_day = {_as_date(d): n for d, n in _grouped(session, case_day, in_period)}
-    figures.by_category = dict(_sorted(_grouped(session, Case.category, in_period), NO_CATEGORY))
-    figures.by_territory = dict(
-        _sorted(_grouped(session, Case.territory_code, in_period), NO_TERRITORY)
-    )
-    figures.outcomes = _outcomes(session, in_period)
-    figures.hash_matches = (
-        session.scalar(select(func.count()).where(in_period, Case.hash_label.is_not(None))) or 0
-    )
 
-    triaged = session.execute(
-        select(Case.received, Case.triaged_at).where(in_period, Case.triaged_at.is_not(None))
-    )
-    figures.to_triage = Delay.of([_hours(r, t) for r, t in triaged if t is not None])
-    figures.to_referral = Delay.of(_first_event_delays(session, in_period, _is_referral()))
-    figures.to_acknowledgement = Delay.of(
-        _first_event_delays(
-            session,
-            in_period,
-            CaseEvent.action.in_((TriageAction.REPLY_QUEUED, TriageAction.REPORTER_NOTIFIED)),
-        )
-    )
-    figures.deadlines = _deadlines(session, in_period, now)
-    figures.open_per_officer = _open_per_officer(session, conditions)
-    return figures
+def _hours_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
+    """``end - start`` in hours, computed by the database (no datetime parsed per row)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start) / 3600.0
+    return (func.julianday(end) - func.julianday(start)) * 24.0
 
 
 def _grouped(session: Session, column: Any, where: ColumnElement[bool]) -> list[tuple[Any, int]]:
@@ -256,10 +294,13 @@ def _first_event_delays(
         .group_by(CaseEvent.case_id)
         .subquery()
     )
-    rows = session.execute(
-        select(Case.received, first.c.first_at).join(first, first.c.case_id == Case.id).where(where)
-    )
-    return [_hours(received, at) for received, at in rows]
+    hours = _hours_between(session, Case.received, first.c.first_at)
+    return [
+        max(0.0, float(h))
+        for h in session.scalars(
+            select(hours).select_from(Case).join(first, first.c.case_id == Case.id).where(where)
+        )
+    ]
 
 
 def _deadlines(session: Session, where: ColumnElement[bool], now: datetime) -> Deadlines:
@@ -309,10 +350,6 @@ def _as_date(value: Any) -> date:
     if isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
-
-
-def _hours(start: datetime, end: datetime) -> float:
-    return max(0.0, (end - start).total_seconds() / 3600)
 
 
 def _weeks(by_day: dict[date, int], days: list[date]) -> dict[str, int]:

@@ -36,6 +36,19 @@ from journalist_app.views.context import db, state
 
 blueprint = Blueprint("stats", __name__)
 DEFAULT_DAYS = 30
+# The part of the figures each chart draws (stats/figures.py PARTS).
+CHART_PARTS = {
+    "reports_by_day": "reports",
+    "reports_by_week": "reports",
+    "by_kind": "reports",
+    "cases_by_day": "cases_by_day",
+    "cases_by_week": "cases_by_day",
+    "by_category": "by_category",
+    "by_territory": "by_territory",
+    "outcomes": "outcomes",
+    "deadlines": "deadlines",
+    "open_per_officer": "open_per_officer",
+}
 MAX_DAYS = 3 * 366
 
 
@@ -83,7 +96,11 @@ def dashboard() -> str:
 def chart(name: str) -> Response:
     chosen = parse_filter()
     language = current_language()
-    table = next((t for t in tables(compute(db(), chosen), language) if t.name == name), None)
+    part = CHART_PARTS.get(name)
+    if part is None:
+        abort(404)
+    figures = compute(db(), chosen, parts=frozenset({part}))
+    table = next((t for t in tables(figures, language) if t.name == name), None)
     if table is None or not table.chart:
         abort(404)
     svg = bar_chart(

@@ -17,23 +17,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from crypto.keys import key_id_hex
 from journalist_app import clock
 from journalist_app.audit import verify_chain
-from journalist_app.config import OfficerConfig
-from journalist_app.database import create_schema, make_engine, make_session_factory
 from journalist_app.errors import PermissionDenied
 from journalist_app.keys.keyring import UnlockedKeyring
-from journalist_app.models import AuditEntry, Base, Case, Report, ReportTriage, UnitKey
+from journalist_app.models import AuditEntry, Base, Case, Report, ReportTriage
 from journalist_app.retention.holds import HoldReasonMissing, set_hold
 from journalist_app.retention.purge import PURGED, PurgeRefused, compact, purge_case, purge_due
 from journalist_app.retention.rules import RetentionRulesError, load_rules, parse_rules
 from journalist_app.retention.schedule import retention_of
-from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.triage.ingest import index_pending
 from journalist_app.triage.notes import add_note
 from journalist_app.triage.workflow import change_status
-from tests.support.triage import ANALYST, EXPERT, SUPERVISOR, TriageWorld
+from tests.support.triage import SUPERVISOR, TriageWorld, make_world
 
 T0 = datetime(2026, 12, 1, 10, 0)
 RULES = load_rules()
@@ -62,29 +58,8 @@ def now(monkeypatch) -> Clock:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def world(request, tmp_path: Path, now: Clock) -> Iterator[TriageWorld]:
-    environ = {
-        "IBLAGH_DATA_DIR": str(tmp_path / "officer"),
-        "IBLAGH_KDF": "fast",
-        "IBLAGH_TESTING": "1",
-    }
-    if request.param == "postgres":
-        environ["IBLAGH_DATABASE_URL"] = request.getfixturevalue("postgres_url")
-    config = OfficerConfig.from_env(environ)
-    config.ensure_data_dir()
-    engine = make_engine(config.database_url)
-    create_schema(engine)
-    session = make_session_factory(engine)()
-    built = TriageWorld(config=config, session=session, store=LocalBlobStore(config.data_dir))
-    for role, key in (("intake", built.intake), ("identity", built.identity)):
-        public = bytes(key.public_key)
-        session.add(UnitKey(key_id=key_id_hex(public), role=role, public_key=public))
-    session.commit()
-    built.add_officer(SUPERVISOR, "supervisor")
-    built.add_officer(ANALYST, "analyst")
-    built.add_officer(EXPERT, "technical_expert")
-    yield built
-    session.close()
-    engine.dispose()
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    yield from make_world(tmp_path, url)
 
 
 class Markers:

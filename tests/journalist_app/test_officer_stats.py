@@ -22,10 +22,11 @@ RABAT = "04.441"  # Préfecture de Rabat (journalist_app/data/territories.csv)
 PERIOD = StatsFilter(start=date(2026, 12, 1), end=date(2026, 12, 3))
 
 
-@pytest.fixture
-def world(tmp_path, monkeypatch) -> Iterator[TriageWorld]:
+@pytest.fixture(params=["sqlite", "postgres"])
+def world(request, tmp_path, monkeypatch) -> Iterator[TriageWorld]:
     monkeypatch.setattr(clock, "source", lambda: NOW)
-    yield from make_world(tmp_path)
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    yield from make_world(tmp_path, url)
 
 
 def _case(world: TriageWorld, report_id: str) -> int:

@@ -172,10 +172,16 @@ class TriageWorld:
         return [json.loads(open_bytes(envelope, [key])[1]) for envelope in envelopes]
 
 
-def make_world(tmp_path: Path) -> Iterator[TriageWorld]:
-    config = OfficerConfig.from_env(
-        {"IBLAGH_DATA_DIR": str(tmp_path / "officer"), "IBLAGH_KDF": "fast", "IBLAGH_TESTING": "1"}
-    )
+def make_world(tmp_path: Path, database_url: str | None = None) -> Iterator[TriageWorld]:
+    """The world on SQLite in ``tmp_path``, or on the database at ``database_url``."""
+    environ = {
+        "IBLAGH_DATA_DIR": str(tmp_path / "officer"),
+        "IBLAGH_KDF": "fast",
+        "IBLAGH_TESTING": "1",
+    }
+    if database_url is not None:
+        environ["IBLAGH_DATABASE_URL"] = database_url
+    config = OfficerConfig.from_env(environ)
     config.ensure_data_dir()
     engine = make_engine(config.database_url)
     create_schema(engine)
