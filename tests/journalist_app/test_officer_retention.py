@@ -294,3 +294,24 @@ def test_the_case_page_shows_the_purge_date_and_the_hold_form(tmp_path, now) -> 
         page = analyst.get(f"/cases/{case_id}?lang=en").get_data(as_text=True)
         assert "On legal hold" in page and "Lift the legal hold" not in page
         assert analyst.post(f"/cases/{case_id}/hold", data=form).status_code in (400, 403)
+
+
+def test_a_merged_record_goes_with_the_case_it_was_merged_into(world, now) -> None:
+    from journalist_app.triage.grouping import merge_cases
+
+    target, target_markers, _ = _marked_case(world)
+    source, source_markers, source_report = _marked_case(world)
+    merge_cases(world.session, world.supervisor, target, source, now.now)
+    change_status(world.session, world.supervisor, target, "closed", "duplicate")
+    now.travel(days=31)
+
+    result = purge_due(world.session, world.supervisor, world.config.data_dir, RULES)
+
+    assert (result.cases, result.reports) == (1, 2)
+    world.session.expire_all()
+    assert world.session.get(Case, source) is None
+    assert _rows_with(world, target_markers.needles + source_markers.needles) == []
+    assert not (world.config.data_dir / "blobs" / source_report).exists()
+    tombstone = world.session.scalar(select(AuditEntry).where(AuditEntry.action == PURGED))
+    assert tombstone is not None and f'"merged_records":[{source}]' in tombstone.details
+    assert verify_chain(world.session).intact
