@@ -21,6 +21,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench --upload-mb 1024
 	$(BIN)/python -m bench --officer
+	$(BIN)/python -m bench --dashboard
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
