@@ -160,6 +160,7 @@ def import_list(
     )
     session.add(record)
     session.flush()
+    session.info["hash_lists"] = True
     session.add_all(
         HashListEntry(
             list_id=record.id,
@@ -183,6 +184,17 @@ def import_list(
     matches = rematch_all(session, max_distance=max_distance, now=now)
     session.commit()
     return ImportResult(record.id, len(entries), matches)
+
+
+def lists_exist(session: Session) -> bool:
+    """Whether any hash list is imported; a session that saw none does not ask again
+    (an import sets the flag in its own session)."""
+    cached = session.info.get("hash_lists")
+    if cached is not None:
+        return bool(cached)
+    present = session.scalar(select(HashListEntry.id).limit(1)) is not None
+    session.info["hash_lists"] = present
+    return present
 
 
 class _ListIndex:
@@ -228,6 +240,8 @@ def match_attachment(
     now: datetime | None = None,
 ) -> list[HashMatch]:
     """Record every list entry this attachment matches (adds to the session)."""
+    if not lists_exist(session):
+        return []
     now = now or utc_now()
     found: dict[int, tuple[str, int]] = {}
     if sha256:

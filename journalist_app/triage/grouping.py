@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crypto.contents import FOLLOWUP_CATEGORY
+from journalist_app.diagnostics.hashlists import lists_exist
 from journalist_app.models import (
     Case,
     HashMatch,
@@ -258,12 +259,16 @@ def refresh_case(session: Session, case: Case, now: datetime) -> None:
     priority = category_priority(case.category) if known else UNKNOWN_CATEGORY_PRIORITY
     if unread:
         priority = min(priority, category_priority(None))
-    label = session.scalar(
-        select(HashMatch.label)
-        .join(ReportTriage, ReportTriage.report_id == HashMatch.report_id)
-        .where(ReportTriage.case_id == case.id)
-        .order_by(HashMatch.id)
-        .limit(1)
+    label = (
+        session.scalar(
+            select(HashMatch.label)
+            .join(ReportTriage, ReportTriage.report_id == HashMatch.report_id)
+            .where(ReportTriage.case_id == case.id)
+            .order_by(HashMatch.id)
+            .limit(1)
+        )
+        if lists_exist(session)
+        else None
     )
     # Known illegal media (a hash-list match) puts the case at the top, whatever it says.
     case.hash_label = label
