@@ -1,6 +1,8 @@
 """The pages a reporter sees: home, report form, receipt, status and follow-up."""
 
-from flask import Blueprint, Response, abort, render_template
+import re
+
+from flask import Blueprint, Response, abort, render_template, send_from_directory
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -162,3 +164,13 @@ def followup() -> tuple[str, int] | str:
         form.code.errors = [CODE_UNKNOWN]
         return again(404)
     return render_template("followup_sent.html", attachment_count=len(attachments))
+
+
+@blueprint.get("/transparency/<name>")
+def transparency(name: str) -> Response:
+    """A transparency report the unit published (docs/retention.md): static HTML, no script,
+    copied to DATA_DIR/transparency as ``2026-Q4.ar.html``."""
+    if re.fullmatch(r"\d{4}-Q[1-4]\.(ar|fr|en|es)\.html", name) is None:
+        abort(404)
+    folder = current_host().config.data_dir / "transparency"
+    return send_from_directory(folder, name, mimetype="text/html", max_age=3600)
