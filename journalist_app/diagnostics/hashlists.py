@@ -147,7 +147,10 @@ def import_list(
     max_distance: int = DEFAULT_MAX_DISTANCE,
     now: datetime | None = None,
 ) -> ImportResult:
-    """Parse, store and match a whole list in one transaction. Commits."""
+    """Parse, store and match a whole list in one transaction. Commits.
+
+    ``max_distance`` is the list's own PDQ match distance, kept with it: every later
+    report is matched against this list within it too."""
     now = now or utc_now()
     entries = parse_list(raw, name)
     digest = hashlib.sha256(raw).hexdigest()
@@ -157,6 +160,7 @@ def import_list(
         imported_at=now,
         entry_count=len(entries),
         file_sha256=digest,
+        max_distance=max_distance,
     )
     session.add(record)
     session.flush()
@@ -181,7 +185,7 @@ def import_list(
         {"name": record.name, "entries": len(entries), "sha256": digest},
         now=now,
     )
-    matches = rematch_all(session, max_distance=max_distance, now=now)
+    matches = rematch_all(session, now=now)
     session.commit()
     return ImportResult(record.id, len(entries), matches)
 
@@ -204,6 +208,8 @@ class _ListIndex:
         self._lock = threading.Lock()
         self._key: tuple[int, int] | None = None
         self._index = PdqIndex([], [])
+        # entry id → the PDQ distance its list was imported with
+        self.allowed: dict[int, int] = {}
 
     def get(self, session: Session) -> PdqIndex:
         key = tuple(
@@ -216,11 +222,12 @@ class _ListIndex:
         with self._lock:
             if key != self._key:
                 rows = session.execute(
-                    select(HashListEntry.id, HashListEntry.pdq).where(
-                        HashListEntry.pdq.is_not(None)
-                    )
+                    select(HashListEntry.id, HashListEntry.pdq, HashList.max_distance)
+                    .join(HashList, HashList.id == HashListEntry.list_id)
+                    .where(HashListEntry.pdq.is_not(None))
                 ).all()
                 self._index = PdqIndex([r.id for r in rows], [r.pdq for r in rows])
+                self.allowed = {r.id: r.max_distance for r in rows}
                 self._key = (int(key[0]), int(key[1]))
             return self._index
 
@@ -236,10 +243,10 @@ def match_attachment(
     sha256: str | None,
     md5: str | None,
     pdqs: Iterable[str],
-    max_distance: int = DEFAULT_MAX_DISTANCE,
     now: datetime | None = None,
 ) -> list[HashMatch]:
-    """Record every list entry this attachment matches (adds to the session)."""
+    """Record every list entry this attachment matches (adds to the session). A PDQ match
+    counts within the distance the entry's list was imported with (31 by default)."""
     if not lists_exist(session):
         return []
     now = now or utc_now()
@@ -253,9 +260,12 @@ def match_attachment(
         for entry_id in session.scalars(select(HashListEntry.id).where(HashListEntry.md5 == md5)):
             found.setdefault(entry_id, ("md5", 0))
     index = LIST_INDEX.get(session)
+    widest = max(LIST_INDEX.allowed.values(), default=0)
     for pdq in pdqs:
-        for entry_key, dist in index.near(pdq, max_distance):
+        for entry_key, dist in index.near(pdq, widest):
             key = int(str(entry_key))
+            if dist > LIST_INDEX.allowed.get(key, DEFAULT_MAX_DISTANCE):
+                continue
             if key not in found or (found[key][0] == "pdq" and found[key][1] > dist):
                 found[key] = ("pdq", dist)
     if not found:
@@ -292,9 +302,7 @@ def match_attachment(
     return made
 
 
-def rematch_all(
-    session: Session, *, max_distance: int = DEFAULT_MAX_DISTANCE, now: datetime | None = None
-) -> int:
+def rematch_all(session: Session, *, now: datetime | None = None) -> int:
     """Match every stored attachment against the lists (after an import). Returns how many
     new matches; their cases are raised and related (triage.grouping.apply_hash_matches)."""
     from journalist_app.triage.grouping import apply_hash_matches
@@ -316,7 +324,6 @@ def rematch_all(
             sha256=fact.sha256,
             md5=hashes.get(key),
             pdqs=pdqs.get(key, ()),
-            max_distance=max_distance,
             now=now,
         )
     apply_hash_matches(session, made, now)

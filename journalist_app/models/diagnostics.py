@@ -57,6 +57,8 @@ class HashList(Base):
     imported_by: Mapped[str] = mapped_column(String(64))
     imported_at: Mapped[datetime] = mapped_column(default=utc_now)
     entry_count: Mapped[int] = mapped_column(default=0)
+    # PDQ distance (bits) within which a picture matches this list's entries.
+    max_distance: Mapped[int] = mapped_column(default=31)
     # SHA-256 of the file as imported, so the same list is recognised.
     file_sha256: Mapped[str] = mapped_column(String(64))
 

@@ -205,3 +205,22 @@ def test_pdq_meets_resized_reencoded_and_centre_cropped_copies() -> None:
     unrelated = pdq_of_bytes(jpeg(scene(12)))
     assert unrelated is not None
     assert min(distance(unrelated.hex, v.hex) for v in stored.values()) > 31
+
+
+def test_each_list_keeps_its_own_pdq_distance(world) -> None:
+    data = jpeg(scene(13))
+    listed = pdq_of_bytes(data)
+    assert listed is not None
+    value = int(listed.hex, 16)
+    for bit in range(40):  # 40 bits away from the picture's PDQ
+        value ^= 1 << (bit * 6)
+    far = f"{value:064x}"
+    import_list(world.session, "sara", f"pdq,label\n{far},strict\n".encode(), "a.csv")
+    import_list(
+        world.session, "sara", f"pdq,label\n{far},loose\n".encode(), "b.csv", max_distance=48
+    )
+    report = world.add_report({"category": "other"}, attachments=[("x.jpg", data)])
+    index_pending(world.session, world.store, world.supervisor)
+    world.session.expire_all()
+    case = world.session.get(Case, world.session.get(ReportTriage, report).case_id)
+    assert case.hash_label == "loose"
