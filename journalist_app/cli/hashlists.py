@@ -26,7 +26,7 @@ def register(commands: "argparse._SubParsersAction[Any]", helpers: CliHelpers) -
         "--max-distance",
         type=int,
         default=DEFAULT_MAX_DISTANCE,
-        help=f"this list's PDQ match distance in bits, kept with it (default {DEFAULT_MAX_DISTANCE})",
+        help=f"this list's PDQ match distance in bits (default {DEFAULT_MAX_DISTANCE})",
     )
     load.set_defaults(handler=helpers.bind(hashlist_import))
     show = lists.add_parser("list", help="lists imported so far")
