@@ -206,19 +206,19 @@ class _ListIndex:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._key: tuple[int, int] | None = None
+        self._key: tuple[str, int, int] | None = None
         self._index = PdqIndex([], [])
         # entry id → the PDQ distance its list was imported with
         self.allowed: dict[int, int] = {}
 
     def get(self, session: Session) -> PdqIndex:
-        key = tuple(
-            session.execute(
-                select(func.count(), func.coalesce(func.max(HashListEntry.id), 0)).where(
-                    HashListEntry.pdq.is_not(None)
-                )
-            ).one()
-        )
+        count, top = session.execute(
+            select(func.count(), func.coalesce(func.max(HashListEntry.id), 0)).where(
+                HashListEntry.pdq.is_not(None)
+            )
+        ).one()
+        # The database too: one process may open several (tests, the bench).
+        key = (str(session.get_bind().engine.url), int(count), int(top))
         with self._lock:
             if key != self._key:
                 rows = session.execute(
@@ -228,7 +228,7 @@ class _ListIndex:
                 ).all()
                 self._index = PdqIndex([r.id for r in rows], [r.pdq for r in rows])
                 self.allowed = {r.id: r.max_distance for r in rows}
-                self._key = (int(key[0]), int(key[1]))
+                self._key = key
             return self._index
 
 

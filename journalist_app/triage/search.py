@@ -77,18 +77,20 @@ class _PdqCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._key: tuple[int, int] | None = None
+        self._key: tuple[str, int, int] | None = None
         self._index = PdqIndex([], [])
 
     def get(self, session: Session) -> PdqIndex:
         count, top = session.execute(
             select(func.count(), func.coalesce(func.max(AttachmentPdq.id), 0))
         ).one()
+        # The database too: one process may open several (tests, the bench).
+        key = (str(session.get_bind().engine.url), int(count), int(top))
         with self._lock:
-            if (count, top) != self._key:
+            if key != self._key:
                 rows = session.execute(select(AttachmentPdq.report_id, AttachmentPdq.pdq)).all()
                 self._index = PdqIndex([r.report_id for r in rows], [r.pdq for r in rows])
-                self._key = (int(count), int(top))
+                self._key = key
             return self._index
 
 

@@ -135,3 +135,19 @@ def test_the_audit_page_names_events_in_the_officers_language_filters_and_export
     assert "omar" in lines[1] and "media.revealed" in lines[1]
     # An analyst sees only their own entries and cannot export.
     assert client.get("/audit/export.csv").status_code == 403
+
+
+def test_a_hash_list_match_tops_the_queue_with_its_label(app, world) -> None:
+    data = jpeg(scene(25))
+    world.add_report({"category": "fraud"}, attachments=[("p.jpg", data)])
+    world.add_report({"category": "threat_to_life"})
+    index_pending(world.session, world.store, world.supervisor)
+    listed = pdq_of_bytes(data)
+    import_list(world.session, "sara", f"pdq,label\n{listed.hex},series 9\n".encode(), "l.csv")
+    client = app.test_client()
+    log_in(app, client, world.keyrings["omar"])
+
+    html = client.get("/cases?lang=en").get_data(as_text=True)
+
+    rows = html[html.index("<tbody") :]
+    assert rows.index("Known illegal media: series 9") < rows.index("Imminent threat to life")
