@@ -157,3 +157,10 @@ def test_the_diagnostics_panel(browser, officer_site) -> None:
     )
     assert "34.025000, -6.836111" in page.content() and "SM-A515F" in page.content()
     page.screenshot(path=str(SCREENSHOTS / "officer-diagnostics.png"), full_page=True)
+    # One search finds the account's case, whatever form the officer types.
+    page.goto(f"{officer_site.origin}/search?lang=en")
+    page.get_by_label("Address (any form)", exact=False).fill("@Bad.Actor")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert f'value="{case_id}"' in page.content() and "same account" in page.content()
+    page.screenshot(path=str(SCREENSHOTS / "officer-search.png"), full_page=True)
