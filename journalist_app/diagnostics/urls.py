@@ -121,6 +121,23 @@ def parse_handle(text: str, platform: str | None = None) -> str | None:
     return account_key(platform, match.group(1))
 
 
+def account_of_url(raw: str) -> tuple[str | None, str | None]:
+    """(platform, ``platform:handle``) an address names, cheaply (ingest, search)."""
+    text = refang(raw).strip()
+    if "://" not in text:
+        text = "http://" + text
+    try:
+        hostname = (urlsplit(text).hostname or "").rstrip(".")
+    except ValueError:
+        return None, None
+    _, host_punycode = _host_forms(hostname)
+    bare = _bare(host_punycode)
+    platform = PLATFORMS.get(bare)
+    if platform is None:
+        return None, None
+    return platform, account_key(platform, _handle(platform, bare, text))
+
+
 def diagnose_url(raw: str) -> UrlDiagnosis:
     """Everything shown in a case's diagnostics panel for one address. Never fetches."""
     fanged = refang(raw)

@@ -20,7 +20,7 @@ from crypto.blind_index import blind_token
 from journalist_app import audit
 from journalist_app.clock import utc_now
 from journalist_app.diagnostics.pdq import DEFAULT_MAX_DISTANCE, PdqIndex
-from journalist_app.diagnostics.urls import diagnose_url, platform_of
+from journalist_app.diagnostics.urls import account_of_url, platform_of
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import (
     AttachmentHashes,
@@ -126,7 +126,7 @@ def search(
         key = normalise_url(text)
         if key is not None:
             result.add(_url_cases(session, [url_hash(key)]), "address")
-        account = diagnose_url(text).account
+        account = account_of_url(text)[1]
         if account:
             result.add(_token_cases(session, keyring, [f"a:{account}"]), "account")
     elif kind == "words":

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from crypto.blind_index import blind_token, derive_search_key
 from crypto.contents import ReportBody
-from journalist_app.diagnostics.urls import diagnose_url, parse_handle, platform_of
+from journalist_app.diagnostics.urls import account_of_url, parse_handle, platform_of
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import SearchToken, UnitKey
 
@@ -82,13 +82,13 @@ def body_terms(body: ReportBody) -> tuple[set[str], set[str], set[str]]:
         if bare and " " not in bare and len(bare) <= 64:
             accounts.add(f"h:{bare}")
         if handle.startswith(("http", "www.")) or "/" in handle:
-            accounts |= account_terms(diagnose_url(handle).account)
+            accounts |= account_terms(account_of_url(handle)[1])
         text_terms |= word_terms(body.account)
     for url in body.urls[:50]:
-        diagnosis = diagnose_url(url)
-        accounts |= account_terms(diagnosis.account)
-        if diagnosis.platform:
-            platforms.add(f"p:{diagnosis.platform}")
+        url_platform, account = account_of_url(url)
+        accounts |= account_terms(account)
+        if url_platform:
+            platforms.add(f"p:{url_platform}")
     return text_terms, accounts, platforms
 
 
