@@ -224,3 +224,35 @@ def test_each_list_keeps_its_own_pdq_distance(world) -> None:
     world.session.expire_all()
     case = world.session.get(Case, world.session.get(ReportTriage, report).case_id)
     assert case.hash_label == "loose"
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="Debian's ffmpeg is not installed")
+def test_a_video_at_ingest_gets_keyframe_pdqs_and_a_re_encoded_copy_finds_its_case(
+    world, tmp_path: Path
+) -> None:
+    from journalist_app.triage.search import search
+
+    source = tmp_path / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=2:size=320x240:rate=10",
+         "-g", "10", "-pix_fmt", "yuv420p", str(source)],
+        check=True,
+    )  # fmt: skip
+    copy = tmp_path / "copy.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(source), "-vf", "scale=160:120", "-crf", "35",
+         "-g", "10", str(copy)],
+        check=True,
+    )  # fmt: skip
+    report = world.add_report(
+        {"category": "terrorism"}, attachments=[("v.mp4", source.read_bytes())]
+    )
+    index_pending(world.session, world.store, world.supervisor)
+    world.session.expire_all()
+    stored = world.session.scalars(
+        select(AttachmentPdq.variant).where(AttachmentPdq.report_id == report)
+    ).all()
+    assert len([v for v in stored if v.startswith("keyframe-")]) >= 2
+    keyframe = diagnose_file(copy.read_bytes()).keyframe_pdqs[0]
+    found = search(world.session, world.analyst, f"pdq:{keyframe}")
+    assert [c.id for c in found.cases] == [world.session.get(ReportTriage, report).case_id]
