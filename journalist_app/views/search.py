@@ -26,12 +26,18 @@ def _distance(raw: str | None) -> int:
     return min(max(value, 0), 128)
 
 
-@blueprint.get("/search")
+@blueprint.route("/search", methods=["GET", "POST"])
 @permission_required(Permission.REPORTS_READ)
 def search() -> str:
-    query = request.args.get("q", "")[:2048]
-    distance = _distance(request.args.get("distance"))
-    result = run_search(db(), g.keyring, query, max_distance=distance) if query.strip() else None
+    # The terms travel in a POST body, never in a URL: URLs end up in access logs and
+    # in the browser's history, both on disk (docs/triage.md, "Search").
+    form = ActionForm()
+    query, distance, result = "", DEFAULT_MAX_DISTANCE, None
+    if request.method == "POST" and form.validate_on_submit():
+        query = request.form.get("q", "")[:2048]
+        distance = _distance(request.form.get("distance"))
+        if query.strip():
+            result = run_search(db(), g.keyring, query, max_distance=distance)
     return render_template(
         "search/results.html",
         query=query,
@@ -39,7 +45,7 @@ def search() -> str:
         result=result,
         officers=assignable_officers(db()),
         status_choices=statuses.STATUSES,
-        form=ActionForm(),
+        form=form,
     )
 
 
@@ -47,7 +53,8 @@ def search() -> str:
 @permission_required(Permission.CASES_UPDATE)
 def bulk() -> Response:
     back = request.form.get("back", "")
-    destination = back if back.startswith("/") and not back.startswith("//") else "/search"
+    local = back.startswith("/") and not back.startswith(("//", "/\\"))
+    destination = back if local else url_for("search.search")
     if not ActionForm().validate_on_submit():
         flash(_("The form expired or did not come from this site. Please try again."), "error")
         return redirect(destination)

@@ -42,6 +42,15 @@ def _case(world: TriageWorld, report_id: str) -> int:
     return world.session.get(ReportTriage, report_id).case_id
 
 
+def _web_search(client: FlaskClient, query: str) -> str:
+    """Search as an officer does: the terms in a POST body, never in the URL."""
+    page = client.get("/search?lang=en").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post("/search?lang=en", data={"csrf_token": token, "q": query})
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
 def _found(world: TriageWorld, query: str, **kwargs: int) -> list[int]:
     return [c.id for c in search(world.session, world.analyst, query, **kwargs).cases]
 
@@ -164,7 +173,7 @@ def test_bulk_close_as_duplicate_and_mute_from_search(app, world) -> None:
     cases = [_case(world, r) for r in reports]
     client = app.test_client()
     log_in(app, client, world.keyrings["omar"])
-    page = client.get("/search?q=flood&lang=en").get_data(as_text=True)
+    page = _web_search(client, "flood")
     assert "3 cases found" in page
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
@@ -205,7 +214,7 @@ def test_no_note_reply_or_indexed_word_rests_readable_on_disk(app, world) -> Non
     client.post(f"/cases/{case_id}/notes", data={"csrf_token": token, "text": NOTE_MARKER})
     send_reply(world.session, world.analyst, case_id, report, "acknowledgement", REPLY_MARKER)
     for word in (DESCRIPTION_MARKER, NOTE_MARKER, REPLY_MARKER):
-        found = client.get(f"/search?q={word}&lang=en").get_data(as_text=True)
+        found = _web_search(client, word)
         assert f'value="{case_id}"' in found, word
     page = client.get(f"/cases/{case_id}?lang=en").get_data(as_text=True)
     assert NOTE_MARKER in page and REPLY_MARKER in page and DESCRIPTION_MARKER in page
@@ -230,7 +239,19 @@ def test_a_search_is_logged_without_its_terms(app, world) -> None:
     index_pending(world.session, world.store, world.supervisor)
     client = app.test_client()
     log_in(app, client, world.keyrings["omar"])
-    client.get("/search?q=secretterm")
+    _web_search(client, "secretterm")
     world.session.expire_all()
     entry = world.session.scalars(select(AuditEntry).where(AuditEntry.action == "search.run")).one()
     assert "secretterm" not in entry.details and '"kind":"words"' in entry.details
+
+
+def test_search_terms_never_travel_in_a_url(app, world) -> None:
+    world.add_report({"category": "fraud", "description": "urlterm"})
+    index_pending(world.session, world.store, world.supervisor)
+    client = app.test_client()
+    log_in(app, client, world.keyrings["omar"])
+    form = client.get("/search?lang=en").get_data(as_text=True)
+    assert '<form method="post" action="/search"' in form
+    # A term in the URL is not searched (it would sit in access logs and history).
+    assert "1 case found" not in client.get("/search?q=urlterm&lang=en").get_data(as_text=True)
+    assert "1 case found" in _web_search(client, "urlterm")
