@@ -77,7 +77,18 @@ def _open(case_id: int, report_id: str, name: str, purpose: Purpose) -> Decrypte
 
 @blueprint.get("/cases/<int:case_id>/reports/<report_id>/files/<name>")
 @permission_required(Permission.REPORTS_READ)
-def download(case_id: int, report_id: str, name: str) -> Response:
+def download(case_id: int, report_id: str, name: str) -> Response | str:
+    matches = hash_matches_of(db(), report_id, name)
+    if matches and request.args.get("confirm") != "yes":
+        # Known illegal media: a second, deliberate confirmation before it is decrypted.
+        return render_template(
+            "cases/reveal_confirm.html",
+            case_id=case_id,
+            report_id=report_id,
+            name=name,
+            labels=sorted({m.label for m in matches}),
+            download=True,
+        )
     attachment = _open(case_id, report_id, name, Purpose.DOWNLOAD_ATTACHMENT)
     # The audit entry came with the decryption (reports/sealed.py); this is the history.
     record_case_event(

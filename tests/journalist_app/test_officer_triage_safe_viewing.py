@@ -151,3 +151,25 @@ def test_a_hash_list_match_tops_the_queue_with_its_label(app, world) -> None:
 
     rows = html[html.index("<tbody") :]
     assert rows.index("Known illegal media: series 9") < rows.index("Imminent threat to life")
+
+
+def test_downloading_a_hash_list_match_needs_a_second_confirmation(app, world) -> None:
+    data = jpeg(scene(26))
+    listed = pdq_of_bytes(data)
+    import_list(world.session, "sara", f"pdq,label\n{listed.hex},series 3\n".encode(), "l.csv")
+    client, case_id, report, _ = _setup(app, world, data)
+    url = f"/cases/{case_id}/reports/{report}/files/attachment-1"
+
+    first = client.get(f"{url}?lang=en")
+
+    assert first.status_code == 200 and "Yes, download it (logged)" in first.get_data(as_text=True)
+    world.session.expire_all()
+    assert not world.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "attachment.downloaded")
+    ).all()
+    second = client.get(f"{url}?confirm=yes")
+    assert second.data == data
+    world.session.expire_all()
+    assert world.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "attachment.downloaded")
+    ).one()
