@@ -17,11 +17,13 @@ import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import create_engine, func, insert, select, text
 
 from bench.officer import NOW, Timing, _config, _fill_cases, _table
 from journalist_app import create_app
@@ -38,17 +40,30 @@ from journalist_app.views.context import EXTENSION, KEYRING_SESSION_KEY
 BATCH = 10_000
 
 
-def _with_database(config: OfficerConfig, database_url: str | None) -> OfficerConfig:
+@contextmanager
+def _database(config: OfficerConfig, database_url: str | None) -> Iterator[OfficerConfig]:
+    """``config`` on SQLite in its data dir, or on a fresh PostgreSQL schema dropped after."""
     if database_url is None:
-        return config
-    return OfficerConfig.from_env(
-        {
-            "IBLAGH_DATA_DIR": str(config.data_dir),
-            "IBLAGH_KDF": "fast",
-            "IBLAGH_TESTING": "1",
-            "IBLAGH_DATABASE_URL": database_url,
-        }
-    )
+        yield config
+        return
+    schema = f"bench_{secrets.token_hex(4)}"
+    admin = create_engine(database_url)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in database_url else "?"
+    try:
+        yield OfficerConfig.from_env(
+            {
+                "IBLAGH_DATA_DIR": str(config.data_dir),
+                "IBLAGH_KDF": "fast",
+                "IBLAGH_TESTING": "1",
+                "IBLAGH_DATABASE_URL": f"{database_url}{separator}options=-csearch_path%3D{schema}",
+            }
+        )
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 def _add_reports_and_events(session: Any) -> None:
@@ -119,8 +134,10 @@ def _supervisor(session: Any) -> UnlockedKeyring:
 def bench_dashboard(
     count: int, repeat: int, rng: random.Random, database_url: str | None = None
 ) -> list[Timing]:
-    with tempfile.TemporaryDirectory(prefix="iblagh-bench-stats-") as tmp:
-        config = _with_database(_config(Path(tmp)), database_url)
+    with (
+        tempfile.TemporaryDirectory(prefix="iblagh-bench-stats-") as tmp,
+        _database(_config(Path(tmp)), database_url) as config,
+    ):
         engine = make_engine(config.database_url)
         create_schema(engine)
         session = make_session_factory(engine)()
@@ -165,8 +182,10 @@ def _rss_mib() -> float:
 
 
 def bench_purge(count: int, database_url: str | None = None) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="iblagh-bench-purge-") as tmp:
-        config = _with_database(_config(Path(tmp)), database_url)
+    with (
+        tempfile.TemporaryDirectory(prefix="iblagh-bench-purge-") as tmp,
+        _database(_config(Path(tmp)), database_url) as config,
+    ):
         engine = make_engine(config.database_url)
         create_schema(engine)
         session = make_session_factory(engine)()
