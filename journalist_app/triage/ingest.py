@@ -350,6 +350,21 @@ def _attachment_facts(
         )
     )
     pdqs: list[str] = []
+    known = _known_pdqs(session, sha256) if sink.kept is not None else []
+    if known:
+        # The same file was already hashed (a viral picture reported again): reuse it.
+        sink.kept = None
+        for variant_name, known_pdq, known_quality in known:
+            session.add(
+                AttachmentPdq(
+                    report_id=blob.report_id,
+                    blob_name=blob.name,
+                    variant=variant_name,
+                    pdq=known_pdq,
+                    quality=known_quality,
+                )
+            )
+            pdqs.append(known_pdq)
     if sink.kept is not None:
         # Diagnostics in memory: PDQ of the picture and its crops, or of a video's keyframes.
         diagnosis = diagnose_file(bytes(sink.kept), video=True)
@@ -376,3 +391,26 @@ def _attachment_facts(
             )
             pdqs.append(keyframe)
     return match_attachment(session, blob.report_id, blob.name, sha256=sha256, md5=md5, pdqs=pdqs)
+
+
+def _known_pdqs(session: Session, sha256: str) -> list[tuple[str, str, int]]:
+    """The PDQ rows of an earlier attachment with the same content, if any."""
+    earlier = session.execute(
+        select(ReportAttachment.report_id, ReportAttachment.blob_name)
+        .join(
+            AttachmentPdq,
+            (AttachmentPdq.report_id == ReportAttachment.report_id)
+            & (AttachmentPdq.blob_name == ReportAttachment.blob_name),
+        )
+        .where(ReportAttachment.sha256 == sha256)
+        .limit(1)
+    ).first()
+    if earlier is None:
+        return []
+    rows = session.execute(
+        select(AttachmentPdq.variant, AttachmentPdq.pdq, AttachmentPdq.quality).where(
+            AttachmentPdq.report_id == earlier.report_id,
+            AttachmentPdq.blob_name == earlier.blob_name,
+        )
+    ).all()
+    return [(row.variant, row.pdq, row.quality) for row in rows]

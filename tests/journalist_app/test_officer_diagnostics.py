@@ -256,3 +256,22 @@ def test_a_video_at_ingest_gets_keyframe_pdqs_and_a_re_encoded_copy_finds_its_ca
     keyframe = diagnose_file(copy.read_bytes()).keyframe_pdqs[0]
     found = search(world.session, world.analyst, f"pdq:{keyframe}")
     assert [c.id for c in found.cases] == [world.session.get(ReportTriage, report).case_id]
+
+
+def test_a_file_seen_before_reuses_its_pdqs(world, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = jpeg(scene(14))
+    world.add_report({"category": "other"}, attachments=[("a.jpg", data)])
+    index_pending(world.session, world.store, world.supervisor)
+    import journalist_app.triage.ingest as ingest
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(ingest, "diagnose_file", refuse)
+    world.add_report({"category": "other"}, attachments=[("b.jpg", data)])
+    index_pending(world.session, world.store, world.supervisor)
+    rows = world.session.scalars(select(AttachmentPdq)).all()
+    by_report: dict[str, set[str]] = {}
+    for row in rows:
+        by_report.setdefault(row.report_id, set()).add(row.pdq)
+    assert len(by_report) == 2 and len({frozenset(v) for v in by_report.values()}) == 1
