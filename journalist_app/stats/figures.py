@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from journalist_app.clock import utc_now
@@ -183,20 +183,8 @@ def compute(
     if "cases_by_day" in parts:
         case_day = _day(session, Case.received)
         figures.cases_by_day = {_as_date(d): n for d, n in _grouped(session, case_day, in_period)}
-    if "by_category" in parts:
-        figures.by_category = dict(
-            _sorted(_grouped(session, Case.category, in_period), NO_CATEGORY)
-        )
-    if "by_territory" in parts:
-        figures.by_territory = dict(
-            _sorted(_grouped(session, Case.territory_code, in_period), NO_TERRITORY)
-        )
-    if "outcomes" in parts:
-        figures.outcomes = _outcomes(session, in_period)
-    if "hash_matches" in parts:
-        figures.hash_matches = (
-            session.scalar(select(func.count()).where(in_period, Case.hash_label.is_not(None))) or 0
-        )
+    if parts & ROLLUP_PARTS:
+        _case_rollup(session, in_period, now, figures)
     if "delays" in parts:
         hours = _hours_between(session, Case.received, Case.triaged_at)
         triaged = session.scalars(select(hours).where(in_period, Case.triaged_at.is_not(None)))
@@ -209,11 +197,63 @@ def compute(
                 CaseEvent.action.in_((TriageAction.REPLY_QUEUED, TriageAction.REPORTER_NOTIFIED)),
             )
         )
-    if "deadlines" in parts:
-        figures.deadlines = _deadlines(session, in_period, now)
     if "open_per_officer" in parts:
         figures.open_per_officer = _open_per_officer(session, conditions)
     return figures
+
+
+# Figures read from one grouped pass over the period's cases.
+ROLLUP_PARTS = frozenset({"by_category", "by_territory", "outcomes", "hash_matches", "deadlines"})
+
+
+def _case_rollup(
+    session: Session, in_period: ColumnElement[bool], now: datetime, figures: Figures
+) -> None:
+    """Category, territory, outcome, hash-list match and deadline of the period's cases,
+    counted in one grouped scan of ``cases`` rather than one scan per figure."""
+    deadline = case(
+        (and_(Case.triaged_at.is_not(None), Case.triaged_at <= Case.sla_due_at), "met"),
+        (
+            or_(
+                Case.triaged_at.is_not(None),
+                Case.sla_due_at < now,
+            ),
+            "missed",
+        ),
+        else_="running",
+    )
+    matched = Case.hash_label.is_not(None)
+    rows = session.execute(
+        select(
+            Case.category,
+            Case.territory_code,
+            Case.status,
+            Case.close_reason,
+            matched,
+            deadline,
+            func.count(),
+        )
+        .where(in_period)
+        .group_by(
+            Case.category, Case.territory_code, Case.status, Case.close_reason, matched, deadline
+        )
+    )
+    categories: Counter[str] = Counter()
+    territories_: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+    deadlines: Counter[str] = Counter()
+    for category, territory, status, reason, has_match, due, count in rows:
+        categories[category or NO_CATEGORY] += count
+        territories_[territory or NO_TERRITORY] += count
+        closed = status == statuses.CLOSED and reason
+        outcomes[f"{status}:{reason}" if closed else status] += count
+        deadlines[due] += count
+        if has_match:
+            figures.hash_matches += count
+    figures.by_category = dict(_sorted(categories.items()))
+    figures.by_territory = dict(_sorted(territories_.items()))
+    figures.outcomes = dict(_sorted(outcomes.items()))
+    figures.deadlines = Deadlines(deadlines["met"], deadlines["missed"], deadlines["running"])
 
 
 def _report_figures(
@@ -266,18 +306,6 @@ def _sorted(rows: Iterable[tuple[Any, int]], none_as: str = "") -> list[tuple[st
     return sorted(merged.items(), key=lambda item: (-item[1], item[0]))
 
 
-def _outcomes(session: Session, where: ColumnElement[bool]) -> dict[str, int]:
-    rows = session.execute(
-        select(Case.status, Case.close_reason, func.count())
-        .where(where)
-        .group_by(Case.status, Case.close_reason)
-    )
-    counted: Counter[str] = Counter()
-    for status, reason, count in rows:
-        counted[f"{status}:{reason}" if status == statuses.CLOSED and reason else status] += count
-    return dict(sorted(counted.items(), key=lambda item: (-item[1], item[0])))
-
-
 def _is_referral() -> ColumnElement[bool]:
     return and_(
         CaseEvent.action == TriageAction.STATUS_CHANGED,
@@ -288,9 +316,11 @@ def _is_referral() -> ColumnElement[bool]:
 def _first_event_delays(
     session: Session, where: ColumnElement[bool], which: ColumnElement[bool]
 ) -> list[float]:
+    # Only the events of the period's cases are grouped.
+    cases_in_period = select(Case.id).where(where)
     first = (
         select(CaseEvent.case_id, func.min(CaseEvent.at).label("first_at"))
-        .where(which)
+        .where(which, CaseEvent.case_id.in_(cases_in_period))
         .group_by(CaseEvent.case_id)
         .subquery()
     )
@@ -301,27 +331,6 @@ def _first_event_delays(
             select(hours).select_from(Case).join(first, first.c.case_id == Case.id).where(where)
         )
     ]
-
-
-def _deadlines(session: Session, where: ColumnElement[bool], now: datetime) -> Deadlines:
-    met = session.scalar(
-        select(func.count()).where(
-            where, Case.triaged_at.is_not(None), Case.triaged_at <= Case.sla_due_at
-        )
-    )
-    missed = session.scalar(
-        select(func.count()).where(
-            where,
-            or_(
-                and_(Case.triaged_at.is_not(None), Case.triaged_at > Case.sla_due_at),
-                and_(Case.triaged_at.is_(None), Case.sla_due_at < now),
-            ),
-        )
-    )
-    running = session.scalar(
-        select(func.count()).where(where, Case.triaged_at.is_(None), Case.sla_due_at >= now)
-    )
-    return Deadlines(met or 0, missed or 0, running or 0)
 
 
 def _open_per_officer(session: Session, conditions: list[ColumnElement[bool]]) -> dict[str, int]:
