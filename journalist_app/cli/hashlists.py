@@ -6,6 +6,9 @@ from typing import Any, TextIO
 
 from sqlalchemy import select
 
+from crypto.detached import verify_file
+from crypto.errors import SignatureError
+from crypto.keys import key_id_hex
 from journalist_app.cli.common import CliHelpers, add_you
 from journalist_app.config import OfficerConfig
 from journalist_app.diagnostics.hashlists import HashListRefused, import_list
@@ -28,6 +31,15 @@ def register(commands: "argparse._SubParsersAction[Any]", helpers: CliHelpers) -
         default=DEFAULT_MAX_DISTANCE,
         help=f"this list's PDQ match distance in bits (default {DEFAULT_MAX_DISTANCE})",
     )
+    load.add_argument(
+        "--signature",
+        type=Path,
+        help="a detached Ed25519 signature of the file (base64); needs --signer-key",
+    )
+    load.add_argument(
+        "--signer-key",
+        help="the base64 verify key of the list's publisher, pinned by the unit",
+    )
     load.set_defaults(handler=helpers.bind(hashlist_import))
     show = lists.add_parser("list", help="lists imported so far")
     add_you(show)
@@ -40,6 +52,9 @@ def hashlist_import(
     if not 0 <= args.max_distance <= 128:
         out.write("--max-distance is a number of bits from 0 to 128.\n")
         return 2
+    if (args.signature is None) != (args.signer_key is None):
+        out.write("--signature and --signer-key go together.\n")
+        return 2
     session, keyring = helpers.unlocked(config, args.officer)
     check_permission(keyring, Permission.BATCHES_IMPORT)
     try:
@@ -47,9 +62,26 @@ def hashlist_import(
     except OSError as exc:
         out.write(f"Cannot read {args.file}: {exc.strerror}.\n")
         return 1
+    signer = ""
+    if args.signature is not None:
+        try:
+            signer = key_id_hex(
+                verify_file(raw, args.signature.read_text(encoding="ascii"), args.signer_key)
+            )
+        except (OSError, UnicodeDecodeError, SignatureError):
+            out.write(
+                "List refused, nothing imported: its signature does not match the file and "
+                "the publisher's key. Ask the publisher for the list again.\n"
+            )
+            return 1
     try:
         result = import_list(
-            session, keyring.username, raw, args.file.name, max_distance=args.max_distance
+            session,
+            keyring.username,
+            raw,
+            args.file.name,
+            max_distance=args.max_distance,
+            signed_by=signer,
         )
     except HashListRefused as exc:
         session.rollback()

@@ -145,6 +145,7 @@ def import_list(
     name: str,
     *,
     max_distance: int = DEFAULT_MAX_DISTANCE,
+    signed_by: str = "",
     now: datetime | None = None,
 ) -> ImportResult:
     """Parse, store and match a whole list in one transaction. Commits.
@@ -182,7 +183,12 @@ def import_list(
         actor,
         audit.Action.HASHLIST_IMPORTED,
         f"hashlist:{record.id}",
-        {"name": record.name, "entries": len(entries), "sha256": digest},
+        {
+            "name": record.name,
+            "entries": len(entries),
+            "sha256": digest,
+            **({"signed_by": signed_by} if signed_by else {}),
+        },
         now=now,
     )
     matches = rematch_all(session, now=now)

@@ -56,3 +56,33 @@ def test_a_list_is_imported_whole_and_a_malformed_one_not_at_all(
     assert (
         main(["hashlist", "import", "--officer", "alice", "--max-distance", "300", str(good)]) == 2
     )
+
+
+def test_a_signed_list_is_checked_before_anything_is_imported(
+    env: Path,  # noqa: F811
+    tmp_path: Path,
+    capsys,
+) -> None:
+    from nacl.signing import SigningKey
+
+    from crypto.detached import sign_file
+    from crypto.encoding import b64encode
+
+    assert main(["keys", "init", "--officer", "alice", "--public-out", str(tmp_path / "pub")]) == 0
+    publisher = SigningKey.generate()
+    key = b64encode(bytes(publisher.verify_key))
+    listed = tmp_path / "partner.csv"
+    listed.write_bytes(b"md5,label\n" + b"d" * 32 + b",partner series\n")
+    signature = tmp_path / "partner.csv.sig"
+    signature.write_text(sign_file(listed.read_bytes(), publisher))
+    forged = tmp_path / "forged.csv"
+    forged.write_bytes(listed.read_bytes() + b"e" * 32 + b",added\n")
+    capsys.readouterr()
+
+    command = ["hashlist", "import", "--officer", "alice", "--signature", str(signature)]
+    assert main([*command, "--signer-key", key, str(forged)]) == 1
+    assert "signature does not match" in capsys.readouterr().out
+    assert _counts(env)[:2] == (0, 0)
+    assert main([*command, str(listed)]) == 2, "a signature needs the publisher's key"
+    assert main([*command, "--signer-key", key, str(listed)]) == 0
+    assert _counts(env)[:2] == (1, 1)
