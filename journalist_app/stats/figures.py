@@ -184,7 +184,7 @@ def compute(
         case_day = _day(session, Case.received)
         figures.cases_by_day = {_as_date(d): n for d, n in _grouped(session, case_day, in_period)}
     if parts & ROLLUP_PARTS:
-        _case_rollup(session, in_period, now, figures)
+        _case_rollup(session, in_period, now, figures, parts & ROLLUP_PARTS)
     if "delays" in parts:
         hours = _hours_between(session, Case.received, Case.triaged_at)
         triaged = session.scalars(select(hours).where(in_period, Case.triaged_at.is_not(None)))
@@ -207,53 +207,60 @@ ROLLUP_PARTS = frozenset({"by_category", "by_territory", "outcomes", "hash_match
 
 
 def _case_rollup(
-    session: Session, in_period: ColumnElement[bool], now: datetime, figures: Figures
+    session: Session,
+    in_period: ColumnElement[bool],
+    now: datetime,
+    figures: Figures,
+    wanted: frozenset[str],
 ) -> None:
-    """Category, territory, outcome, hash-list match and deadline of the period's cases,
-    counted in one grouped scan of ``cases`` rather than one scan per figure."""
+    """Category, territory, outcome, hash-list match and deadline of the period's cases
+    (those ``wanted``), counted in one grouped scan of ``cases`` rather than one per figure;
+    a single figure groups by its own columns only."""
     deadline = case(
         (and_(Case.triaged_at.is_not(None), Case.triaged_at <= Case.sla_due_at), "met"),
-        (
-            or_(
-                Case.triaged_at.is_not(None),
-                Case.sla_due_at < now,
-            ),
-            "missed",
-        ),
+        (or_(Case.triaged_at.is_not(None), Case.sla_due_at < now), "missed"),
         else_="running",
     )
-    matched = Case.hash_label.is_not(None)
-    rows = session.execute(
-        select(
-            Case.category,
-            Case.territory_code,
-            Case.status,
-            Case.close_reason,
-            matched,
-            deadline,
-            func.count(),
+    keys: dict[str, list[Any]] = {
+        "by_category": [Case.category],
+        "by_territory": [Case.territory_code],
+        "outcomes": [Case.status, Case.close_reason],
+        "hash_matches": [Case.hash_label.is_not(None)],
+        "deadlines": [deadline],
+    }
+    chosen = [name for name in keys if name in wanted]
+    columns = [column for name in chosen for column in keys[name]]
+    rows = session.execute(select(*columns, func.count()).where(in_period).group_by(*columns))
+    counted: dict[str, Counter[Any]] = {name: Counter() for name in chosen}
+    for row in rows:
+        values, count = list(row[:-1]), row[-1]
+        for name in chosen:
+            taken = [values.pop(0) for _ in keys[name]]
+            counted[name][tuple(taken)] += count
+    if "by_category" in counted:
+        figures.by_category = dict(
+            _sorted((k[0] or NO_CATEGORY, n) for k, n in counted["by_category"].items())
         )
-        .where(in_period)
-        .group_by(
-            Case.category, Case.territory_code, Case.status, Case.close_reason, matched, deadline
+    if "by_territory" in counted:
+        figures.by_territory = dict(
+            _sorted((k[0] or NO_TERRITORY, n) for k, n in counted["by_territory"].items())
         )
-    )
-    categories: Counter[str] = Counter()
-    territories_: Counter[str] = Counter()
-    outcomes: Counter[str] = Counter()
-    deadlines: Counter[str] = Counter()
-    for category, territory, status, reason, has_match, due, count in rows:
-        categories[category or NO_CATEGORY] += count
-        territories_[territory or NO_TERRITORY] += count
-        closed = status == statuses.CLOSED and reason
-        outcomes[f"{status}:{reason}" if closed else status] += count
-        deadlines[due] += count
-        if has_match:
-            figures.hash_matches += count
-    figures.by_category = dict(_sorted(categories.items()))
-    figures.by_territory = dict(_sorted(territories_.items()))
-    figures.outcomes = dict(_sorted(outcomes.items()))
-    figures.deadlines = Deadlines(deadlines["met"], deadlines["missed"], deadlines["running"])
+    if "outcomes" in counted:
+        figures.outcomes = dict(
+            _sorted(
+                (f"{status}:{reason}" if status == statuses.CLOSED and reason else status, n)
+                for (status, reason), n in counted["outcomes"].items()
+            )
+        )
+    if "hash_matches" in counted:
+        figures.hash_matches = sum(
+            n for (matched,), n in counted["hash_matches"].items() if matched
+        )
+    if "deadlines" in counted:
+        due = {k[0]: n for k, n in counted["deadlines"].items()}
+        figures.deadlines = Deadlines(
+            due.get("met", 0), due.get("missed", 0), due.get("running", 0)
+        )
 
 
 def _report_figures(

@@ -123,6 +123,10 @@ def test_the_dashboard_shows_tables_charts_and_sources(app, world, fixture_cases
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
     assert svg.get_data().startswith(b"<?xml") and b"<script" not in svg.get_data()
     assert client.get(f"/stats/chart/delays.svg?{query}").status_code == 404
+    from journalist_app.views.stats import CHART_PARTS
+
+    for name in CHART_PARTS:
+        assert client.get(f"/stats/chart/{name}.svg?{query}").status_code == 200, name
     assert client.get("/stats?start=2026-12-05&end=2026-12-01").status_code == 400
 
 
