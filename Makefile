@@ -8,12 +8,12 @@ INSTALLED := $(VENV)/.installed
 SYSTEM := $(VENV)/.system-packages
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean vendor
 
-run: $(INSTALLED)
+run: $(INSTALLED) $(VENDORED)
 	./scripts/run-demo.sh
 
-test: $(INSTALLED)
+test: $(INSTALLED) $(VENDORED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Three tables: submissions (1, 4, 16 clients), a 1 GiB upload, the officer host at 100k cases.
@@ -27,6 +27,27 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy crypto source_app journalist_app tor bench
+
+# Browser crypto (docs/receipt.md): libsodium's sumo build (argon2id is only in sumo),
+# pinned with its integrity hashes by package-lock.json. `npm ci` runs only when
+# node_modules is missing or package.json/package-lock.json changed; the ESM build is
+# then copied into source_app/static/vendor/ (gitignored: built, never edited).
+NODE_STAMP := node_modules/.iblagh-installed
+VENDOR := source_app/static/vendor
+VENDORED := $(VENDOR)/libsodium-wrappers.mjs $(VENDOR)/libsodium-sumo.mjs
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+$(VENDORED) &: $(NODE_STAMP)
+	mkdir -p $(VENDOR)
+	cp node_modules/libsodium-wrappers-sumo/dist/modules-sumo-esm/libsodium-wrappers.mjs $(VENDOR)/
+	cp node_modules/libsodium-sumo/dist/modules-sumo-esm/libsodium-sumo.mjs $(VENDOR)/
+	cp node_modules/libsodium-sumo/LICENSE $(VENDOR)/LICENSE.libsodium
+	@touch $(VENDORED)
+
+vendor: $(VENDORED)
 
 # Translations need no build step: each app compiles its .po catalogs in memory at
 # start (source_app/catalogs.py, journalist_app/catalogs.py).
