@@ -6,6 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SYSTEM := $(VENV)/.system-packages
+# Browser crypto, built by `make vendor` (below).
+NODE_STAMP := node_modules/.iblagh-installed
+VENDOR := source_app/static/vendor
+VENDORED := $(VENDOR)/libsodium-wrappers.mjs $(VENDOR)/libsodium-sumo.mjs
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test bench lint clean vendor
@@ -32,10 +36,6 @@ lint: $(INSTALLED)
 # pinned with its integrity hashes by package-lock.json. `npm ci` runs only when
 # node_modules is missing or package.json/package-lock.json changed; the ESM build is
 # then copied into source_app/static/vendor/ (gitignored: built, never edited).
-NODE_STAMP := node_modules/.iblagh-installed
-VENDOR := source_app/static/vendor
-VENDORED := $(VENDOR)/libsodium-wrappers.mjs $(VENDOR)/libsodium-sumo.mjs
-
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 	@touch $@
@@ -79,4 +79,4 @@ $(INSTALLED): pyproject.toml $(SYSTEM) | $(VENV)/bin/python
 	@touch $@
 
 clean:
-	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache node_modules $(VENDOR)
