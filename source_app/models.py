@@ -16,7 +16,11 @@ class Base(DeclarativeBase):
 
 
 class Reporter(Base):
-    """A receipt code's footprint: its argon2id lookup hash and the reporter's public key."""
+    """A receipt code's footprint: the hash of its lookup value and the reporter's public key.
+
+    ``lookup_hash`` is SHA-256("iblagh-lookup/2" || lookup value), the lookup value
+    being derived from the code with argon2id and libsodium's KDF (docs/receipt.md).
+    """
 
     __tablename__ = "reporters"
 

@@ -27,6 +27,7 @@ from nacl.public import PrivateKey, PublicKey
 from crypto.envelope import EnvelopeMetadata, open_bytes, read_header, seal_bytes
 from crypto.errors import CryptoError
 from crypto.keys import key_id
+from crypto.receipt import ReceiptCode, derive_reporter_secrets
 from tests.conftest import UnitKeys, source_environ
 from tests.support.servers import Server, gunicorn
 
@@ -152,8 +153,17 @@ def test_public_host_writes_no_plaintext_anywhere(
             assert needle not in content, f"plaintext found in {path}"
     for code in codes:
         digits = code.replace(" ", "").encode()
+        # The lookup value stands in for the code (docs/receipt.md): only its hash is kept.
+        lookup_value = derive_reporter_secrets(ReceiptCode.parse(code)).lookup_value
         for path in written:
-            assert digits not in path.read_bytes(), f"receipt code found in {path}"
+            content = path.read_bytes()
+            assert digits not in content, f"receipt code found in {path}"
+            for needle in (
+                lookup_value,
+                lookup_value.hex().encode(),
+                base64.b64encode(lookup_value),
+            ):
+                assert needle not in content, f"a lookup value found in {path}"
     # Files that no longer exist (a temporary file unlinked at once) are in the record of
     # every open-for-writing: each must lie in the blob store, nowhere else.
     opened = [json.loads(line) for line in (tmp_path / "opened-for-writing.jsonl").open()]

@@ -1,7 +1,10 @@
 """What a reporter sees with their receipt code: their submissions' state and the replies.
 
 Replies are envelopes sealed to the reporter's key; the key is re-derived from the
-code for the length of one request and never stored (docs/invariants.md, 6).
+code for the length of one request and never stored (docs/invariants.md, 6). A
+reporter is found by the hash of their lookup value (docs/receipt.md): the host stores
+``lookup_hash(lookup value)``, never the value, so a copy of its database gives
+nothing that could be presented in place of the code.
 """
 
 import hmac
@@ -15,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from crypto.contents import ReplyContent
 from crypto.envelope import open_stream
-from crypto.errors import CryptoError
-from crypto.receipt import ReceiptCode, ReporterSecrets, derive_reporter_secrets
+from crypto.errors import CryptoError, InvalidReceiptCode
+from crypto.receipt import ReceiptCode, ReporterSecrets, derive_reporter_secrets, lookup_hash
 from source_app.models import Reply, Reporter, Submission
 from source_app.storage import BlobStore
 
@@ -46,20 +49,38 @@ class UnknownCode(Exception):
 
 
 def find_reporter(session: Session, code: ReceiptCode) -> tuple[Reporter, ReporterSecrets]:
-    """The reporter a code belongs to, or :class:`UnknownCode`.
+    """The reporter a typed code belongs to, or :class:`UnknownCode`.
 
     argon2id (64 MiB) runs for every code, right or wrong, and dominates the time; the
-    lookup is by its output, which an attacker cannot steer, and the stored public key
-    is compared in constant time.
+    lookup is by the hash of a value derived from its output, which an attacker cannot
+    steer, and the stored public key is compared in constant time.
     """
     reporter_secrets = derive_reporter_secrets(code)
-    reporter = session.scalars(
-        select(Reporter).where(Reporter.lookup_hash == reporter_secrets.lookup_hash)
-    ).first()
-    expected = bytes(reporter_secrets.private_key.public_key)
+    reporter = _reporter_by_lookup_hash(session, reporter_secrets.lookup_hash)
+    expected = bytes(reporter_secrets.public_key)
     if reporter is None or not hmac.compare_digest(reporter.public_key, expected):
         raise UnknownCode
     return reporter, reporter_secrets
+
+
+def find_reporter_by_lookup_value(session: Session, lookup_value: bytes) -> Reporter:
+    """The reporter a browser's lookup value belongs to, or :class:`UnknownCode`.
+
+    What a browser sends instead of the code (docs/receipt.md); the host hashes it
+    exactly as it hashes the value it derives from a typed code.
+    """
+    try:
+        wanted = lookup_hash(lookup_value)
+    except InvalidReceiptCode as exc:
+        raise UnknownCode from exc
+    reporter = _reporter_by_lookup_hash(session, wanted)
+    if reporter is None:
+        raise UnknownCode
+    return reporter
+
+
+def _reporter_by_lookup_hash(session: Session, wanted: bytes) -> Reporter | None:
+    return session.scalars(select(Reporter).where(Reporter.lookup_hash == wanted)).first()
 
 
 def read_status(session: Session, store: BlobStore, code: ReceiptCode) -> StatusView:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from crypto.contents import AttachmentRecord, IdentitySection, ReportBody, encode_reporter_key
 from crypto.envelope import EnvelopeMetadata, seal_bytes
-from crypto.receipt import ReceiptCode, derive_reporter_secrets
+from crypto.receipt import ReceiptCode, derive_reporter_secrets, lookup_hash
 from crypto.recipients import RecipientSet
 from source_app.models import Reporter, Submission, SubmissionBlob
 from source_app.services.clock import current_hour
@@ -73,7 +73,7 @@ def submit_report(
     """
     code = ReceiptCode.generate()
     reporter_secrets = derive_reporter_secrets(code)
-    public_key = bytes(reporter_secrets.private_key.public_key)
+    public_key = bytes(reporter_secrets.public_key)
     keys = recipients.public_keys()
     content = replace(content, reporter_public_key=encode_reporter_key(public_key))
     envelopes = {"body": _seal_document(content.to_json(), keys, "report")}
@@ -85,7 +85,8 @@ def submit_report(
     hour = current_hour()
     reporter = Reporter(
         id=secrets.token_hex(16),
-        lookup_hash=reporter_secrets.lookup_hash,
+        # The hash of the lookup value, never the value itself (docs/receipt.md).
+        lookup_hash=lookup_hash(reporter_secrets.lookup_value),
         public_key=public_key,
         created_hour=hour,
     )
@@ -113,7 +114,7 @@ def submit_followup(
         for attachment in attachments:
             attachment.discard()
         raise
-    public_key = bytes(reporter_secrets.private_key.public_key)
+    public_key = bytes(reporter_secrets.public_key)
     content = replace(content, reporter_public_key=encode_reporter_key(public_key))
     keys = recipients.public_keys()
     envelopes = {"body": _seal_document(content.to_json(), keys, "followup")}
