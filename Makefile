@@ -37,6 +37,7 @@ lint: $(INSTALLED)
 # node_modules is missing or package.json/package-lock.json changed; the ESM build is
 # then copied into source_app/static/vendor/ (gitignored: built, never edited).
 $(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "please install Node.js 20 or later and npm (https://nodejs.org/)"; exit 1; }
 	npm ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 
