@@ -86,7 +86,7 @@ def create_app(config: "OfficerConfig | None" = None) -> Flask:
         app.register_blueprint(blueprint)
     app.register_blueprint(search_views.blueprint)
     if config.sync_interval_minutes:
-        from journalist_app.autosync import AutoSync
+        from journalist_app.sync.schedule import AutoSync
 
         scheduler = AutoSync(app.extensions[EXTENSION], config.sync_interval_minutes * 60)
         app.extensions["iblagh_autosync"] = scheduler

@@ -77,7 +77,7 @@ class OfficerConfig:
     # only to this unit's keys (journalist_app/sync/pull.py).
     sync_check_envelopes: bool = True
     # Minutes between scheduled syncs while an officer who holds the sync key is logged in;
-    # 0: only the manual Sync button (journalist_app/autosync.py).
+    # 0: only the manual Sync button (journalist_app/sync/schedule.py).
     sync_interval_minutes: int = 0
 
     @classmethod

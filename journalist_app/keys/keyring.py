@@ -99,7 +99,7 @@ class KeyringStore:
 
     def most_recent(self, wanted: Callable[[UnlockedKeyring], bool]) -> UnlockedKeyring | None:
         """The most recently used fresh keyring that ``wanted`` accepts (for the scheduled
-        sync, journalist_app/autosync.py); looking does not keep it fresh."""
+        sync, journalist_app/sync/schedule.py); looking does not keep it fresh."""
         with self._lock:
             self._forget_idle()
             entries = sorted(self._entries.values(), key=lambda e: e.last_used, reverse=True)

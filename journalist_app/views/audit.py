@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, Response, g, render_template, request, stream_with_context
 
-from journalist_app.audit_labels import action_label
-from journalist_app.audit_search import (
+from journalist_app.audit_review.labels import action_label
+from journalist_app.audit_review.search import (
     AuditFilters,
     actions_in_log,
     export_csv,

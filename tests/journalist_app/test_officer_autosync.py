@@ -6,8 +6,8 @@ import dataclasses
 from sqlalchemy import select
 
 from journalist_app import create_app
-from journalist_app.autosync import AutoSync
 from journalist_app.models import AuditEntry, Report
+from journalist_app.sync.schedule import AutoSync
 from journalist_app.views.context import EXTENSION
 from tests.journalist_app.test_officer_web_reports import HOSTILE
 

@@ -1,0 +1,1 @@
+"""Reading the audit log on the supervisors' page: translated event names and filters."""
