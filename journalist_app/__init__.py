@@ -7,9 +7,20 @@ import os
 from typing import TYPE_CHECKING
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
 if TYPE_CHECKING:
     from journalist_app.config import OfficerConfig
+
+
+class DatabaseInteger(IntegerConverter):
+    """``<int:…>`` bounded to a signed 64-bit integer, the widest id a database stores:
+    a larger number in a URL is a 404, not an overflow in the driver (a 500)."""
+
+    def __init__(self, url_map: Map, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)  # type: ignore[arg-type]
+
 
 SESSION_COOKIE_NAME = "iblagh_officer"
 
@@ -50,6 +61,8 @@ def create_app(config: "OfficerConfig | None" = None) -> Flask:
     config = config or OfficerConfig.from_env(os.environ)
     config.ensure_data_dir()
     app = Flask(__name__)
+    # Before any route is added: <int:…> ids beyond the database's integers are not found.
+    app.url_map.converters["int"] = DatabaseInteger
     app.config.update(
         SECRET_KEY=load_or_create_secret_key(config),
         SESSION_COOKIE_NAME=SESSION_COOKIE_NAME,
