@@ -154,12 +154,12 @@ def test_replayed_request_is_refused_for_as_long_as_its_timestamp_is_accepted(
 ) -> None:
     """The nonce must be remembered for the whole window, not just a moment."""
     client = sync_app.test_client()
-    headers = sign_request(
-        unit_keys.sync, "GET", "/sync/v1/submissions", b"", now=time.time() - signed_ago
-    )
+    # One whole-second "now" for both ends, so a slow machine cannot age the replay.
+    now = int(time.time())
+    headers = sign_request(unit_keys.sync, "GET", "/sync/v1/submissions", b"", now=now - signed_ago)
     assert client.get("/sync/v1/submissions", headers=headers).status_code == 200
     # Remembered nonces expire by the server's clock: replay as late as the window allows.
-    with freeze_clock(time.time() + (MAX_SKEW_SECONDS - signed_ago) - 1):
+    with freeze_clock(now + (MAX_SKEW_SECONDS - signed_ago) - 1):
         replay = client.get("/sync/v1/submissions", headers=headers)
     assert replay.status_code == 401
     assert replay.get_json() == {"error": "replayed"}
