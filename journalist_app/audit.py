@@ -42,6 +42,8 @@ class Action:
     LOGIN = "login.succeeded"
     LOGIN_FAILED = "login.failed"
     LOGIN_LOCKED = "login.locked"
+    # One client reached the lockout on an account: an alert for the admin (accounts/throttle.py).
+    LOGIN_LOCKOUT = "login.lockout"
     LOGOUT = "logout"
     SESSION_EXPIRED = "session.expired"
     UNLOCKED = "keys.unlocked"  # a CLI command unlocked an officer's keys

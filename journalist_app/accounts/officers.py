@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, object_session
 
 from crypto.keys import Argon2Params, generate_box_key, wrap_secret
 from journalist_app import audit
-from journalist_app.accounts.login import register_failure
+from journalist_app.accounts import throttle
+from journalist_app.accounts.login import refuse_if_locked
 from journalist_app.accounts.lookup import all_officers, officer_named
 from journalist_app.accounts.passphrase import check_passphrase, hash_passphrase, verify_passphrase
 from journalist_app.accounts.totp import Enrolment, enrol, seal_secret
@@ -73,6 +74,7 @@ class AccountSummary:
     role: Role
     created_at: datetime
     last_login_at: datetime | None
+    # The latest lockout in force for some client, and failures counted from every client.
     locked_until: datetime | None
     failed_logins: int
     must_change_passphrase: bool
@@ -233,8 +235,7 @@ def reset_passphrase(
     regrant = held_secrets(actor, Role(officer.role)) if officer.role == Role.ADMIN else []
     _rekey(officer, one_time, params, regrant)
     officer.must_change_passphrase = True
-    officer.failed_logins = 0
-    officer.locked_until = None
+    throttle.lift(session, officer)
     officer.session_epoch += 1
     _audit(
         session,
@@ -273,11 +274,11 @@ def reset_second_factor(
 def unlock_account(
     session: Session, actor: UnlockedKeyring, username: str, *, now: datetime | None = None
 ) -> None:
-    """Lift a lockout before it ends (the officer proved who they are some other way)."""
+    """Lift every client's lockout of ``username`` and its alert (the officer proved who they
+    are some other way, or the admin looked into it)."""
     officer = officer_named(session, username)
-    officer.failed_logins = 0
-    officer.locked_until = None
-    _audit(session, actor, audit.Action.ACCOUNT_UNLOCKED, username, {}, now)
+    clients = throttle.lift(session, officer)
+    _audit(session, actor, audit.Action.ACCOUNT_UNLOCKED, username, {"clients": clients}, now)
 
 
 @requires(Permission.SESSION)
@@ -288,6 +289,7 @@ def change_own_passphrase(
     new: str,
     *,
     params: Argon2Params,
+    client: str = throttle.LOCAL_SHELL,
     now: datetime | None = None,
 ) -> UnlockedKeyring:
     """Choose a new passphrase; returns the keyring to continue the session with.
@@ -295,10 +297,15 @@ def change_own_passphrase(
     The account gets a new key pair and every grant is sealed again to it, so whoever
     knew the old passphrase (an admin's one-time one, say) cannot open future grants
     with a copy of the old key. Other sessions of the officer end.
+
+    A wrong current passphrase is a guess like a failed login: it counts against
+    ``client`` (the CLI by default), and a client locked out is refused before checking.
     """
+    now = now or utc_now()
     officer = _officer_by_id(session, keyring)
+    refuse_if_locked(session, officer, client, now, via="account")
     if not verify_passphrase(officer.password_hash, current):
-        register_failure(session, officer, now or utc_now(), "passphrase", via="account")
+        throttle.register_failure(session, officer, client, now, "passphrase", via="account")
         session.commit()
         raise BadCredentials("the current passphrase is wrong")
     check_passphrase(new, officer.username)
@@ -320,7 +327,9 @@ def list_accounts(session: Session, actor: UnlockedKeyring) -> list[AccountSumma
         for key in session.scalars(select(UnitKey).where(UnitKey.retired_at.is_(None)))
     }
     summaries = []
+    now = utc_now()
     for officer in all_officers(session):
+        failures, locked_until = throttle.account_state(session, officer, now)
         held = {grant.key_id for grant in officer.grants}
         holds = frozenset(HELD_AS[roles_by_key[k]] for k in held if roles_by_key[k] in HELD_AS)
         needed = ROLE_UNIT_KEYS.get(Role(officer.role), frozenset())
@@ -331,8 +340,8 @@ def list_accounts(session: Session, actor: UnlockedKeyring) -> list[AccountSumma
                 role=Role(officer.role),
                 created_at=officer.created_at,
                 last_login_at=officer.last_login_at,
-                locked_until=officer.locked_until,
-                failed_logins=officer.failed_logins,
+                locked_until=locked_until,
+                failed_logins=failures,
                 must_change_passphrase=officer.must_change_passphrase,
                 holds=holds,
                 missing=frozenset(needed - current),

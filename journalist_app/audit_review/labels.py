@@ -10,6 +10,7 @@ ACTION_LABELS: dict[str, LazyString] = {
     "login.succeeded": _l("Logged in"),
     "login.failed": _l("Failed login"),
     "login.locked": _l("Account locked after failed logins"),
+    "login.lockout": _l("A client locked out after failed logins"),
     "logout": _l("Logged out"),
     "session.expired": _l("Session expired"),
     "keys.unlocked": _l("Keys unlocked for a command"),

@@ -30,7 +30,8 @@ class Officer(Base):
     totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(128), default=None)
     # Last TOTP time step accepted: a code of this step or an earlier one is refused.
     totp_last_step: Mapped[int] = mapped_column(default=0)
-    # Consecutive failed logins, and the lock they earned (authentication.py).
+    # Superseded by LoginThrottle (locks are per account *and client* since issue 9);
+    # kept, unused, so that data dirs made before still accept new rows.
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     # Bumped by a passphrase or 2FA reset, a role change or a removal: sessions opened
@@ -58,3 +59,25 @@ class KeyGrant(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     officer: Mapped[Officer] = relationship(back_populates="grants")
+
+
+class LoginThrottle(Base):
+    """Consecutive failed proofs of identity for one account from one client, and the wait
+    they earned (journalist_app/accounts/throttle.py).
+
+    ``client`` is a keyed hash of the address the officer app saw (or a fixed name for the
+    CLI), never the address: one client's guesses lock that client out of that account
+    only, so nobody can lock an officer out from elsewhere (issue 9, finding 9).
+    """
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (UniqueConstraint("officer_id", "client"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"))
+    client: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_failure_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When this client reached the lockout: an alert on the admin's page until lifted.
+    alerted_at: Mapped[datetime | None] = mapped_column(default=None)

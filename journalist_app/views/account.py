@@ -10,6 +10,7 @@ from journalist_app.accounts.passphrase import MAX_PASSPHRASE_LENGTH, MIN_PASSPH
 from journalist_app.errors import BadCredentials, WeakPassphrase
 from journalist_app.roles import Permission
 from journalist_app.views.access import home_endpoint, permission_required
+from journalist_app.views.auth import current_client
 from journalist_app.views.context import begin_session, db, state
 from journalist_app.views.forms import ChangePassphraseForm
 
@@ -31,7 +32,12 @@ def passphrase() -> Response | str | tuple[str, int]:
         return _page(form, forced), 400
     try:
         keyring = change_own_passphrase(
-            db(), g.keyring, form.current.data or "", new, params=state().config.wrap_params
+            db(),
+            g.keyring,
+            form.current.data or "",
+            new,
+            params=state().config.wrap_params,
+            client=current_client(),
         )
     except BadCredentials:
         flash(_("The current passphrase is wrong."), "error")

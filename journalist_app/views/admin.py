@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from journalist_app.accounts import officers as accounts
+from journalist_app.accounts.throttle import lockout_alerts
 from journalist_app.accounts.totp import load_or_create_totp_key
 from journalist_app.clock import utc_now
 from journalist_app.errors import (
@@ -31,12 +32,14 @@ blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 @blueprint.get("/officers")
 @permission_required(Permission.ACCOUNTS_MANAGE)
 def officers() -> str:
+    now = utc_now()
     return render_template(
         "admin/officers.html",
         accounts=accounts.list_accounts(db(), g.keyring),
+        alerts=lockout_alerts(db(), now),
         form=ActionForm(),
         remove_form=RemoveOfficerForm(),
-        now=utc_now(),
+        now=now,
     )
 
 

@@ -1,12 +1,13 @@
 """Logging in (passphrase and TOTP code) unlocks the officer's keys into server memory;
 logging out forgets them."""
 
-from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from journalist_app import audit
 from journalist_app.accounts.login import log_in, session_state
+from journalist_app.accounts.throttle import client_tag, load_or_create_client_key
 from journalist_app.accounts.totp import load_or_create_totp_key
 from journalist_app.errors import BadCredentials, CorruptGrant
 from journalist_app.roles import Permission
@@ -34,6 +35,7 @@ def login() -> Response | str | tuple[str, int]:
             form.code.data or "",
             params=config.wrap_params,
             totp_key=load_or_create_totp_key(config.data_dir),
+            client=current_client(),
         )
     except (BadCredentials, CorruptGrant):
         # One message for every failure, a locked account included: it must not tell
@@ -50,6 +52,14 @@ def login() -> Response | str | tuple[str, int]:
     if session_state(db(), keyring) == "must_change_passphrase":
         return redirect(url_for("account.passphrase"))
     return redirect(url_for(home_endpoint(keyring.role)))
+
+
+def current_client() -> str:
+    """The client this request came from, as login throttling counts it: a keyed hash of
+    the peer address (accounts/throttle.py). No proxy header is trusted: on the isolated
+    officer host the peer is the officer's machine."""
+    key = load_or_create_client_key(state().config.data_dir)
+    return client_tag(key, request.remote_addr or "")
 
 
 @blueprint.post("/logout")

@@ -18,6 +18,7 @@ from journalist_app.errors import (
 from journalist_app.keys import grants
 from journalist_app.keys.custody import unlock
 from journalist_app.models import AuditEntry, KeyGrant, Officer
+from journalist_app.models.officer import LoginThrottle
 from journalist_app.roles import Role
 
 
@@ -260,7 +261,7 @@ def test_a_wrong_current_passphrase_counts_as_a_failed_login(client, auth, db, u
         },
     )
     assert response.status_code == 400
-    assert _officer(db, unit.username).failed_logins == 1
+    assert [row.failures for row in db.scalars(select(LoginThrottle))] == [1]
 
 
 # --- removal --------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Login: passphrase, then a TOTP code usable once; back-off and lockout per account."""
 
+import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 
 import pyotp
@@ -13,10 +15,12 @@ from journalist_app.accounts.totp import check_code, load_or_create_totp_key, op
 from journalist_app.errors import AccountLocked, BadCredentials, WrongSecondFactor
 from journalist_app.keys.custody import unlock
 from journalist_app.models import AuditEntry, Officer
+from journalist_app.models.officer import LoginThrottle
 from journalist_app.roles import Role
 from journalist_app.views.context import EXTENSION
 
 T0 = datetime(2026, 11, 28, 18, 0, 0)  # naive UTC, on a step boundary
+DESK = "the tag of one client"
 
 
 def _code(secret: str, moment: datetime) -> str:
@@ -31,8 +35,20 @@ def _log_in(db, config, unit, code: str, now: datetime, passphrase: str | None =
         code,
         params=config.wrap_params,
         totp_key=load_or_create_totp_key(config.data_dir),
+        client=DESK,
         now=now,
     )
+
+
+def _throttle(db, username: str, client: str = DESK) -> LoginThrottle:
+    officer = _officer(db, username)
+    row = db.scalar(
+        select(LoginThrottle).where(
+            LoginThrottle.officer_id == officer.id, LoginThrottle.client == client
+        )
+    )
+    assert row is not None
+    return row
 
 
 def _officer(db, username: str) -> Officer:
@@ -135,16 +151,16 @@ def test_back_off_doubles_then_locks_for_15_minutes_then_doubles_again() -> None
     assert backoff(100) == timedelta(hours=24)
 
 
-def test_five_failures_lock_the_account_even_against_the_right_passphrase(db, config, unit):
+def test_five_failures_lock_that_client_out_even_against_the_right_passphrase(db, config, unit):
     now = T0
     for failure in range(1, LOCKOUT_AFTER + 1):
         with pytest.raises(BadCredentials) as refused:
             _log_in(db, config, unit, "000000", now, passphrase="not the passphrase at all")
         assert not isinstance(refused.value, AccountLocked)
-        officer = _officer(db, unit.username)
-        assert officer.failed_logins == failure
-        now = officer.locked_until or now  # wait out each back-off
-    locked_until = _officer(db, unit.username).locked_until
+        throttle = _throttle(db, unit.username)
+        assert throttle.failures == failure
+        now = throttle.locked_until or now  # wait out each back-off
+    locked_until = _throttle(db, unit.username).locked_until
     assert locked_until == now and locked_until - T0 > timedelta(minutes=15)
 
     # Locked: the right passphrase and code are not even checked.
@@ -156,18 +172,18 @@ def test_five_failures_lock_the_account_even_against_the_right_passphrase(db, co
             _code(unit.totp_secret, now - timedelta(minutes=1)),
             now - timedelta(minutes=1),
         )
-    assert _officer(db, unit.username).failed_logins == LOCKOUT_AFTER
+    assert _throttle(db, unit.username).failures == LOCKOUT_AFTER
 
     # After the lock, one more failure locks for twice as long.
     with pytest.raises(BadCredentials):
         _log_in(db, config, unit, "000000", now, passphrase="still not the passphrase")
-    assert _officer(db, unit.username).locked_until == now + timedelta(minutes=30)
+    assert _throttle(db, unit.username).locked_until == now + timedelta(minutes=30)
 
     # And a success after that resets the count.
     later = now + timedelta(minutes=30)
     assert _log_in(db, config, unit, _code(unit.totp_secret, later), later)
-    officer = _officer(db, unit.username)
-    assert officer.failed_logins == 0 and officer.locked_until is None
+    throttle = _throttle(db, unit.username)
+    assert throttle.failures == 0 and throttle.locked_until is None
 
 
 def test_a_wrong_code_counts_as_a_failure_and_a_back_off_refuses_at_once(db, config, unit):
@@ -178,18 +194,17 @@ def test_a_wrong_code_counts_as_a_failure_and_a_back_off_refuses_at_once(db, con
     assert _log_in(db, config, unit, _code(unit.totp_secret, T0), T0 + timedelta(seconds=1))
 
 
-def test_the_lockout_is_in_the_database_not_in_the_process_nor_per_address(
+def test_the_lockout_is_in_the_database_not_in_the_process(
     app, client, auth, auth_for, db, unit, monkeypatch
 ) -> None:
     now = [T0]
     monkeypatch.setattr(clock, "source", lambda: now[0])
-    for index in range(LOCKOUT_AFTER):
-        client.environ_base["REMOTE_ADDR"] = f"10.0.0.{index + 1}"
+    client.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    for _ in range(LOCKOUT_AFTER):
         assert auth.login(unit.username, "wrong passphrase, again").status_code == 401
-        now[0] = _officer(db, unit.username).locked_until or now[0]
-    now[0] -= timedelta(minutes=1)
+        now[0] += timedelta(seconds=9)
 
-    # Another address, another app on the same database: still locked, and the answer
+    # Another app on the same database, the same client: still locked, and the answer
     # is the one every failure gets.
     other = create_app(app.extensions[EXTENSION].config).test_client()
     other.environ_base["REMOTE_ADDR"] = "192.0.2.7"
@@ -198,7 +213,6 @@ def test_the_lockout_is_in_the_database_not_in_the_process_nor_per_address(
     assert response.status_code == 401
     assert "Check your username, passphrase and two-factor code" in response.get_data(as_text=True)
     assert other.get("/").status_code == 302
-    assert _officer(db, unit.username).failed_logins == LOCKOUT_AFTER
 
 
 def test_an_admin_lifts_a_lockout(db, config, unit, make_officer) -> None:
@@ -206,27 +220,15 @@ def test_an_admin_lifts_a_lockout(db, config, unit, make_officer) -> None:
     for _ in range(LOCKOUT_AFTER):
         with pytest.raises(BadCredentials):
             _log_in(db, config, unit, "000000", T0, passphrase="wrong passphrase here")
-        officer = _officer(db, unit.username)
-        officer.locked_until = None  # skip the waiting, keep the count
+        throttle = _throttle(db, unit.username)
+        throttle.locked_until = None  # skip the waiting, keep the count
         db.commit()
-    assert _officer(db, unit.username).failed_logins == LOCKOUT_AFTER
+    assert _throttle(db, unit.username).failures == LOCKOUT_AFTER
     keyring = unlock(db, admin.username, admin.passphrase, config.wrap_params)
     unlock_account(db, keyring, unit.username)
-    officer = _officer(db, unit.username)
-    assert officer.failed_logins == 0 and officer.locked_until is None
+    db.expire_all()
+    assert db.scalar(select(LoginThrottle)) is None
     assert _log_in(db, config, unit, _code(unit.totp_secret, T0), T0)
-
-
-def test_reaching_the_lockout_ends_the_officers_open_sessions(client, auth, db, config, unit):
-    assert auth.login().status_code == 302
-    assert client.get("/").status_code == 200
-    for _ in range(LOCKOUT_AFTER):
-        with pytest.raises(BadCredentials):
-            _log_in(db, config, unit, "000000", T0, passphrase="someone else guessing")
-        officer = _officer(db, unit.username)
-        officer.locked_until = None
-        db.commit()
-    assert client.get("/").headers["Location"].endswith("/login")
 
 
 def test_unknown_accounts_fail_alike_and_their_name_is_not_logged(db, config, unit) -> None:
@@ -238,6 +240,7 @@ def test_unknown_accounts_fail_alike_and_their_name_is_not_logged(db, config, un
             "123456",
             params=config.wrap_params,
             totp_key=load_or_create_totp_key(config.data_dir),
+            client=DESK,
             now=T0,
         )
     with pytest.raises(BadCredentials) as wrong:
@@ -261,3 +264,89 @@ def test_logins_logouts_and_failures_are_in_the_audit_log(client, auth, db, unit
         (unit.username, "logout", target),
         ("", "login.failed", target),
     ]
+
+
+# --- remote lockout (issue 9, finding 9): locks are per (account, client) -------------------
+
+ATTACKER = "192.0.2.66"
+OFFICE = "10.0.0.5"
+
+
+def _fail_until_locked(client, auth, db, username: str, now: list[datetime]) -> None:
+    """Fail from ``client``'s address until its lock is reached, waiting out each back-off."""
+    for _ in range(LOCKOUT_AFTER):
+        assert auth.login(username, "a guessed passphrase, wrong").status_code == 401
+        now[0] += timedelta(seconds=9)  # past the longest back-off before the lock
+
+
+def test_an_attacker_who_fails_from_another_client_does_not_lock_the_officer_out(
+    app, client, auth, auth_for, db, unit, monkeypatch
+) -> None:
+    now = [T0]
+    monkeypatch.setattr(clock, "source", lambda: now[0])
+    client.environ_base["REMOTE_ADDR"] = ATTACKER
+    _fail_until_locked(client, auth, db, unit.username, now)
+    # The attacker's own client is locked, even with the right passphrase and code.
+    assert auth.login().status_code == 401
+
+    officer = app.test_client()
+    officer.environ_base["REMOTE_ADDR"] = OFFICE
+    assert auth_for(officer).login().status_code == 302
+    assert officer.get("/").status_code == 200
+
+
+def test_failed_logins_never_end_the_officers_open_session(
+    app, client, auth, auth_for, db, unit, monkeypatch
+) -> None:
+    now = [T0]
+    monkeypatch.setattr(clock, "source", lambda: now[0])
+    officer = app.test_client()
+    officer.environ_base["REMOTE_ADDR"] = OFFICE
+    assert auth_for(officer).login().status_code == 302
+    client.environ_base["REMOTE_ADDR"] = ATTACKER
+    _fail_until_locked(client, auth, db, unit.username, now)
+    for _ in range(3):  # and further failures after the lock
+        auth.login(unit.username, "still guessing, still wrong")
+    assert officer.get("/").status_code == 200, "the officer's session goes on"
+    assert _officer(db, unit.username).session_epoch == 0
+
+
+def test_a_lockout_alerts_the_admin_on_the_accounts_page_and_in_the_audit_log(
+    app, client, auth, auth_for, db, unit, make_officer, monkeypatch
+) -> None:
+    admin = make_officer("admin")
+    now = [T0]
+    monkeypatch.setattr(clock, "source", lambda: now[0])
+    client.environ_base["REMOTE_ADDR"] = ATTACKER
+    _fail_until_locked(client, auth, db, unit.username, now)
+
+    alerts = [
+        entry
+        for entry in db.scalars(select(AuditEntry).where(AuditEntry.action == "login.lockout"))
+    ]
+    assert [(a.actor, a.target) for a in alerts] == [("", f"officer:{unit.username}")]
+    assert '"failures":5' in alerts[0].details and '"client":"' in alerts[0].details
+
+    desk = app.test_client()
+    desk.environ_base["REMOTE_ADDR"] = OFFICE
+    desk.get("/login?lang=en")
+    auth_for(desk).login(admin.username, admin.passphrase)
+    page = desk.get("/admin/officers").get_data(as_text=True)
+    assert "Login alerts" in page and "Clients locked out" in page
+    alert = re.search(r'<tr class="login-alert">(.*?)</tr>', page, re.DOTALL)
+    assert alert and f">{unit.username}<" in alert.group(1)
+    assert re.findall(r"<td>(\d+)</td>", alert.group(1)) == ["1", "5"]
+
+
+def test_the_client_address_is_kept_only_as_a_keyed_hash(
+    app, client, auth, db, config, unit, monkeypatch
+) -> None:
+    now = [T0]
+    monkeypatch.setattr(clock, "source", lambda: now[0])
+    client.environ_base["REMOTE_ADDR"] = ATTACKER
+    _fail_until_locked(client, auth, db, unit.username, now)
+    db.close()
+    stored = b"".join(path.read_bytes() for path in config.data_dir.rglob("*") if path.is_file())
+    for form in (ATTACKER.encode(), ATTACKER.encode("utf-16-le")):
+        assert form not in stored
+    assert hashlib.sha256(ATTACKER.encode()).hexdigest().encode() not in stored
