@@ -61,6 +61,8 @@ $(SYSTEM): Makefile
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
 	[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
+	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	ldconfig -p | grep -q libpango-1.0 || missing="$$missing libpango-1.0-0"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \

@@ -75,6 +75,15 @@ class Action:
     SYNC_FAILED = "sync.failed"
     BATCH_IMPORTED = "batch.imported"
     BATCH_EXPORTED = "batch.exported"
+    # Referrals (journalist_app/referral/, docs/referral.md)
+    REFERRAL_DIRECTORY_IMPORTED = "referral.directory_imported"
+    REFERRAL_KEY_CREATED = "referral.unit_key_created"
+    REFERRAL_BUILT = "referral.built"
+    REFERRAL_EXPORTED = "referral.exported"
+    REFERRAL_ACKNOWLEDGED = "referral.acknowledged"
+    REFERRAL_REMOVED = "referral.content_removed"
+    # A report or file decrypted to go into a referral packet (reports/sealed.py).
+    REFERRAL_EVIDENCE = "referral.evidence_opened"
     # Keys
     KEYS_INITIALISED = "keys.initialised"
     KEYS_GRANTED = "keys.granted"

@@ -50,6 +50,10 @@ class Permission(StrEnum):
     STATS_READ = "stats.read"
     # Put a case on legal hold or lift it; purge what retention says is due.
     RETENTION_MANAGE = "retention.manage"
+    # Build and send a referral packet or a takedown notice; import acknowledgements.
+    REFERRALS_SEND = "referrals.send"
+    # Import the referral directory (partners' keys, rules), make the unit's OpenPGP key.
+    REFERRALS_MANAGE = "referrals.manage"
 
 
 _P = Permission
@@ -85,6 +89,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.KEYS_GRANT,
             _P.STATS_READ,
             _P.RETENTION_MANAGE,
+            _P.REFERRALS_SEND,
+            _P.REFERRALS_MANAGE,
         }
     ),
     Role.ANALYST: frozenset(
@@ -98,6 +104,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.BATCHES_IMPORT,
             _P.BATCHES_EXPORT,
             _P.AUDIT_READ_OWN,
+            _P.REFERRALS_SEND,
         }
     ),
     Role.TECHNICAL_EXPERT: frozenset(

@@ -12,6 +12,7 @@ from journalist_app.models.diagnostics import (
     HashMatch,
 )
 from journalist_app.models.officer import KeyGrant, Officer
+from journalist_app.models.referral import Referral, ReferralDirectory, ReferralUnitKey
 from journalist_app.models.refused import RefusedSubmission
 from journalist_app.models.reply import Reply
 from journalist_app.models.report import Report, ReportBlob
@@ -38,6 +39,9 @@ __all__ = [
     "Officer",
     "OutboxItem",
     "RecipientSetRecord",
+    "Referral",
+    "ReferralDirectory",
+    "ReferralUnitKey",
     "RefusedSubmission",
     "Reply",
     "ReplyCopy",

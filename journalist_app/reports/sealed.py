@@ -99,6 +99,27 @@ class Purpose(Enum):
         frozenset({"reply"}),
         audit.Action.NOTE_OPENED,
     )
+    # A report body, attachment or identity section opened to build a referral packet
+    # (journalist_app/referral/packet.py): each opening audited with the packet's reference.
+    REFER_REPORT = Rule(
+        Permission.REFERRALS_SEND,
+        "intake",
+        frozenset({"report", "followup"}),
+        audit.Action.REFERRAL_EVIDENCE,
+    )
+    REFER_ATTACHMENT = Rule(
+        Permission.REFERRALS_SEND,
+        "intake",
+        frozenset({"attachment"}),
+        audit.Action.REFERRAL_EVIDENCE,
+    )
+    # Only with a supervisor's approval, named in the referral (identity keys only).
+    REFER_IDENTITY = Rule(
+        Permission.IDENTITY_REVEAL,
+        "identity",
+        frozenset({"identity"}),
+        audit.Action.REFERRAL_EVIDENCE,
+    )
     REVEAL_IDENTITY = Rule(
         Permission.IDENTITY_REVEAL,
         "identity",
