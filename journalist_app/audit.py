@@ -98,6 +98,8 @@ class Action:
     PASSPHRASE_RESET = "account.passphrase_reset"  # noqa: S105
     TOTP_RESET = "account.totp_reset"
     ACCOUNT_UNLOCKED = "account.unlocked"
+    # A supervisor confirmed an admin's passphrase reset: grants may follow (accounts/resets.py).
+    RESET_APPROVED = "account.reset_approved"
 
 
 def officer_target(username: str) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, object_session
 
 from crypto.keys import Argon2Params, generate_box_key, wrap_secret
 from journalist_app import audit
-from journalist_app.accounts import throttle
+from journalist_app.accounts import resets, throttle
 from journalist_app.accounts.login import refuse_if_locked
 from journalist_app.accounts.lookup import all_officers, officer_named
 from journalist_app.accounts.passphrase import check_passphrase, hash_passphrase, verify_passphrase
@@ -225,7 +225,8 @@ def reset_passphrase(
     Nobody but the officer knew the old passphrase, so their old key pair and every
     grant sealed to it are gone: the account gets a new key pair, the secrets the admin
     holds that its role needs, and waits for a holder to grant the rest once the officer
-    has chosen their own passphrase. Their sessions end; a lockout is lifted.
+    has chosen their own passphrase *and* a supervisor other than the admin approved the
+    reset (accounts/resets.py). Their sessions end; a lockout is lifted.
     """
     officer = officer_named(session, username)
     if officer.id == actor.officer_id:
@@ -237,6 +238,8 @@ def reset_passphrase(
     officer.must_change_passphrase = True
     throttle.lift(session, officer)
     officer.session_epoch += 1
+    # The admin knows the one-time passphrase: no grant until a supervisor approves.
+    resets.record_reset(session, officer, actor.username, now or utc_now())
     _audit(
         session,
         actor,

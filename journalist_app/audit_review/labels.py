@@ -59,6 +59,7 @@ ACTION_LABELS: dict[str, LazyString] = {
     "account.passphrase_reset": _l("Passphrase reset"),
     "account.totp_reset": _l("Two-factor reset"),
     "account.unlocked": _l("Account unlocked"),
+    "account.reset_approved": _l("Passphrase reset approved by a supervisor"),
 }
 
 

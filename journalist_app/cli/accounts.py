@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from crypto.encoding import b64encode
 from journalist_app import audit
-from journalist_app.accounts import officers
+from journalist_app.accounts import officers, resets
 from journalist_app.cli.common import (
     NEW_PASSPHRASE_ENV,
     PASSPHRASE_ENV,
@@ -53,6 +53,11 @@ def register(
         ("reset-passphrase", officer_reset_passphrase, "(admin) print a one-time passphrase"),
         ("reset-2fa", officer_reset_2fa, "(admin) print a new two-factor secret"),
         ("unlock", officer_unlock, "(admin) lift a lockout after failed logins"),
+        (
+            "approve-reset",
+            officer_approve_reset,
+            "(supervisor) approve an admin's passphrase reset, checked with the officer in person",
+        ),
     ):
         action = officer.add_parser(name, help=text)
         add_you(action)
@@ -163,7 +168,8 @@ def officer_reset_passphrase(
     print(
         f"one-time passphrase for {args.name}: {passphrase}\n"
         "shown this once: hand it over in person. They choose their own at first login; then "
-        "a holder grants their keys again ('keys grant').",
+        "a supervisor other than you approves the reset ('officer approve-reset') and a "
+        "holder grants their keys again ('keys grant').",
         file=out,
     )
     return 0
@@ -187,6 +193,15 @@ def officer_unlock(
     session, keyring = helpers.unlocked(config, args.officer)
     officers.unlock_account(session, keyring, args.name)
     print(f"the lockout of {args.name!r} is lifted", file=out)
+    return 0
+
+
+def officer_approve_reset(
+    args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
+) -> int:
+    session, keyring = helpers.unlocked(config, args.officer)
+    resets.approve_reset(session, keyring, args.name)
+    print(f"the passphrase reset of {args.name!r} is approved: 'keys grant' may follow", file=out)
     return 0
 
 

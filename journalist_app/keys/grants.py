@@ -3,7 +3,8 @@
 Granting needs only the receiving account's public key (docs/keys.md, "Two layers"), so
 a holder grants without anyone's passphrase. What an account needs follows its role
 (roles.ROLE_UNIT_KEYS); an account with a one-time passphrase is granted nothing until
-its officer has chosen their own.
+its officer has chosen their own, nor an account whose reset a supervisor has not approved
+(accounts/resets.py).
 """
 
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from journalist_app import audit
 from journalist_app.accounts.lookup import all_officers, officer_named
+from journalist_app.accounts.resets import pending_reset, refuse_unapproved
 from journalist_app.errors import PermissionDenied
 from journalist_app.keys.custody import held_secrets, seal_grants
 from journalist_app.keys.keyring import UnlockedKeyring
@@ -48,6 +50,8 @@ def pending_grants(session: Session, keyring: UnlockedKeyring) -> list[PendingGr
     for officer in all_officers(session):
         if officer.must_change_passphrase or officer.id == keyring.officer_id:
             continue
+        if pending_reset(session, officer) is not None:
+            continue  # a reset waits for a supervisor's approval (accounts/resets.py)
         missing = _missing_for(session, keyring, officer)
         if missing:
             pending.append(
@@ -77,6 +81,7 @@ def grant_keys(
         raise PermissionDenied(
             f"{username!r} has not chosen their own passphrase yet: grant after their first login"
         )
+    refuse_unapproved(session, officer)
     if with_intake and officer.role != Role.ADMIN.value:
         with_intake = False
     missing = _missing_for(session, keyring, officer, with_intake=with_intake)

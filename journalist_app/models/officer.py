@@ -81,3 +81,22 @@ class LoginThrottle(Base):
     last_failure_at: Mapped[datetime | None] = mapped_column(default=None)
     # When this client reached the lockout: an alert on the admin's page until lifted.
     alerted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+
+class PassphraseReset(Base):
+    """An admin's reset of an officer's passphrase, and who approved it (accounts/resets.py).
+
+    Until a supervisor other than the resetting admin and the officer approves it, the
+    account is granted nothing: otherwise an admin who resets both factors could log in
+    as a supervisor and wait for a colleague to hand them the identity keys.
+    """
+
+    __tablename__ = "passphrase_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"))
+    reset_by: Mapped[str] = mapped_column(String(64))
+    reset_at: Mapped[datetime] = mapped_column(default=utc_now)
+    approved_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    approved_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -46,3 +46,15 @@ class ChangePassphraseForm(FlaskForm):
         _l("New passphrase, again"),
         validators=[DataRequired(), EqualTo("new", message=_l("The two passphrases differ."))],
     )
+
+
+class ApproveResetForm(FlaskForm):
+    """A supervisor approves an admin's passphrase reset (accounts/resets.py)."""
+
+    confirmed = BooleanField(
+        _l(
+            "I checked in person that this officer asked for the reset and chose the new "
+            "passphrase themselves."
+        ),
+        validators=[DataRequired()],
+    )

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
 from crypto.keys import WRAP_PARAMS_FAST
-from journalist_app.accounts import officers
+from journalist_app.accounts import officers, resets
 from journalist_app.accounts.totp import load_or_create_totp_key
 from journalist_app.errors import (
     BadCredentials,
@@ -215,6 +215,107 @@ def test_a_passphrase_reset_on_the_web_shows_the_one_time_passphrase_once(
     one_time = re.search(r'class="secret">([A-Za-z0-9_-]{24})<', page).group(1)
     assert one_time not in client.get("/admin/officers").get_data(as_text=True)
     assert _officer(db, analyst.username).must_change_passphrase
+
+
+# --- an admin's reset is no takeover (issue 9, finding 10) -----------------------------------
+
+
+def _take_over(app, auth_for, db, config, admin, victim) -> tuple[str, object]:
+    """What an admin can do alone: reset both factors and log in as ``victim``."""
+    keyring = _keyring(db, admin)
+    one_time = officers.reset_passphrase(db, keyring, victim.username, params=config.wrap_params)
+    enrolment = officers.reset_second_factor(
+        db, keyring, victim.username, totp_key=load_or_create_totp_key(config.data_dir)
+    )
+    impostor = app.test_client()
+    as_victim = auth_for(impostor)
+    assert (
+        as_victim.login(victim.username, one_time, pyotp.TOTP(enrolment.secret).now()).status_code
+        == 302
+    )
+    chosen = "the admin's own words for someone else's account"
+    response = impostor.post(
+        "/account/passphrase",
+        data={
+            "csrf_token": as_victim.csrf("/account/passphrase"),
+            "current": one_time,
+            "new": chosen,
+            "repeat": chosen,
+        },
+    )
+    assert response.status_code == 302
+    db.expire_all()
+    return chosen, impostor
+
+
+def test_an_admin_who_resets_a_supervisor_gets_no_key_when_a_colleague_grants(
+    app, auth_for, db, config, unit, make_officer
+) -> None:
+    admin = make_officer("admin")
+    sara = make_officer("supervisor", "sara")
+    chosen, _ = _take_over(app, auth_for, db, config, admin, sara)
+
+    # A colleague who holds the keys sees no account to grant, and granting is refused.
+    colleague = _keyring(db, unit)
+    assert [p.username for p in grants.pending_grants(db, colleague)] == []
+    with pytest.raises(PermissionDenied, match="must approve"):
+        grants.grant_keys(db, colleague, "sara")
+    assert _grants(db, "sara") == 0
+    held = unlock(db, "sara", chosen, config.wrap_params)
+    assert held.identity_keys == {} and held.intake_keys == {}
+
+
+def test_only_a_supervisor_other_than_the_admin_and_the_officer_approves_a_reset(
+    app, auth_for, db, config, unit, make_officer
+) -> None:
+    admin = make_officer("admin")
+    other_admin = make_officer("admin")
+    sara = make_officer("supervisor", "sara")
+    chosen, _ = _take_over(app, auth_for, db, config, admin, sara)
+
+    for refused in (admin, other_admin):
+        with pytest.raises(PermissionDenied):
+            resets.approve_reset(db, _keyring(db, refused), "sara")
+    with pytest.raises(PermissionDenied):
+        resets.approve_reset(db, unlock(db, "sara", chosen, config.wrap_params), "sara")
+
+    resets.approve_reset(db, _keyring(db, unit), "sara")
+    assert [p.username for p in grants.pending_grants(db, _keyring(db, unit))] == ["sara"]
+    grants.grant_keys(db, _keyring(db, unit), "sara")
+    assert unlock(db, "sara", chosen, config.wrap_params).identity_keys
+    actions = _actions(db)
+    assert (unit.username, "account.reset_approved", "officer:sara") in actions
+
+
+def test_a_reset_cannot_be_approved_before_the_officer_chose_their_passphrase(
+    db, config, unit, make_officer
+) -> None:
+    admin = make_officer("admin")
+    analyst = make_officer("analyst")
+    officers.reset_passphrase(db, _keyring(db, admin), analyst.username, params=config.wrap_params)
+    with pytest.raises(PermissionDenied, match="has not chosen"):
+        resets.approve_reset(db, _keyring(db, unit), analyst.username)
+
+
+def test_the_keys_page_lists_resets_to_approve_and_approves_with_a_confirmation(
+    app, client, auth, auth_for, db, config, unit, make_officer
+) -> None:
+    admin = make_officer("admin")
+    sara = make_officer("supervisor", "sara")
+    _take_over(app, auth_for, db, config, admin, sara)
+    client.get("/login?lang=en")
+    auth.login()
+    page = client.get("/keys/grants").get_data(as_text=True)
+    assert "Passphrase resets to approve" in page and f"reset by {admin.username}" in page
+    token = auth.csrf("/keys/grants")
+    unconfirmed = client.post("/keys/resets/sara/approve", data={"csrf_token": token})
+    assert unconfirmed.status_code == 400 and _grants(db, "sara") == 0
+    approved = client.post(
+        "/keys/resets/sara/approve", data={"csrf_token": token, "confirmed": "y"}
+    )
+    assert approved.status_code == 302
+    assert "sara" in client.get("/keys/grants").get_data(as_text=True)
+    assert (unit.username, "account.reset_approved", "officer:sara") in _actions(db)
 
 
 # --- own passphrase -------------------------------------------------------------------------
