@@ -13,8 +13,12 @@ PUBLIC_PORT=${IBLAGH_PUBLIC_PORT:-8080}
 SYNC_PORT=${IBLAGH_SYNC_PORT:-8081}
 OFFICER_PORT=${IBLAGH_OFFICER_PORT:-8082}
 ONION=${IBLAGH_ONION:-0}
+# Everything made from here on (logs, data, keys) is for this user only; logs made by an
+# earlier run with a looser umask are closed too: the officer's log names the cases opened.
+umask 077
 mkdir -p "$VAR/source" "$VAR/officer" "$VAR/log"
-chmod 700 "$VAR/source" "$VAR/officer"
+chmod 700 "$VAR/source" "$VAR/officer" "$VAR/log"
+find "$VAR/log" -type f -exec chmod 600 {} +
 
 # Demo unit keys and officer (first run only); installs the signed recipient set and
 # the unit verify key where the public host reads them.
@@ -62,8 +66,10 @@ start public "$PUBLIC_PORT" 2 "$VAR/source" \
   --config python:source_app.gunicorn_conf 'source_app:create_app()'
 start sync "$SYNC_PORT" 1 "$VAR/source" \
   --config python:source_app.gunicorn_conf 'source_app:create_sync_app()'
-# The officer app keeps unlocked keys in process memory: exactly one worker.
-start officer "$OFFICER_PORT" 1 "$VAR/officer" --access-logfile - 'journalist_app.wsgi:app'
+# The officer app keeps unlocked keys in process memory: exactly one worker. No banner,
+# no core dump (journalist_app/gunicorn_conf.py).
+start officer "$OFFICER_PORT" 1 "$VAR/officer" \
+  --config python:journalist_app.gunicorn_conf 'journalist_app.wsgi:app'
 if [ "$ONION" = 1 ]; then
   IBLAGH_TOR_PUBLIC_TARGET="$HOST:$PUBLIC_PORT" IBLAGH_TOR_SYNC_TARGET="$HOST:$SYNC_PORT" \
     onion serve >>"$VAR/log/onion.log" 2>&1 &
