@@ -1,7 +1,24 @@
 """Logging in (passphrase and TOTP code) unlocks the officer's keys into server memory;
-logging out forgets them."""
+logging out forgets them. The session cookie that names the keyring is ``Secure`` unless
+the app is plainly served over HTTP on loopback (:class:`OfficerSessionInterface`)."""
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+import ipaddress
+import urllib.parse
+
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.blueprints import BlueprintSetupState
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -16,6 +33,54 @@ from journalist_app.views.context import begin_session, current_keyring, db, end
 from journalist_app.views.forms import LoginForm
 
 blueprint = Blueprint("auth", __name__)
+
+# Headers a proxy in front adds: with any of them, the browser may well be on HTTPS.
+_PROXY_HEADERS = (
+    "Forwarded",
+    "X-Forwarded-Proto",
+    "X-Forwarded-For",
+    "X-Forwarded-Host",
+    "X-Forwarded-Ssl",
+)
+
+
+def plain_loopback_http(served: Request) -> bool:
+    """Was ``served`` plain HTTP to a loopback name, with no proxy in front saying otherwise?
+
+    Only then may the session cookie go without ``Secure`` (``make run`` on
+    http://127.0.0.1, the test suites): a browser on https://officer… behind a
+    TLS-terminating proxy, or any other host name, gets a ``Secure`` cookie, so it is
+    never sent in the clear (issue 9, finding 10).
+    """
+    if served.scheme != "http" or any(name in served.headers for name in _PROXY_HEADERS):
+        return False
+    host = urllib.parse.urlsplit("//" + served.host).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class OfficerSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, ``Secure`` by default: ``IBLAGH_COOKIE_SECURE`` forces it on
+    loopback too; only plain loopback HTTP (:func:`plain_loopback_http`) goes without."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if app.config["SESSION_COOKIE_SECURE"] or not has_request_context():
+            return True
+        return not plain_loopback_http(request)
+
+
+def _install_session_interface(setup: BlueprintSetupState) -> None:
+    app = setup.app
+    assert isinstance(app, Flask)
+    app.session_interface = OfficerSessionInterface()
+
+
+# The login blueprint owns the session cookie: registering it installs the interface.
+blueprint.record_once(_install_session_interface)
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
