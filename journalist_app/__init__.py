@@ -53,6 +53,7 @@ def create_app(config: "OfficerConfig | None" = None) -> Flask:
         reports,
     )
     from journalist_app.views import audit as audit_views
+    from journalist_app.views import referral as referral_views
     from journalist_app.views import retention as retention_views
     from journalist_app.views import search as search_views
     from journalist_app.views import stats as stats_views
@@ -106,4 +107,5 @@ def create_app(config: "OfficerConfig | None" = None) -> Flask:
         scheduler.start()
     app.register_blueprint(stats_views.blueprint)
     app.register_blueprint(retention_views.blueprint)
+    app.register_blueprint(referral_views.blueprint)
     return app

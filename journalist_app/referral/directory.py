@@ -212,7 +212,7 @@ def parse_directory(raw: bytes) -> Directory:
         raise DirectoryError(f"the directory file is not valid UTF-8 TOML: {exc}") from exc
     if data.get("version") != 1:
         raise DirectoryError("the directory file must say version = 1")
-    courts = {c.id: c for c in (_court(item) for item in _tables(data, "court"))}
+    courts = _unique([_court(item) for item in _tables(data, "court")], "court")
     partners: dict[str, Partner] = {}
     for kind in ("police", "prosecutor"):
         for item in _tables(data, kind):
@@ -221,7 +221,9 @@ def parse_directory(raw: bytes) -> Directory:
                 raise DirectoryError(f"the id {partner.id!r} is used twice")
             partners[partner.id] = partner
     rules = tuple(_rule(item) for item in _tables(data, "rule"))
-    qualifications = {q.id: q for q in (_qualification(i) for i in _tables(data, "qualification"))}
+    qualifications = _unique(
+        [_qualification(item) for item in _tables(data, "qualification")], "qualification"
+    )
     directory = Directory(
         sha256=hashlib.sha256(raw).hexdigest(),
         country=str(data.get("country", "")),
@@ -235,6 +237,15 @@ def parse_directory(raw: bytes) -> Directory:
     )
     _check_references(directory)
     return directory
+
+
+def _unique(items: list[Any], name: str) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for item in items:
+        if item.id in table:
+            raise DirectoryError(f"the {name} id {item.id!r} is used twice")
+        table[item.id] = item
+    return table
 
 
 def _tables(data: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:

@@ -72,7 +72,7 @@ MAX_REASON_CHARS = 2000
 MAX_EVIDENCE_BYTES = 4 * 1024 * 1024 * 1024
 REFERABLE = frozenset({statuses.TRIAGED, statuses.UNDER_INVESTIGATION, statuses.REFERRED})
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]
 
 
 @dataclass(frozen=True)

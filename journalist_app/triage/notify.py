@@ -3,7 +3,8 @@
 Each reporter of a case gets one reply envelope (journalist_app/reports/replies.py, sealed to
 their key) whenever what their page should show changes: a case moved to triaged, a
 merge into a case under review, a report joining a referred case. A reporter who sent
-several reports to one case is told once.
+several reports to one case is told once. "Referred" is said only after a referral
+packet was sent (docs/referral.md).
 """
 
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from journalist_app.models import Case, Report, ReportTriage
+from journalist_app.models import Case, Referral, Report, ReportTriage
 from journalist_app.reports.replies import queue_reply
 from journalist_app.triage.events import TriageAction, record_case_event
 from journalist_app.triage.statuses import reporter_view
@@ -22,7 +23,7 @@ def notify_reporters(session: Session, case: Case, now: datetime) -> int:
 
     Returns how many reporters were told.
     """
-    wanted = reporter_view(case.status, case.close_reason)
+    wanted = _only_what_happened(session, case, reporter_view(case.status, case.close_reason))
     if wanted is None:
         return 0
     rows = session.execute(
@@ -60,6 +61,28 @@ def notify_reporters(session: Session, case: Case, now: datetime) -> int:
         report_id = next(t.report_id for t in triages if _can_reply(t))
         queue_reply(session, report_id, status=status, reason=reason, now=now.replace(tzinfo=UTC))
     return len(stale)
+
+
+def _only_what_happened(
+    session: Session, case: Case, wanted: tuple[str, str | None] | None
+) -> tuple[str, str | None] | None:
+    """A reporter reads "referred" only once a packet of the case actually left for the
+    judicial police (journalist_app/referral/sending.py): until then a case marked
+    referred reads "under review", and one closed as referred reads "closed, handled"."""
+    if wanted is None or "referred" not in wanted:
+        return wanted
+    sent = session.scalar(
+        select(Referral.id)
+        .where(
+            Referral.case_id == case.id,
+            Referral.kind == "judicial",
+            Referral.sent_at.is_not(None),
+        )
+        .limit(1)
+    )
+    if sent is not None:
+        return wanted
+    return ("closed", "handled") if wanted[0] == "closed" else ("under_review", None)
 
 
 def _can_reply(triage: ReportTriage) -> bool:

@@ -61,8 +61,11 @@ def test_the_whole_workflow_tells_the_reporter_each_step_once(world, case_id) ->
         change_status(world.session, world.analyst, case_id, status, reason, at(minute))
 
     told = [(r["status"], r["reason"]) for r in world.replies_to(report)]
-    # under_investigation shows as under_review, already said: not repeated.
-    assert told == [("under_review", None), ("referred", None), ("closed", "referred")]
+    # under_investigation shows as under_review, already said: not repeated. No referral
+    # packet was sent (journalist_app/referral/), so "referred" is never said: the case
+    # reads under review, then closed as handled (tests/journalist_app/
+    # test_officer_referral_web.py has the reporter told "referred" after a send).
+    assert told == [("under_review", None), ("closed", "handled")]
     case = world.session.get(Case, case_id)
     assert (case.status, case.close_reason, case.is_open) == ("closed", "referred", False)
     history = world.session.scalars(

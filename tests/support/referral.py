@@ -5,11 +5,13 @@ the receiving side with stock ``gpg`` and a keyring that holds only that partner
 keys and the unit's public key.
 """
 
+import hashlib
 import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from crypto.openpgp import IsolatedGnuPG
 from journalist_app.referral.directory import DEFAULT_FILE
@@ -61,8 +63,10 @@ def with_key(text: str, partner_id: str, key: PartnerKey, fingerprint: str | Non
         re.DOTALL,
     )
     replaced, count = pattern.subn(
-        lambda m: m.group(1)
-        + f'fingerprint = "{fingerprint or key.fingerprint}"\nkey = {_toml_text(key.public)}',
+        lambda m: (
+            m.group(1)
+            + f'fingerprint = "{fingerprint or key.fingerprint}"\nkey = {_toml_text(key.public)}'
+        ),
         text,
         count=1,
     )
@@ -108,3 +112,82 @@ def receiving_side(partner: PartnerKey, unit_public_key: str) -> ReceivingSide:
         result = side.gpg("--import", stdin=block.encode())
         assert result.returncode == 0, result.stderr
     return side
+
+
+_KEYS: list[PartnerKeys] = []
+
+
+def partner_keys() -> PartnerKeys:
+    """The partners' keys, made once per test process (key generation takes seconds)."""
+    if not _KEYS:
+        _KEYS.append(make_partner_keys())
+    return _KEYS[0]
+
+
+ARABIC_FACTS = "نشر هذا الحساب دعوة صريحة إلى العنف ضد سكان الحي"
+FRENCH_FACTS = "Ce compte publie des menaces contre une famille du quartier"
+
+
+def referable_case(
+    world: Any,
+    *,
+    category: str = "incitement",
+    territory: str = "04.421",
+    identity: str | None = None,
+    attachments: int = 2,
+) -> tuple[int, list[str]]:
+    """A triaged case of two reports (Arabic and French) with attachments, in Rabat."""
+    from journalist_app.models import ReportTriage
+    from journalist_app.triage.ingest import index_pending
+    from journalist_app.triage.workflow import change_status, set_territory
+
+    files = [
+        (f"preuve {n}.jpg", b"\xff\xd8\xff\xe0" + bytes([n]) * (3000 + n))
+        for n in range(attachments)
+    ]
+    first = world.add_report(
+        {
+            "category": category,
+            "language": "ar",
+            "description": ARABIC_FACTS,
+            "urls": ["https://www.example.com/post/123?utm_source=x", "hxxps://bit[.]ly/abc"],
+            "platform": "example",
+            "account": "@menace_account",
+            "attachments": [
+                {
+                    "blob": f"attachment-{i}",
+                    "name": name,
+                    "type": "image/jpeg",
+                    "size": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                }
+                for i, (name, data) in enumerate(files, start=1)
+            ],
+        },
+        attachments=files,
+        identity=identity,
+    )
+    second = world.add_report(
+        {
+            "category": category,
+            "language": "fr",
+            "description": FRENCH_FACTS,
+            "urls": ["https://www.example.com/post/123"],
+        },
+    )
+    index_pending(world.session, world.store, world.supervisor)
+    case_id = world.session.get(ReportTriage, first).case_id
+    assert world.session.get(ReportTriage, second).case_id == case_id
+    set_territory(world.session, world.analyst, case_id, territory)
+    change_status(world.session, world.analyst, case_id, "triaged")
+    return case_id, [first, second]
+
+
+def ready_unit(world: Any, keys: PartnerKeys) -> None:
+    """The directory with the partners' keys in force, and the unit's OpenPGP key made."""
+    from journalist_app.referral.directory import current_directory
+    from journalist_app.referral.partners import import_directory
+    from journalist_app.referral.unit_key import create_unit_key
+
+    import_directory(world.session, world.supervisor, directory_with_keys(keys).encode())
+    create_unit_key(world.session, world.supervisor, current_directory(world.session))
