@@ -27,7 +27,11 @@ def overdue_acknowledgements(session: Session, now: datetime, limit: int = 20) -
     return list(
         session.scalars(
             select(Referral)
-            .where(Referral.status == "sent", Referral.ack_due_at < now)
+            .where(
+                Referral.kind == "judicial",
+                Referral.status == "sent",
+                Referral.ack_due_at < now,
+            )
             .order_by(Referral.ack_due_at)
             .limit(limit)
         )

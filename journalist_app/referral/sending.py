@@ -119,7 +119,8 @@ def mark_sent(
             session
         )
         referral.status, referral.sent_at, referral.sent_by = "sent", now, actor.username
-        referral.ack_due_at = now + directory.deadline(case.category, "acknowledge")
+        if referral.kind == "judicial":
+            referral.ack_due_at = now + directory.deadline(case.category, "acknowledge")
         if referral.kind == "judicial" and case.status in (
             statuses.TRIAGED,
             statuses.UNDER_INVESTIGATION,

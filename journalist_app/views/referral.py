@@ -20,9 +20,11 @@ from journalist_app.referral.deadlines import (
     overdue_referrals,
 )
 from journalist_app.referral.directory import current_directory, directory_by_hash, propose
+from journalist_app.referral.documents import TAKEDOWN_LANGUAGES
 from journalist_app.referral.errors import ReferralRefused
 from journalist_app.referral.packet import ReferralRequest, build_packet, packet_file
 from journalist_app.referral.sending import get_referral, mark_sent, referrals_of
+from journalist_app.referral.takedown import build_takedown, mark_removed
 from journalist_app.referral.unit_key import current_unit_key
 from journalist_app.roles import Permission, has_permission
 from journalist_app.triage.errors import CaseNotFound
@@ -64,8 +66,9 @@ REFUSALS = {
         "the packet was sent to, and name the packet's SHA-256 and their reference."
     ),
     "not_found": _l("There is no such packet."),
+    "statement": _l("Write the statement of reasons (20 to 4000 characters)."),
+    "no_urls": _l("The case names no web address to take down."),
 }
-FILE_KINDS = ("packet", "signature", "notice", "identity")
 
 
 def refusal_message(exc: ReferralRefused) -> str:
@@ -123,7 +126,7 @@ def page(case_id: int) -> str:
         now=utc_now(),
         form=ActionForm(),
         lang=current_language(),
-        file_kinds=FILE_KINDS,
+        takedown_languages=TAKEDOWN_LANGUAGES,
     )
 
 
@@ -170,6 +173,55 @@ def build(case_id: int) -> Response:
     return _back(case_id)
 
 
+@blueprint.post("/cases/<int:case_id>/takedown")
+@permission_required(Permission.REFERRALS_SEND)
+def takedown(case_id: int) -> Response:
+    if not ActionForm().validate_on_submit():
+        flash(
+            _("The form was incomplete or no longer matches the case. Nothing was changed."),
+            "error",
+        )
+        return _back(case_id)
+    form = request.form
+    try:
+        referral = build_takedown(
+            db(),
+            state().blob_store,
+            g.keyring,
+            state().config.data_dir,
+            case_id,
+            platform=form.get("platform", ""),
+            language=form.get("language", ""),
+            qualification_id=form.get("qualification", ""),
+            statement=form.get("statement", ""),
+        )
+    except ReferralRefused as exc:
+        flash(refusal_message(exc), "error")
+        return _back(case_id)
+    flash(
+        _(
+            "Takedown notice %(reference)s is written and signed. Send it next.",
+            reference=referral.reference,
+        ),
+        "info",
+    )
+    return _back(case_id)
+
+
+@blueprint.post("/referrals/<reference>/removed")
+@permission_required(Permission.REFERRALS_SEND)
+def removed(reference: str) -> Response:
+    referral = _referral(reference)
+    if ActionForm().validate_on_submit():
+        try:
+            mark_removed(db(), g.keyring, reference)
+        except ReferralRefused as exc:
+            flash(refusal_message(exc), "error")
+        else:
+            flash(_("Recorded: the platform removed the content."), "info")
+    return _back(referral.case_id)
+
+
 @blueprint.post("/referrals/<reference>/send")
 @permission_required(Permission.REFERRALS_SEND)
 def send(reference: str) -> Response:
@@ -191,7 +243,7 @@ def send(reference: str) -> Response:
 @permission_required(Permission.REFERRALS_SEND)
 def download(reference: str, kind: str) -> Response:
     referral = _referral(reference)
-    if kind not in FILE_KINDS or kind not in referral.files or referral.sent_at is None:
+    if kind not in referral.files or referral.sent_at is None:
         abort(404)
     path = packet_file(state().config.data_dir, referral, kind)
     # Every copy that leaves is audited with its hash (docs/invariants.md, 12).
