@@ -100,6 +100,9 @@ class Action:
     ACCOUNT_UNLOCKED = "account.unlocked"
     # A supervisor confirmed an admin's passphrase reset: grants may follow (accounts/resets.py).
     RESET_APPROVED = "account.reset_approved"
+    # Officers' security keys (WebAuthn, accounts/security_keys.py).
+    SECURITY_KEY_REGISTERED = "security_key.registered"
+    SECURITY_KEY_REMOVED = "security_key.removed"
 
 
 def officer_target(username: str) -> str:

@@ -49,7 +49,7 @@ def log_in(
     Commits: the failure count, the last TOTP step and the audit entry.
     """
     now = now or utc_now()
-    officer = _officer_to_try(session, username, passphrase, params, now, client, via="web")
+    officer = officer_to_try(session, username, passphrase, params, now, client, via="web")
     if not verify_passphrase(officer.password_hash, passphrase):
         _fail(session, officer, client, now, "passphrase", via="web")
     if officer.totp_secret_sealed is None:
@@ -81,7 +81,7 @@ def unlock_for_command(
     """
     now = now or utc_now()
     client = throttle.LOCAL_SHELL
-    officer = _officer_to_try(session, username, passphrase, params, now, client, via="cli")
+    officer = officer_to_try(session, username, passphrase, params, now, client, via="cli")
     if not verify_passphrase(officer.password_hash, passphrase):
         _fail(session, officer, client, now, "passphrase", via="cli")
     if officer.must_change_passphrase and not allow_one_time_passphrase:
@@ -122,7 +122,7 @@ def session_state(session: Session, keyring: UnlockedKeyring) -> SessionState:
     return "must_change_passphrase" if row.must_change_passphrase else "active"
 
 
-def _officer_to_try(
+def officer_to_try(
     session: Session,
     username: str,
     passphrase: str,
@@ -131,6 +131,11 @@ def _officer_to_try(
     client: str,
     via: str,
 ) -> Officer:
+    """The account ``username`` names, if it exists and ``client`` may try it now.
+
+    An unknown name spends the argon2id time of a check and is refused like a wrong
+    passphrase; a client locked out is refused before anything is checked.
+    """
     officer = session.scalar(select(Officer).where(Officer.username == username))
     if officer is None:
         # Same argon2id time as a real check; the typed name is not logged (it may be a

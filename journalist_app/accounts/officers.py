@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, object_session
 
 from crypto.keys import Argon2Params, generate_box_key, wrap_secret
 from journalist_app import audit
-from journalist_app.accounts import resets, throttle
+from journalist_app.accounts import resets, security_keys, throttle
 from journalist_app.accounts.login import refuse_if_locked
 from journalist_app.accounts.lookup import all_officers, officer_named
 from journalist_app.accounts.passphrase import check_passphrase, hash_passphrase, verify_passphrase
@@ -80,6 +80,7 @@ class AccountSummary:
     must_change_passphrase: bool
     holds: frozenset[str]
     missing: frozenset[str] = field(default_factory=frozenset)
+    security_keys: int = 0
 
 
 def generate_passphrase() -> str:
@@ -235,6 +236,7 @@ def reset_passphrase(
     dropped = len(officer.grants)
     regrant = held_secrets(actor, Role(officer.role)) if officer.role == Role.ADMIN else []
     _rekey(officer, one_time, params, regrant)
+    security_keys.forget_passwordless(session, officer)
     officer.must_change_passphrase = True
     throttle.lift(session, officer)
     officer.session_epoch += 1
@@ -263,13 +265,17 @@ def reset_second_factor(
     totp_key: bytes,
     now: datetime | None = None,
 ) -> Enrolment:
-    """A new TOTP secret (shown once); the old one stops working and sessions end."""
+    """A new TOTP secret (shown once); the old one stops working, the account's security
+    keys are removed (a lost device is why one resets), and sessions end."""
     officer = officer_named(session, username)
     enrolment = enrol(username)
     officer.totp_secret_sealed = seal_secret(totp_key, username, enrolment.secret)
     officer.totp_last_step = 0
+    removed = security_keys.remove_all(session, officer)
     officer.session_epoch += 1
-    _audit(session, actor, audit.Action.TOTP_RESET, username, {}, now)
+    _audit(
+        session, actor, audit.Action.TOTP_RESET, username, {"security_keys_removed": removed}, now
+    )
     return enrolment
 
 
@@ -316,6 +322,7 @@ def change_own_passphrase(
         raise WeakPassphrase("the new passphrase must differ from the current one")
     held = open_grants(session, officer, unwrap_officer_key(officer, current))
     _rekey(officer, new, params, _grant_rows(officer, held))
+    security_keys.forget_passwordless(session, officer)
     officer.must_change_passphrase = False
     officer.session_epoch += 1
     _audit(session, keyring, audit.Action.PASSPHRASE_CHANGED, officer.username, {}, now)
@@ -348,6 +355,7 @@ def list_accounts(session: Session, actor: UnlockedKeyring) -> list[AccountSumma
                 must_change_passphrase=officer.must_change_passphrase,
                 holds=holds,
                 missing=frozenset(needed - current),
+                security_keys=len(security_keys.keys_of(session, officer.id)),
             )
         )
     return summaries

@@ -60,6 +60,8 @@ ACTION_LABELS: dict[str, LazyString] = {
     "account.totp_reset": _l("Two-factor reset"),
     "account.unlocked": _l("Account unlocked"),
     "account.reset_approved": _l("Passphrase reset approved by a supervisor"),
+    "security_key.registered": _l("Security key registered"),
+    "security_key.removed": _l("Security key removed"),
 }
 
 

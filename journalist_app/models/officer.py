@@ -83,7 +83,6 @@ class LoginThrottle(Base):
     alerted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-
 class PassphraseReset(Base):
     """An admin's reset of an officer's passphrase, and who approved it (accounts/resets.py).
 
@@ -100,3 +99,36 @@ class PassphraseReset(Base):
     reset_at: Mapped[datetime] = mapped_column(default=utc_now)
     approved_by: Mapped[str | None] = mapped_column(String(64), default=None)
     approved_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class SecurityKey(Base):
+    """An officer's WebAuthn credential (a security key or platform passkey with a PIN).
+
+    ``wrapped_private_key`` is the officer's X25519 private key in a secretbox under a key
+    derived from the credential's PRF output (accounts/security_keys.py): with it, the key
+    and its PIN alone unlock the officer's keys (passwordless login). Without it (an
+    authenticator without PRF, or after a passphrase change) the key is a second factor.
+    """
+
+    __tablename__ = "officer_security_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"))
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023), unique=True)
+    # COSE public key, as the authenticator gave it at registration.
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(1024))
+    sign_count: Mapped[int] = mapped_column(default=0)
+    name: Mapped[str] = mapped_column(String(64))
+    rp_id: Mapped[str] = mapped_column(String(253))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    wrapped_private_key: Mapped[bytes | None] = mapped_column(LargeBinary(256), default=None)
+
+
+class UsedChallenge(Base):
+    """A WebAuthn challenge already answered: each is good for one ceremony only."""
+
+    __tablename__ = "webauthn_used_challenges"
+
+    challenge_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -1,4 +1,5 @@
-"""The officer's own account: choosing a passphrase (required after an admin's one-time one)."""
+"""The officer's own account: choosing a passphrase (required after an admin's one-time one),
+and their security keys (views/security_keys.py)."""
 
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -9,12 +10,15 @@ from journalist_app.accounts.officers import change_own_passphrase
 from journalist_app.accounts.passphrase import MAX_PASSPHRASE_LENGTH, MIN_PASSPHRASE_LENGTH
 from journalist_app.errors import BadCredentials, WeakPassphrase
 from journalist_app.roles import Permission
+from journalist_app.views import security_keys
 from journalist_app.views.access import home_endpoint, permission_required
-from journalist_app.views.auth import current_client
+from journalist_app.views.client import current_client
 from journalist_app.views.context import begin_session, db, state
 from journalist_app.views.forms import ChangePassphraseForm
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
+# The officer's security keys live under /account/security-keys (views/security_keys.py).
+blueprint.register_blueprint(security_keys.blueprint)
 
 
 @blueprint.route("/passphrase", methods=["GET", "POST"])

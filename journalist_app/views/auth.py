@@ -23,14 +23,27 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from journalist_app import audit
+from journalist_app.accounts.key_login import log_in_passwordless, log_in_with_security_key
 from journalist_app.accounts.login import log_in, session_state
-from journalist_app.accounts.throttle import client_tag, load_or_create_client_key
+from journalist_app.accounts.security_keys import (
+    authentication_options,
+    decode_prf,
+    prf_salt_b64url,
+)
 from journalist_app.accounts.totp import load_or_create_totp_key
 from journalist_app.errors import BadCredentials, CorruptGrant
+from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.roles import Permission
 from journalist_app.views.access import home_endpoint, permission_required
+from journalist_app.views.client import current_client
 from journalist_app.views.context import begin_session, current_keyring, db, end_session, state
-from journalist_app.views.forms import LoginForm
+from journalist_app.views.forms import LoginForm, SecurityKeyLoginForm
+from journalist_app.views.security_keys import (
+    LOGIN,
+    relying_party,
+    start_ceremony,
+    take_ceremony,
+)
 
 blueprint = Blueprint("auth", __name__)
 
@@ -88,20 +101,40 @@ def login() -> Response | str | tuple[str, int]:
     keyring = current_keyring()
     if keyring is not None:
         return redirect(url_for(home_endpoint(keyring.role)))
+    if request.method == "POST" and request.form.get("method") == "security-key":
+        return _passwordless_login()
     form = LoginForm()
     if not form.validate_on_submit():
-        return render_template("login.html", form=form)
+        return _login_page(form)
+    if not (form.code.data or form.assertion.data):
+        flash(_("Type the code your authenticator app shows, or use your security key."), "error")
+        return _login_page(form), 400
     config = state().config
     try:
-        keyring = log_in(
-            db(),
-            form.username.data or "",
-            form.passphrase.data or "",
-            form.code.data or "",
-            params=config.wrap_params,
-            totp_key=load_or_create_totp_key(config.data_dir),
-            client=current_client(),
-        )
+        if form.assertion.data:
+            ceremony = take_ceremony(LOGIN)
+            if ceremony is None:
+                raise BadCredentials("no security key challenge in this session")
+            keyring = log_in_with_security_key(
+                db(),
+                form.username.data or "",
+                form.passphrase.data or "",
+                form.assertion.data,
+                ceremony=ceremony,
+                rp=relying_party(),
+                params=config.wrap_params,
+                client=current_client(),
+            )
+        else:
+            keyring = log_in(
+                db(),
+                form.username.data or "",
+                form.passphrase.data or "",
+                form.code.data or "",
+                params=config.wrap_params,
+                totp_key=load_or_create_totp_key(config.data_dir),
+                client=current_client(),
+            )
     except (BadCredentials, CorruptGrant):
         # One message for every failure, a locked account included: it must not tell
         # which part was wrong, nor whether the account exists.
@@ -112,19 +145,54 @@ def login() -> Response | str | tuple[str, int]:
             ),
             "error",
         )
-        return render_template("login.html", form=form), 401
+        return _login_page(form), 401
+    return _logged_in(keyring)
+
+
+def _passwordless_login() -> Response | tuple[str, int]:
+    """A security key and its PIN alone (accounts/key_login.py)."""
+    form = SecurityKeyLoginForm()
+    ceremony = take_ceremony(LOGIN)
+    try:
+        if not form.validate_on_submit() or ceremony is None:
+            raise BadCredentials("no security key answer to check")
+        keyring = log_in_passwordless(
+            db(),
+            form.assertion.data or "",
+            decode_prf(form.prf.data or ""),
+            ceremony=ceremony,
+            rp=relying_party(),
+            client=current_client(),
+        )
+    except (BadCredentials, CorruptGrant):
+        flash(
+            _(
+                "Login with the security key failed. Use a key set up for login without "
+                "passphrase, with its PIN, or log in with your passphrase."
+            ),
+            "error",
+        )
+        return _login_page(LoginForm(formdata=None)), 401
+    return _logged_in(keyring)
+
+
+def _logged_in(keyring: UnlockedKeyring) -> Response:
     begin_session(keyring)
     if session_state(db(), keyring) == "must_change_passphrase":
         return redirect(url_for("account.passphrase"))
     return redirect(url_for(home_endpoint(keyring.role)))
 
 
-def current_client() -> str:
-    """The client this request came from, as login throttling counts it: a keyed hash of
-    the peer address (accounts/throttle.py). No proxy header is trusted: on the isolated
-    officer host the peer is the officer's machine."""
-    key = load_or_create_client_key(state().config.data_dir)
-    return client_tag(key, request.remote_addr or "")
+def _login_page(form: LoginForm) -> str:
+    """The login page, with a fresh security-key challenge for its script."""
+    ceremony = start_ceremony(LOGIN)
+    return render_template(
+        "login.html",
+        form=form,
+        key_form=SecurityKeyLoginForm(formdata=None),
+        request_options=authentication_options(relying_party(), ceremony),
+        prf_salt=prf_salt_b64url(),
+    )
 
 
 @blueprint.post("/logout")
