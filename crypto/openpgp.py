@@ -177,9 +177,10 @@ class IsolatedGnuPG:
             expires=datetime.fromtimestamp(int(expires), UTC) if expires else None,
         )
 
-    def import_secret(self, armored: str, passphrase: str) -> str:
-        """Import the unit's protected secret key; returns its fingerprint."""
-        result = self._gpg.import_keys(armored, passphrase=passphrase)
+    def import_secret(self, armored: str, passphrase: str | None) -> str:
+        """Import the unit's protected secret key (``None``: an unprotected key, for tests
+        and demos playing a partner); returns its fingerprint."""
+        result = self._gpg.import_keys(armored, passphrase=passphrase or None)
         secret = [k for k in self._gpg.list_keys(secret=True)]
         if not result.count or len(secret) != 1:
             raise OpenPGPError("the unit's OpenPGP secret key did not import")
@@ -271,9 +272,9 @@ class IsolatedGnuPG:
             output.unlink(missing_ok=True)
             raise OpenPGPError(f"GnuPG could not sign: {getattr(result, 'status', '')}")
 
-    def clearsign(self, text: str, *, signer: str, passphrase: str) -> str:
+    def clearsign(self, text: str, *, signer: str, passphrase: str | None) -> str:
         """A clear-signed text (tests and demos play a partner's acknowledgement with it)."""
-        result = self._gpg.sign(text, keyid=signer, passphrase=passphrase, clearsign=True)
+        result = self._gpg.sign(text, keyid=signer, passphrase=passphrase or None, clearsign=True)
         if not result.data:
             raise OpenPGPError(f"GnuPG could not sign: {result.status}")
         return cast(bytes, result.data).decode("utf-8")

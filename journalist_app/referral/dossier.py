@@ -119,7 +119,7 @@ def read_case(
         select(ReportTriage, Report)
         .join(Report, Report.id == ReportTriage.report_id)
         .where(ReportTriage.case_id == case.id)
-        .order_by(Report.received_hour, Report.id)
+        .order_by(Report.received_hour, Report.synced_at, Report.id)
     ).all()
     reports: list[ReportFacts] = []
     for number, (triage, report) in enumerate(rows, start=1):

@@ -32,6 +32,7 @@ from journalist_app.referral.unit_key import signing_key
 from journalist_app.roles import Permission, Principal, requires
 from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.triage.events import record_case_event
+from journalist_app.triage.urls import refang
 from journalist_app.triage.workflow import get_case
 
 MIN_STATEMENT_CHARS = 20
@@ -82,9 +83,13 @@ def build_takedown(
     reference = new_reference(now)
     facts = read_case(session, store, keyring, case, reference)
     urls: list[str] = []
+    seen: set[str] = set()
     for url in facts.urls:
-        shown = url.raw.strip() if "://" in url.raw else f"https://{url.raw.strip()}"
-        if url.canonical and shown not in urls:
+        # Exact locations, as a platform finds them: refanged, one per canonical address.
+        fanged = refang(url.raw).strip()
+        shown = fanged if "://" in fanged else f"https://{fanged}"
+        if url.canonical and url.canonical not in seen:
+            seen.add(url.canonical)
             urls.append(shown)
     if not urls:
         raise ReferralRefused("no_urls", "the case names no web address to take down")

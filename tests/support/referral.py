@@ -10,6 +10,7 @@ import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,8 @@ def referable_case(
             "description": FRENCH_FACTS,
             "urls": ["https://www.example.com/post/123"],
         },
+        # An hour after the first: the dossier numbers reports in order of receipt.
+        received=datetime(2026, 11, 28, 19),
     )
     index_pending(world.session, world.store, world.supervisor)
     case_id = world.session.get(ReportTriage, first).case_id
