@@ -12,7 +12,7 @@ VENDOR := source_app/static/vendor
 VENDORED := $(VENDOR)/libsodium-wrappers.mjs $(VENDOR)/libsodium-sumo.mjs
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test bench lint clean vendor
+.PHONY: run test bench lint clean vendor fuzz
 
 run: $(INSTALLED) $(VENDORED)
 	./scripts/run-demo.sh
@@ -26,6 +26,11 @@ bench: $(INSTALLED)
 	$(BIN)/python -m bench --upload-mb 1024
 	$(BIN)/python -m bench --officer
 	$(BIN)/python -m bench --dashboard
+
+# The long fuzzing run (tests/fuzz/run.py): five minutes per parser, new coverage merged
+# into the committed corpus. `make test` runs each target for a few seconds.
+fuzz: $(INSTALLED)
+	$(BIN)/python -m tests.fuzz.run --seconds $${FUZZ_SECONDS:-300} --merge
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
