@@ -22,7 +22,10 @@ find "$VAR/log" -type f -exec chmod 600 {} +
 
 # Demo unit keys and officer (first run only); installs the signed recipient set and
 # the unit verify key where the public host reads them.
-login=$(IBLAGH_DATA_DIR="$VAR/officer" "$BIN/iblagh-officer" demo-init --public-out "$VAR/source")
+# Also the demo referral partners: their keys in the directory, their secret keys in stock
+# GnuPG homes under $VAR/demo-partners/ (the receiving side; README.txt there).
+login=$(IBLAGH_DATA_DIR="$VAR/officer" "$BIN/iblagh-officer" demo-init --public-out "$VAR/source" \
+  --partners-out "$VAR/demo-partners")
 
 # No worker runs yet: remove whatever a previous crash left half-written.
 IBLAGH_DATA_DIR="$VAR/source" "$BIN/iblagh-source" recover
@@ -110,6 +113,9 @@ $onion_info
 $login
 
   Make a report on the public site, then press "Sync" in the officer app.
+  Referral: open the case, set its territory, mark it triaged, press "Referral", build
+  and send; open the packet and sign the acknowledgement as the receiving unit with
+  stock gpg: $VAR/demo-partners/README.txt
   Logs: $VAR/log/   Stop: Ctrl-C
 
 INFO

@@ -49,6 +49,8 @@ from journalist_app.keys import rotation as key_ops
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.keys.recipient_sets import latest_public_files, write_public_files
 from journalist_app.models import Officer
+from journalist_app.referral.demo import set_up_demo_partners
+from journalist_app.referral.unit_key import current_unit_key
 from journalist_app.roles import Role, parse_role
 from journalist_app.sync.pull import SyncEvent, run_sync
 from journalist_app.triage.categories import use_process_categories
@@ -116,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo-init", help="demo keys and login for 'make run' only")
     demo.add_argument("--public-out", required=True, type=Path, help="folder for public files")
+    demo.add_argument(
+        "--partners-out",
+        type=Path,
+        default=None,
+        help="folder for the demo referral partners' GnuPG homes (default: beside the data dir)",
+    )
     demo.set_defaults(handler=demo_init)
     demo_code_parser = commands.add_parser(
         "demo-code", help="DEMO ONLY: print a two-factor code a demo account can log in with"
@@ -247,6 +255,7 @@ def demo_init(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> i
             "use 'export-public' for real keys"
         )
     logins = _read_demo_credentials(credentials)
+    _demo_partners(session, config, logins[DEMO_OFFICER], args.partners_out, out)
     _write_public(session, args.public_out, out)
     code_command = f"IBLAGH_DATA_DIR={config.data_dir} {_program()} demo-code"
     for username, passphrase in logins.items():
@@ -261,6 +270,19 @@ def demo_init(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> i
             file=out,
         )
     return 0
+
+
+def _demo_partners(
+    session: Session, config: OfficerConfig, passphrase: str, partners_out: Path | None, out: TextIO
+) -> None:
+    """The demo directory with keys, the unit's OpenPGP key and the receiving side's
+    GnuPG homes (first run only; journalist_app/referral/demo.py)."""
+    if current_unit_key(session) is not None:
+        return
+    keyring = custody.unlock(session, DEMO_OFFICER, passphrase, config.wrap_params)
+    partners_dir = partners_out or config.data_dir.parent / "demo-partners"
+    set_up_demo_partners(session, keyring, partners_dir)
+    print(f"demo referral partners (stock GnuPG homes) in {partners_dir}", file=out)
 
 
 def demo_code(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> int:
