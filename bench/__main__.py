@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import officer, officer_retention, upload
+from bench import officer, officer_retention, referral, upload
 from bench.harness import RssSampler, Server, make_data_dir
 from bench.submissions import run_level
 
@@ -92,6 +92,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--database-url", help="--dashboard: another database (PostgreSQL)")
     parser.add_argument(
+        "--referral",
+        action="store_true",
+        help="benchmark building one referral packet instead (bench/referral.py)",
+    )
+    parser.add_argument(
+        "--attachments", type=int, default=10, help="--referral: attachments in the case"
+    )
+    parser.add_argument(
+        "--attachment-mb", type=int, default=10, help="--referral: MiB of each attachment"
+    )
+    parser.add_argument("--builds", type=int, default=3, help="--referral: builds timed")
+    parser.add_argument(
         "--upload-mb",
         type=int,
         default=0,
@@ -112,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.officer:
         return officer.run(args.reports, args.cases, args.pages, args.json)
+    if args.referral:
+        return referral.run(args.attachments, args.attachment_mb, args.builds)
     if args.dashboard:
         return officer_retention.run(args.cases, args.purge_cases, args.pages, args.database_url)
     if args.upload_mb:
