@@ -62,3 +62,41 @@ def overdue_referrals(
         late += [LateCase(row.id, row.category, row.received + allowed) for row in rows]
     late.sort(key=lambda item: item.due)
     return late[:limit]
+
+
+@dataclass(frozen=True)
+class QueueDeadline:
+    """The referral step a queue row waits for: ``refer`` (the case is triaged or under
+    investigation) or ``acknowledge`` (a packet left, no acknowledgement yet)."""
+
+    step: str
+    due: datetime
+    overdue: bool
+
+
+def queue_deadlines(
+    session: Session, directory: Directory, cases: list[Case], now: datetime
+) -> dict[int, QueueDeadline]:
+    """The referral deadline of each case of one queue page: from the case's own row for
+    ``refer``, one query for the page's packets awaiting acknowledgement."""
+    found: dict[int, QueueDeadline] = {}
+    for case in cases:
+        if case.status in (statuses.TRIAGED, statuses.UNDER_INVESTIGATION):
+            due = case.received + directory.deadline(case.category, "refer")
+            found[case.id] = QueueDeadline("refer", due, due < now)
+    referred = [case.id for case in cases if case.status == statuses.REFERRED]
+    if referred:
+        rows = session.execute(
+            select(Referral.case_id, Referral.ack_due_at)
+            .where(
+                Referral.case_id.in_(referred),
+                Referral.kind == "judicial",
+                Referral.status == "sent",
+                Referral.ack_due_at.is_not(None),
+            )
+            .order_by(Referral.ack_due_at)
+        ).all()
+        for case_id, ack_due in rows:
+            if ack_due is not None:
+                found.setdefault(case_id, QueueDeadline("acknowledge", ack_due, ack_due < now))
+    return found

@@ -12,12 +12,14 @@ from werkzeug.wrappers import Response
 from journalist_app.clock import utc_now
 from journalist_app.errors import MissingKey
 from journalist_app.i18n import current_language
-from journalist_app.models import Referral
+from journalist_app.models import Case, Referral
 from journalist_app.referral.acknowledgement import MAX_ACK_BYTES, import_acknowledgement
 from journalist_app.referral.deadlines import (
     LateCase,
+    QueueDeadline,
     overdue_acknowledgements,
     overdue_referrals,
+    queue_deadlines,
 )
 from journalist_app.referral.directory import current_directory, directory_by_hash, propose
 from journalist_app.referral.documents import TAKEDOWN_LANGUAGES
@@ -81,7 +83,14 @@ def _referral_helpers() -> dict[str, object]:
         "referrals_of_case": _referrals_of_case,
         "overdue_acknowledgements": _overdue_acks,
         "overdue_referrals": _overdue_refer,
+        "referral_deadlines": _queue_deadlines,
     }
+
+
+def _queue_deadlines(cases: list[Case]) -> dict[int, QueueDeadline]:
+    if not cases or not has_permission(g.get("keyring"), Permission.REPORTS_LIST):
+        return {}
+    return queue_deadlines(db(), current_directory(db()), cases, utc_now())
 
 
 def _referrals_of_case(case_id: int) -> list[Referral]:
