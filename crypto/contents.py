@@ -14,7 +14,7 @@ from crypto.encoding import b64decode, b64encode
 from crypto.errors import CryptoError
 
 FORMAT_VERSION: Final = 1
-STATUSES: Final = ("received", "under_review", "referred", "closed")
+STATUSES: Final = ("received", "under_review", "referred", "closed", "ended")
 CLOSE_REASONS: Final = (
     "not_illegal",
     "duplicate",

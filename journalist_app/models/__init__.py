@@ -11,6 +11,7 @@ from journalist_app.models.diagnostics import (
     HashListEntry,
     HashMatch,
 )
+from journalist_app.models.notice import EndedNotice
 from journalist_app.models.officer import KeyGrant, Officer
 from journalist_app.models.referral import Referral, ReferralDirectory, ReferralUnitKey
 from journalist_app.models.refused import RefusedSubmission
@@ -30,6 +31,7 @@ __all__ = [
     "Case",
     "CaseEvent",
     "CaseNote",
+    "EndedNotice",
     "HashList",
     "HashListEntry",
     "HashMatch",

@@ -12,6 +12,9 @@ Files are moved aside (``data_dir/purging``) before the commit and shredded afte
 crash before the commit puts them back on the next run, a crash after it finishes the
 job (:func:`recover_interrupted`). On SQLite, ``secure_delete`` zeroes deleted rows in the
 file, and :func:`compact` rebuilds it (VACUUM) once the run is over.
+
+What stays besides the tombstone: one sealed "handling ended" notice per reporter, until
+the next sync pushes it (notices.py).
 """
 
 import hashlib
@@ -29,6 +32,7 @@ from sqlalchemy.orm import Session
 from journalist_app import audit
 from journalist_app.clock import utc_now
 from journalist_app.models import Base, Case, Report, ReportBlob, ReportTriage
+from journalist_app.retention.notices import seal_ended_notices
 from journalist_app.retention.rules import RetentionRules
 from journalist_app.retention.schedule import CaseRetention, due_cases, retention_of
 from journalist_app.roles import Permission, Principal, requires
@@ -54,6 +58,7 @@ class PurgeResult:
     blobs: int = 0
     rows: int = 0
     held: int = 0
+    notices: int = 0
     tombstones: list[int] = field(default_factory=list)
 
 
@@ -150,6 +155,8 @@ def _purge_batch(
         destroyed[root].append(f"cases:{case_id}")
     aside = _move_aside(data_dir, report_root)
     try:
+        # While their keys are still known: each reporter will read "handling ended".
+        result.notices += seal_ended_notices(session, list(report_root), now)
         session.execute(
             update(Case).where(Case.id.in_(list(case_root))).values(merged_into_id=None)
         )

@@ -44,7 +44,7 @@ from journalist_app.errors import (
     UnknownReporter,
 )
 from journalist_app.keys.keyring import UnlockedKeyring
-from journalist_app.models import Reply, Report, ReportBlob, UnitKey
+from journalist_app.models import EndedNotice, Reply, Report, ReportBlob, UnitKey
 from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.sync.client import (
     BlobTooLarge,
@@ -417,6 +417,23 @@ def push_replies(
         session.commit()
         result.replies_pushed += 1
         notify(SyncEvent("reply_pushed", reply.id))
+    # "Handling ended" notices of purged reports (journalist_app/retention/notices.py):
+    # pushed like replies, then deleted, since nothing on this host refers to them.
+    for notice in session.scalars(
+        select(EndedNotice).order_by(EndedNotice.created_at, EndedNotice.id)
+    ).all():
+        try:
+            client.push_reply(notice.reporter_id, notice.id, notice.envelope)
+        except UnknownReporter as exc:
+            # The public host forgot the reporter (its own expiry): nobody left to tell.
+            session.delete(notice)
+            session.commit()
+            notify(SyncEvent("reply_failed", notice.id, str(exc)))
+            continue
+        session.delete(notice)
+        session.commit()
+        result.replies_pushed += 1
+        notify(SyncEvent("reply_pushed", notice.id))
 
 
 def _ignore(_event: SyncEvent) -> None:

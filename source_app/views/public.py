@@ -23,6 +23,7 @@ STATUS_LABELS = {
     "under_review": _l("Under review"),
     "referred": _l("Referred to the judicial police"),
     "closed": _l("Closed"),
+    "ended": _l("Handling ended: the unit no longer keeps this report"),
 }
 REASON_LABELS = {
     "not_illegal": _l("the content was found not to be illegal"),
