@@ -7,16 +7,17 @@ from source_app.config import ConfigError, SourceConfig
 from source_app.db import make_engine, make_session_factory
 from source_app.recipients import load_recipient_set
 from source_app.services.maintenance import expire_leftovers, sweep_orphans
-from source_app.storage import LocalBlobStore
+from source_app.storage_s3 import open_blob_store
 
 
 def _recover(config: SourceConfig, grace: float) -> int:
     sessions = make_session_factory(make_engine(config.database_url))
+    store = open_blob_store(config)
     with sessions() as session:
-        result = sweep_orphans(session, LocalBlobStore(config.blob_dir), grace_seconds=grace)
+        result = sweep_orphans(session, store, grace_seconds=grace)
         expired = expire_leftovers(
             session,
-            LocalBlobStore(config.blob_dir),
+            store,
             reply_days=config.reply_retention_days,
             reporter_days=config.reporter_retention_days,
         )

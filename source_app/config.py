@@ -66,6 +66,11 @@ class SourceConfig:
     testing: bool = False
     # The report categories: the built-in set, or IBLAGH_CATEGORIES_FILE (docs/categories.md).
     categories: tuple[Category, ...] = DEFAULT_CATEGORIES
+    # Blobs in an S3-compatible bucket instead of blob_dir (docs/operator.md, "Scale-out").
+    blob_url: str = ""
+    blob_s3_endpoint: str = ""
+    blob_s3_region: str = ""
+    blob_s3_sse: str = ""
 
     def __post_init__(self) -> None:
         # The officer host refuses a submission above the protocol's ceiling, so a higher
@@ -107,6 +112,10 @@ class SourceConfig:
             https=settings.https,
             onion_address=settings.onion_address,
             categories=_categories(settings.categories_file),
+            blob_url=settings.blob_url,
+            blob_s3_endpoint=settings.blob_s3_endpoint,
+            blob_s3_region=settings.blob_s3_region,
+            blob_s3_sse=settings.blob_s3_sse,
         )
 
 
@@ -126,6 +135,22 @@ class SourceSettings(BaseSettings):
     )
     blob_dir: Path | None = Field(
         None, description="Folder of the encrypted blobs. Unset: `blobs` in the data dir."
+    )
+    blob_url: str = Field(
+        "",
+        pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?)?$",
+        description="`s3://bucket/prefix`: blobs in an S3-compatible bucket (credentials "
+        "from boto3's usual AWS_* variables); empty: the folder IBLAGH_BLOB_DIR.",
+    )
+    blob_s3_endpoint: str = Field(
+        "",
+        description="The S3-compatible endpoint URL (MinIO, Ceph, ...); empty: AWS.",
+    )
+    blob_s3_region: str = Field("", description="The bucket's region; empty: boto3's default.")
+    blob_s3_sse: str = Field(
+        "",
+        description="Server-side encryption asked of the bucket (`AES256`, `aws:kms`); "
+        "empty: none, the blobs being envelopes already.",
     )
     recipient_set: Path | None = Field(
         None,

@@ -14,7 +14,8 @@ from source_app.limits import Limits
 from source_app.models import RecipientSetSerial
 from source_app.recipients import load_recipient_set
 from source_app.services.maintenance import expire_leftovers, sweep_orphans
-from source_app.storage import BlobStore, LocalBlobStore
+from source_app.storage import BlobStore
+from source_app.storage_s3 import open_blob_store
 
 EXTENSION_KEY = "iblagh_host"
 
@@ -35,7 +36,7 @@ def build_host(config: SourceConfig) -> PublicHost:
     """Verify the recipient set first: without a valid one the host must not start."""
     recipient_set, signed = load_recipient_set(config)
     sessions = make_session_factory(make_engine(config.database_url))
-    store = LocalBlobStore(config.blob_dir)
+    store = open_blob_store(config)
     with sessions() as session:
         refuse_rollback(session, recipient_set.serial)
         sweep_orphans(session, store, grace_seconds=config.orphan_grace_seconds)

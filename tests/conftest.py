@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from crypto.encoding import b64encode
 from crypto.keys import generate_box_key, generate_signing_key
 from crypto.recipients import RecipientSet, make_recipient_set, sign_recipient_set
+from tests.support.s3 import s3_endpoint  # noqa: F401  # fixture: moto's server on loopback
 
 POSTGRES_ENV = "IBLAGH_TEST_POSTGRES_URL"
 # The suite hashes officer passphrases with IBLAGH_KDF=fast, which the officer host takes
