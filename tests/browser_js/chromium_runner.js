@@ -5,6 +5,7 @@
 import sodium from "libsodium-wrappers-sumo";
 
 import { openEnvelope } from "/js/envelope.js";
+import { sealBlob, sealBytes } from "/js/envelope_writer.js";
 import {
   deriveMasterKey,
   generateCode,
@@ -80,11 +81,38 @@ async function runEnvelopeVectors() {
   }
 }
 
+// The writer: every good vector sealed again from a File (File.slice, chunk by chunk)
+// opens to the same content; one envelope is handed to Python to open.
+const sealedForPython = [];
+async function runWriterVectors() {
+  const vectors = await (await fetch("/vectors/envelope_v1.json")).json();
+  const base64 = (text) => sodium.from_base64(text, sodium.base64_variants.ORIGINAL);
+  for (const vector of vectors.filter((candidate) => candidate.result)) {
+    const what = `writer: ${vector.description}`;
+    const privateKey = base64(vector.recipient_private_key);
+    const original = await openEnvelope(base64(vector.envelope), [privateKey]);
+    if (original.metadata.name.length > 8000) continue; // padded by a member no writer emits
+    const publicKey = sodium.crypto_scalarmult_base(privateKey);
+    const file = new File([original.content], original.metadata.name || "content");
+    const sealed = await sealBlob(file, [publicKey], original.metadata);
+    const envelope = new Uint8Array(await sealed.envelope.arrayBuffer());
+    const reopened = await openEnvelope(envelope, [privateKey]);
+    expectEqual(reopened.metadata.name, original.metadata.name, `${what} name`);
+    expectEqual(sodium.to_hex(reopened.content), sodium.to_hex(original.content), `${what} content`);
+  }
+  const { publicKey, privateKey } = sodium.crypto_box_keypair();
+  const content = new TextEncoder().encode("sealed in Chromium ✓ مختوم في المتصفح");
+  const envelope = await sealBytes(content, [publicKey], { kind: "report", name: "", type: "text/plain; charset=utf-8" });
+  const b64 = (bytes) => sodium.to_base64(bytes, sodium.base64_variants.ORIGINAL);
+  sealedForPython.push({ private_key: b64(privateKey), envelope: b64(envelope), content: b64(content) });
+}
+
 try {
   await sodium.ready;
   await runReceiptVectors();
   await runEnvelopeVectors();
+  await runWriterVectors();
 } catch (error) {
   failures.push(`runner: ${error.stack ?? error}`);
 }
-window.vectorResult = { failures, checked, argon2Milliseconds };
+window.vectorResult = { failures, checked, argon2Milliseconds, sealedForPython };
