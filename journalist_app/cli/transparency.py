@@ -1,4 +1,5 @@
-"""``iblagh-officer transparency``: the quarter's public report, as static HTML in ar/fr/en/es.
+"""``iblagh-officer transparency``: the quarter's public report, as static HTML and PDF in
+ar/fr/en/es.
 
 The counts are noised once (OpenDP) and kept under the data dir, so running it again
 writes the same figures. Copy the folder to the public host's transparency directory
@@ -12,7 +13,7 @@ from typing import Any, TextIO
 from journalist_app import create_app
 from journalist_app.cli.common import CliHelpers, add_you
 from journalist_app.config import OfficerConfig
-from journalist_app.transparency.publish import publish_quarter, write_pages
+from journalist_app.transparency.publish import publish_quarter, write_pages, write_pdfs
 from journalist_app.transparency.release import DEFAULT_EPSILON, DEFAULT_THRESHOLD, Quarter
 
 
@@ -58,7 +59,7 @@ def transparency_command(
     )
     if not published.made_now:
         out.write(f"{quarter} was released before: the same noisy counts are written again.\n")
-    for path in write_pages(published, args.out):
+    for path in [*write_pages(published, args.out), *write_pdfs(published, args.out)]:
         out.write(f"wrote {path}\n")
     out.write(
         f"ε = {published.release.epsilon}, counts under {published.release.threshold} suppressed.\n"

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from journalist_app import audit
 from journalist_app.roles import Permission, Principal, requires
-from journalist_app.transparency.page import render_all
+from journalist_app.transparency.page import render_all, report_pdf
 from journalist_app.transparency.release import (
     DEFAULT_EPSILON,
     DEFAULT_THRESHOLD,
@@ -58,5 +58,16 @@ def write_pages(published: Published, out: Path) -> list[Path]:
     for language, html in published.pages.items():
         path = out / f"{published.release.quarter}.{language}.html"
         path.write_text(html, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def write_pdfs(published: Published, out: Path) -> list[Path]:
+    """The same pages as PDF, ``2026-Q4.ar.pdf`` and so on, beside the HTML."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for language, html in published.pages.items():
+        path = out / f"{published.release.quarter}.{language}.pdf"
+        path.write_bytes(report_pdf(html))
         written.append(path)
     return written

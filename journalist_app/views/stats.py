@@ -26,7 +26,7 @@ from journalist_app.roles import Permission
 from journalist_app.stats.charts import MET_COLOUR, MISSED_COLOUR, RUNNING_COLOUR, bar_chart
 from journalist_app.stats.figures import CHANNEL_KNOWN, StatsFilter, compute
 from journalist_app.stats.tables import Table, tables, to_csv
-from journalist_app.transparency.page import render_report
+from journalist_app.transparency.page import render_report, report_pdf
 from journalist_app.transparency.publish import publish_quarter
 from journalist_app.transparency.release import Quarter, QuarterError, stored_release
 from journalist_app.triage.categories import active_categories
@@ -162,6 +162,24 @@ def transparency_page(quarter: str, language: str) -> Response:
     with force_locale(language):
         html = render_report(released, language)
     return Response(html, mimetype="text/html")
+
+
+@blueprint.get("/stats/transparency/<quarter>.<language>.pdf")
+@permission_required(Permission.STATS_READ)
+def transparency_pdf(quarter: str, language: str) -> Response:
+    """A released quarter's page in one language, as the PDF to publish beside it."""
+    try:
+        chosen = Quarter.parse(quarter)
+    except QuarterError:
+        abort(404)
+    released = stored_release(state().config.data_dir, chosen)
+    if released is None or language not in LANGUAGES:
+        abort(404)
+    with force_locale(language):
+        html = render_report(released, language)
+    response = Response(report_pdf(html), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{chosen}.{language}.pdf"'
+    return response
 
 
 def recent_quarters(today: date | None = None, count: int = 4) -> list[str]:
