@@ -17,6 +17,7 @@ from source_app.admission import admit_request
 from source_app.catalogs import CompiledDomain, compile_catalogs
 from source_app.config import SourceConfig
 from source_app.host import EXTENSION_KEY, PublicHost, build_host, close_db_session
+from source_app.shared_state import SharedStateUnavailable
 from source_app.uploads import TooManyAttachments, UploadsTooLarge
 from source_app.urls import MAX_URLS
 from source_app.web import (
@@ -105,6 +106,12 @@ def create_app(config: SourceConfig | None = None) -> Flask:
             }
         return render_template("error.html", status=status, message=message), status
 
+    @app.errorhandler(SharedStateUnavailable)
+    def shared_state_down(_error: SharedStateUnavailable) -> tuple[str, int]:
+        # Fail closed: without the shared counters nothing rate-limited is taken (the
+        # log line is source_app/shared_state.py's); pages that need none are served.
+        return render_template("error.html", status=503, message=ERROR_MESSAGES[503]), 503
+
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> tuple[str, int]:
         log_exception_safely(app, error)
@@ -127,6 +134,11 @@ def create_sync_app(config: SourceConfig | None = None) -> Flask:
     def http_error(error: HTTPException) -> tuple[Response, int]:
         status = error.code or 500
         return jsonify({"error": error.name.lower().replace(" ", "_")}), status
+
+    @app.errorhandler(SharedStateUnavailable)
+    def shared_state_down(_error: SharedStateUnavailable) -> tuple[Response, int]:
+        # Fail closed: a nonce that cannot be recorded could be replayed elsewhere.
+        return jsonify({"error": "unavailable"}), 503
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> tuple[Response, int]:

@@ -1,17 +1,24 @@
-"""What a POST must pass before its body is read: session, size, space and rate limits.
+"""Admission of a POST: what it must pass before its body is read, and what it spends after.
 
-Runs before Flask-WTF's CSRF check, which reads the whole body to find the token: a
-500 MB upload is refused here, for the price of its headers, when it could never be
-accepted anyway. Views declare what they do with :func:`checks_code` and
-``uploads.accepts_uploads``; the limits themselves are in source_app/limits.py.
+:func:`admit_request` runs before Flask-WTF's CSRF check, which reads the whole body to
+find the token: a 500 MB upload is refused there, for the price of its headers, when it
+could never be accepted anyway. It spends no rate budget: a request that never gets past
+the cheap checks must not close the door for anyone (docs/threat-model.md, "Abuse
+without tracking").
+
+Views spend budget only once a request passed those checks (session, CSRF token, a valid
+form, a well-formed code): :func:`spend_submission`, :func:`spend_code_attempt`, and
+:func:`argon2_slot` around the one expensive step. Every submission path (the server-
+sealing form, the browser-sealing one) uses the same three; the counters are in
+source_app/limits.py and source_app/shared_state.py.
 """
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import current_app, request, session
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import TooManyRequests
+from werkzeug.exceptions import ServiceUnavailable, TooManyRequests
 
 from source_app.host import current_host
 from source_app.uploads import FORM_OVERHEAD_BYTES, LowDiskSpace
@@ -20,10 +27,29 @@ from source_app.uploads import FORM_OVERHEAD_BYTES, LowDiskSpace
 MAX_FORM_PARTS = 64
 
 
-def checks_code(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark a view that derives a reporter's keys from a typed receipt code."""
-    view.checks_code = True  # type: ignore[attr-defined]
-    return view
+class HostBusy(ServiceUnavailable):
+    """Every argon2id slot stayed taken while the request waited: 503, nothing kept."""
+
+
+def spend_submission(with_files: bool) -> None:
+    """Count a valid report or follow-up; :class:`TooManyRequests` over the rate."""
+    if not current_host().limits.allow_submission(with_files):
+        raise TooManyRequests()
+
+
+def spend_code_attempt() -> None:
+    """Count a check of a well-formed receipt code, for the session and overall."""
+    if not current_host().limits.allow_code_attempt(session):
+        raise TooManyRequests()
+
+
+@contextmanager
+def argon2_slot(for_report: bool) -> Iterator[None]:
+    """Hold one argon2id slot for the block; :class:`HostBusy` if none came free in time."""
+    with current_host().limits.argon2_slot(for_report) as held:
+        if not held:
+            raise HostBusy()
+        yield
 
 
 def admit_request() -> None:
@@ -50,7 +76,3 @@ def admit_request() -> None:
             host.store.free_bytes() - length < config.min_free_bytes
         ):
             raise LowDiskSpace()
-    if getattr(view, "accepts_uploads", False) and not host.limits.allow_submission():
-        raise TooManyRequests()
-    if getattr(view, "checks_code", False) and not host.limits.allow_code_attempt(session):
-        raise TooManyRequests()

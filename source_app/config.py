@@ -53,10 +53,17 @@ class SourceConfig:
     max_attachments: int = 10
     # Under this much free space in the blob store, files are refused (507).
     min_free_bytes: int = 1024 * 1024 * 1024
-    # Per worker process (see docs/threat-model.md, "Abuse without tracking").
-    submissions_per_minute: int = 60
-    code_attempts_per_minute: int = 120
+    # Per worker process, or per deployment with Redis (docs/threat-model.md, "Abuse
+    # without tracking"): sized to what argon2id lets two cores do, not to shut the door.
+    submissions_per_minute: int = 1200
+    code_attempts_per_minute: int = 600
     code_attempts_per_session: int = 10
+    file_submissions_per_minute: int = 120
+    argon2_concurrency: int = 2
+    argon2_reserved_for_reports: int = 1
+    argon2_wait_seconds: int = 3
+    # Shared limits, nonces and slots in Redis (source_app/shared_state.py); empty: in memory.
+    redis_url: str = field(default="", repr=False)
     orphan_grace_seconds: int = 3600
     # The host's own expiry of what the unit no longer needs here (docs/retention.md).
     reply_retention_days: int = 180
@@ -106,6 +113,11 @@ class SourceConfig:
             submissions_per_minute=settings.submissions_per_minute,
             code_attempts_per_minute=settings.code_attempts_per_minute,
             code_attempts_per_session=settings.code_attempts_per_session,
+            file_submissions_per_minute=settings.file_submissions_per_minute,
+            argon2_concurrency=settings.argon2_concurrency or os.cpu_count() or 1,
+            argon2_reserved_for_reports=settings.argon2_reserved_for_reports,
+            argon2_wait_seconds=settings.argon2_wait_seconds,
+            redis_url=settings.redis_url,
             orphan_grace_seconds=settings.orphan_grace_seconds,
             reply_retention_days=settings.reply_retention_days,
             reporter_retention_days=settings.reporter_retention_days,
@@ -195,17 +207,51 @@ class SourceSettings(BaseSettings):
     submissions_per_minute: int = Field(
         SourceConfig.submissions_per_minute,
         ge=0,
-        description="Reports and follow-ups accepted per minute, per worker; 0: no limit.",
+        description="Valid reports and follow-ups without files (under "
+        "IBLAGH_MAX_REQUEST_BYTES) accepted per minute, per worker (per deployment with "
+        "Redis); 0: no limit.",
     )
     code_attempts_per_minute: int = Field(
         SourceConfig.code_attempts_per_minute,
         ge=0,
-        description="Receipt-code attempts per minute, per worker; 0: no limit.",
+        description="Checks of well-formed receipt codes per minute, per worker (per "
+        "deployment with Redis); 0: no limit.",
     )
     code_attempts_per_session: int = Field(
         SourceConfig.code_attempts_per_session,
         ge=0,
-        description="Receipt-code attempts per browser session; 0: no limit.",
+        description="Checks of well-formed receipt codes per browser session per 15 "
+        "minutes; 0: no limit.",
+    )
+    file_submissions_per_minute: int = Field(
+        SourceConfig.file_submissions_per_minute,
+        ge=0,
+        description="Valid reports and follow-ups with files accepted per minute, per "
+        "worker (per deployment with Redis); 0: no limit.",
+    )
+    argon2_concurrency: int = Field(
+        0,
+        ge=0,
+        description="argon2id runs (new report, code check) at once, per worker (per "
+        "deployment with Redis); 0: the number of CPU cores.",
+    )
+    argon2_reserved_for_reports: int = Field(
+        SourceConfig.argon2_reserved_for_reports,
+        ge=0,
+        description="Of those, slots that code checks may not use, kept for new reports "
+        "(at most the cap minus one).",
+    )
+    argon2_wait_seconds: int = Field(
+        SourceConfig.argon2_wait_seconds,
+        ge=0,
+        description="How long a request waits for an argon2id slot before a 503.",
+    )
+    redis_url: str = Field(
+        "",
+        pattern=r"^((redis|rediss|unix)://.*)?$",
+        description="Redis holding the limits, sync nonces and argon2id slots shared by "
+        "every worker and replica (`redis://127.0.0.1:6379/0`); empty: each process "
+        "counts for itself. Unreachable: sync and rate-limited writes are refused (503).",
     )
     orphan_grace_seconds: int = Field(
         SourceConfig.orphan_grace_seconds,

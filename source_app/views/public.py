@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from crypto.contents import FOLLOWUP_CATEGORY, IdentitySection, ReportBody
 from crypto.errors import InvalidReceiptCode
 from crypto.receipt import ReceiptCode
-from source_app.admission import checks_code
+from source_app.admission import argon2_slot, spend_code_attempt, spend_submission
 from source_app.forms import FollowupForm, ReceiptDownloadForm, ReportForm, StatusForm
 from source_app.host import current_host, db_session
 from source_app.services.status import UnknownCode, read_status
@@ -76,9 +76,12 @@ def report() -> tuple[str, int] | str:
             email=form.email.data or "",
             city=form.city.data or "",
         )
-    receipt = submit_report(
-        db_session(), host.store, host.recipient_set, content, identity, attachments
-    )
+    # Budget is spent only now, by a form that passed every cheap check.
+    spend_submission(with_files=bool(attachments))
+    with argon2_slot(for_report=True):
+        receipt = submit_report(
+            db_session(), host.store, host.recipient_set, content, identity, attachments
+        )
     code = receipt.code.grouped()
     return render_template(
         "receipt.html",
@@ -107,7 +110,6 @@ def receipt_text() -> Response:
 
 
 @blueprint.route("/status", methods=["GET", "POST"])
-@checks_code
 def status() -> tuple[str, int] | str:
     form = StatusForm()
     if not form.validate_on_submit():
@@ -117,8 +119,10 @@ def status() -> tuple[str, int] | str:
     except InvalidReceiptCode:
         form.code.errors = [CODE_SHAPE]
         return render_template("status_form.html", form=form), 400
+    spend_code_attempt()
     try:
-        view = read_status(db_session(), current_host().store, receipt_code)
+        with argon2_slot(for_report=False):
+            view = read_status(db_session(), current_host().store, receipt_code)
     except UnknownCode:
         form.code.errors = [CODE_UNKNOWN]
         return render_template("status_form.html", form=form), 404
@@ -133,7 +137,6 @@ def status() -> tuple[str, int] | str:
 
 @blueprint.route("/followup", methods=["GET", "POST"])
 @accepts_uploads
-@checks_code
 def followup() -> tuple[str, int] | str:
     """More from a reporter: the code is asked again on this form (docs/threat-model.md)."""
     form = FollowupForm()
@@ -159,8 +162,13 @@ def followup() -> tuple[str, int] | str:
         language=str(get_locale()),
         attachments=finish_attachments(attachments),
     )
+    spend_code_attempt()
+    spend_submission(with_files=bool(attachments))
     try:
-        submit_followup(db_session(), host.store, host.recipient_set, code, content, attachments)
+        with argon2_slot(for_report=False):
+            submit_followup(
+                db_session(), host.store, host.recipient_set, code, content, attachments
+            )
     except UnknownCode:
         form.code.errors = [CODE_UNKNOWN]
         return again(404)

@@ -1,6 +1,7 @@
 """The sync API (docs/sync-api.md): signed requests from the officer host only."""
 
 import hashlib
+import time
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -62,9 +63,7 @@ def authenticate() -> tuple[Response, int] | None:
         verified = verify_request(
             verify_keys, request.method, path, hashlib.sha256(body).digest(), request.headers
         )
-        sync_service.remember_nonce(
-            db_session(), verified.nonce, verified.timestamp, window=2 * MAX_SKEW_SECONDS
-        )
+        _remember_nonce(verified.nonce, verified.timestamp)
     except StaleRequest:
         return _error(401, "stale")
     except ReplayedRequest:
@@ -75,6 +74,22 @@ def authenticate() -> tuple[Response, int] | None:
         return _error(401, "bad_signature")
     g.sync_key_id = verified.key_id
     return None
+
+
+def _remember_nonce(nonce: str, timestamp: int) -> None:
+    """:class:`ReplayedRequest` if any worker or replica saw ``nonce`` within the window.
+
+    With Redis the nonce is claimed there (every replica sees it, whatever database it
+    uses); otherwise in the database, which every worker of the host shares.
+    """
+    window = 2 * MAX_SKEW_SECONDS
+    state = current_host().limits.state
+    if not state.shared:
+        sync_service.remember_nonce(db_session(), nonce, timestamp, window=window)
+        return
+    ttl = window + max(0, timestamp - int(time.time()))
+    if not state.claim(f"sync-nonce:{nonce}", ttl):
+        raise ReplayedRequest("nonce already used")
 
 
 @blueprint.get("/submissions")

@@ -1,4 +1,4 @@
-"""Abuse without tracking: per-process buckets answer with a translated 429."""
+"""Abuse without tracking: buckets in the shared state answer with a translated 429."""
 
 from pathlib import Path
 
@@ -7,7 +7,7 @@ from flask import Flask
 
 from source_app import create_app
 from source_app.config import ConfigError, SourceConfig
-from source_app.limits import SessionBuckets, TokenBucket
+from source_app.shared_state import LocalState
 from tests.conftest import ReporterActions, source_environ
 
 
@@ -25,24 +25,42 @@ def app_with(source_data_dir: Path, **settings: str) -> Flask:
 
 def test_a_bucket_allows_its_burst_then_refills_with_time() -> None:
     clock = FakeClock()
-    bucket = TokenBucket(3, 1 / 20, clock)
-    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    state = LocalState(clock)
+    assert [state.take("b", 3, 1 / 20) for _ in range(4)] == [True, True, True, False]
     clock.now += 19
-    assert not bucket.take()
+    assert not state.take("b", 3, 1 / 20)
     clock.now += 1
-    assert bucket.take() and not bucket.take()
+    assert state.take("b", 3, 1 / 20) and not state.take("b", 3, 1 / 20)
     clock.now += 10_000
-    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    assert [state.take("b", 3, 1 / 20) for _ in range(4)] == [True, True, True, False]
 
 
-def test_session_buckets_are_separate_and_bounded() -> None:
-    clock = FakeClock()
-    buckets = SessionBuckets(2, 60, clock, max_sessions=3)
-    assert buckets.take("a") and buckets.take("a") and not buckets.take("a")
-    assert buckets.take("b")
+def test_buckets_are_separate_and_their_number_bounded() -> None:
+    state = LocalState(FakeClock(), max_entries=3)
+    assert state.take("a", 2, 0.01) and state.take("a", 2, 0.01) and not state.take("a", 2, 0.01)
+    assert state.take("b", 2, 0.01)
     for other in ("c", "d", "e"):
-        buckets.take(other)
-    assert len(buckets._buckets) <= 3
+        state.take(other, 2, 0.01)
+    assert len(state._buckets) <= 3
+
+
+def test_a_claim_is_granted_once_until_it_expires() -> None:
+    clock = FakeClock()
+    state = LocalState(clock)
+    assert state.claim("n", 10) and not state.claim("n", 10)
+    clock.now += 11
+    assert state.claim("n", 10)
+
+
+def test_slots_are_capped_and_a_dead_holders_lease_runs_out() -> None:
+    clock = FakeClock()
+    state = LocalState(clock)
+    first = state.try_hold("s", 2, 30)
+    assert first and state.try_hold("s", 2, 30) and state.try_hold("s", 2, 30) is None
+    state.release("s", first)
+    assert state.try_hold("s", 2, 30) and state.try_hold("s", 2, 30) is None
+    clock.now += 31
+    assert state.try_hold("s", 2, 30)
 
 
 def test_submissions_over_the_rate_get_a_translated_429_and_store_nothing(
