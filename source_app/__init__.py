@@ -74,6 +74,12 @@ def create_app(config: SourceConfig | None = None) -> Flask:
 
     app.register_blueprint(public_blueprint)
 
+    from source_app.views.sealed import blueprint as sealed_blueprint
+
+    app.register_blueprint(sealed_blueprint)
+    # Ciphertext is never parsed as a form: the view checks the token from a header.
+    app.extensions["csrf"].exempt(sealed_blueprint)
+
     app.add_template_filter(format_size, "filesize")
 
     @app.context_processor

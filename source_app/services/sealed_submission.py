@@ -1,0 +1,188 @@
+"""Taking a report the reporter's browser already sealed (docs/sync-api.md, "Browser path").
+
+The host never sees a plaintext byte or the receipt code: it receives envelopes, the
+reporter's X25519 public key and the lookup value. It checks what it can without a key
+(crypto/envelope_framing.py: framing, and that every stanza names exactly the recipient
+set, in the order the server path writes it), then stores and commits exactly as the
+server path does (source_app/services/submission.py), so the officer host cannot tell
+the two apart. It stores SHA-256("iblagh-lookup/2" || lookup value), never the value.
+
+Wire form of the request body (``application/octet-stream``)::
+
+    u32be manifest_length || manifest (UTF-8 JSON) || the envelopes, in manifest order
+    manifest = {"lookup_value": base64(32 bytes), "reporter_public_key": base64(32 bytes),
+                "parts": [["body", size], ["identity", size]?, ["attachment-1", size], ...]}
+"""
+
+import json
+import secrets
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import IO, Final
+
+from sqlalchemy.orm import Session
+
+from crypto.contents import AttachmentRecord
+from crypto.encoding import b64decode
+from crypto.envelope import CHUNK_SIZE
+from crypto.envelope_framing import FramingChecker
+from crypto.errors import CryptoError, EnvelopeError
+from crypto.keys import key_id
+from crypto.receipt import lookup_hash
+from crypto.recipients import RecipientSet
+from source_app.models import Reporter
+from source_app.services.clock import current_hour
+from source_app.services.submission import _store_submission, attachment_blob_name
+from source_app.storage import BlobRef, BlobStore, BlobUpload
+
+MAX_MANIFEST_BYTES: Final = 16 * 1024
+# A body or identity envelope is a small JSON document; files go as attachments.
+MAX_DOCUMENT_ENVELOPE_BYTES: Final = 1024 * 1024
+_U32 = struct.Struct(">I")
+
+
+class SealedSubmissionError(ValueError):
+    """The request is not a well-formed browser-sealed report: nothing was kept."""
+
+
+@dataclass(frozen=True)
+class SealedManifest:
+    """What precedes the envelopes in the request body."""
+
+    lookup_value: bytes
+    reporter_public_key: bytes
+    parts: tuple[tuple[str, int], ...]
+    encoded_bytes: int = 0  # the length prefix and the manifest, as read
+
+    @property
+    def body_length(self) -> int:
+        """The whole request body's length this manifest announces."""
+        return self.encoded_bytes + sum(size for _name, size in self.parts)
+
+
+def parse_manifest(raw: bytes, max_attachments: int) -> SealedManifest:
+    """Parse and check the manifest; :class:`SealedSubmissionError` if it is not valid."""
+    try:
+        document = json.loads(raw.decode("utf-8"))
+        lookup_value = b64decode(document["lookup_value"], length=32)
+        public_key = b64decode(document["reporter_public_key"], length=32)
+        parts = tuple((str(name), size) for name, size in document["parts"])
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError, CryptoError) as exc:
+        raise SealedSubmissionError("the manifest is not valid") from exc
+    names = [name for name, _size in parts]
+    with_identity = names[1:2] == ["identity"]
+    attachments = names[2:] if with_identity else names[1:]
+    expected = [attachment_blob_name(n) for n in range(1, len(attachments) + 1)]
+    if names[:1] != ["body"] or attachments != expected or len(attachments) > max_attachments:
+        raise SealedSubmissionError("the parts are not body, identity?, attachment-1…N")
+    for _name, size in parts:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise SealedSubmissionError("a part size is not a positive integer")
+    for name, size in parts[: 2 if with_identity else 1]:
+        if size > MAX_DOCUMENT_ENVELOPE_BYTES:
+            raise SealedSubmissionError(f"the {name} envelope is too large")
+    return SealedManifest(lookup_value, public_key, parts)
+
+
+def read_manifest(stream: IO[bytes], max_attachments: int) -> SealedManifest:
+    """Read the length-prefixed manifest at the start of the body."""
+    prefix = _read_exactly(stream, 4)
+    (length,) = _U32.unpack(prefix)
+    if not 1 <= length <= MAX_MANIFEST_BYTES:
+        raise SealedSubmissionError("the manifest length is not valid")
+    manifest = parse_manifest(_read_exactly(stream, length), max_attachments)
+    return replace(manifest, encoded_bytes=4 + length)
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise SealedSubmissionError("the request ended early")
+    return data
+
+
+class _CheckedUpload:
+    """An attachment envelope streamed into an uncommitted blob, framing checked."""
+
+    def __init__(self, upload: BlobUpload) -> None:
+        self.upload = upload
+
+    def commit(self) -> BlobRef:
+        return self.upload.commit()
+
+    def discard(self) -> None:
+        self.upload.discard()
+
+    def finish(self, blob_name: str) -> AttachmentRecord:
+        # The browser sealed it and listed it in the body: the host has nothing to add.
+        raise SealedSubmissionError("a browser-sealed attachment is already finished")
+
+
+def _copy_checked(
+    stream: IO[bytes], size: int, checker: FramingChecker, sink: BlobUpload | bytearray
+) -> None:
+    remaining = size
+    while remaining:
+        piece = stream.read(min(CHUNK_SIZE, remaining))
+        if not piece:
+            raise SealedSubmissionError("the request ended early")
+        remaining -= len(piece)
+        checker.feed(piece)
+        if isinstance(sink, bytearray):
+            sink.extend(piece)
+        else:
+            sink.write(piece)
+    checker.finish()
+
+
+def submit_sealed_report(
+    session: Session,
+    store: BlobStore,
+    recipients: RecipientSet,
+    manifest: SealedManifest,
+    stream: IO[bytes],
+) -> str:
+    """Check, store and commit a browser-sealed report; returns the submission id.
+
+    Raises :class:`SealedSubmissionError` (with nothing kept) when an envelope's framing
+    or stanzas are not what an honest browser writes to this recipient set.
+    """
+    report_ids = [key_id(bytes(k)) for k in recipients.public_keys()]
+    identity_ids = [key_id(bytes(k)) for k in recipients.identity_public_keys()]
+    documents: dict[str, bytes] = {}
+    attachments: list[_CheckedUpload] = []
+    try:
+        for name, size in manifest.parts:
+            checker = FramingChecker(identity_ids if name == "identity" else report_ids)
+            if name in ("body", "identity"):
+                buffer = bytearray()
+                _copy_checked(stream, size, checker, buffer)
+                documents[name] = bytes(buffer)
+            else:
+                upload = store.new_blob()
+                attachments.append(_CheckedUpload(upload))
+                _copy_checked(stream, size, checker, upload)
+        if stream.read(1):
+            raise SealedSubmissionError("data after the last envelope")
+    except EnvelopeError as exc:
+        _discard(attachments)
+        raise SealedSubmissionError(str(exc)) from exc
+    except BaseException:
+        _discard(attachments)
+        raise
+    reporter = Reporter(
+        id=secrets.token_hex(16),
+        lookup_hash=lookup_hash(manifest.lookup_value),
+        public_key=manifest.reporter_public_key,
+        created_hour=current_hour(),
+    )
+    submission = _store_submission(
+        session, store, reporter, "report", documents, attachments, new_reporter=True
+    )
+    return submission.id
+
+
+def _discard(attachments: Sequence[_CheckedUpload]) -> None:
+    for attachment in attachments:
+        attachment.discard()

@@ -1,0 +1,65 @@
+"""The browser path: keys the report form's script seals to, and sealed submissions.
+
+``GET /sealing/recipients.json`` serves the signed recipient set as installed, and
+``GET /sealing/unit-verify-key.txt`` the pinned unit verify key, so the page verifies
+the set before sealing (source_app/static/js/report_form.js). ``POST /report/sealed``
+takes a report the browser sealed (source_app/services/sealed_submission.py) and answers
+201 only after the commit: the page shows the receipt code only then (invariant 4).
+
+The CSRF token comes in the ``X-CSRFToken`` header: the body is ciphertext, never parsed
+as a form, so Flask-WTF's global check (which would read it as one) is skipped here and
+the same token is checked by hand.
+"""
+
+from flask import Blueprint, Response, jsonify, request
+from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy.exc import IntegrityError
+from wtforms import ValidationError
+
+from source_app.host import current_host, db_session
+from source_app.services.sealed_submission import (
+    SealedSubmissionError,
+    read_manifest,
+    submit_sealed_report,
+)
+from source_app.uploads import FORM_OVERHEAD_BYTES
+
+blueprint = Blueprint("sealed", __name__)
+
+
+@blueprint.get("/sealing/recipients.json")
+def recipient_set() -> Response:
+    response = Response(current_host().signed_recipient_set, mimetype="application/json")
+    return response
+
+
+@blueprint.get("/sealing/unit-verify-key.txt")
+def unit_verify_key() -> Response:
+    return Response(current_host().config.unit_verify_key + "\n", mimetype="text/plain")
+
+
+@blueprint.post("/report/sealed")
+def report_sealed() -> tuple[Response, int]:
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken", ""))
+    except ValidationError as exc:
+        raise CSRFError(str(exc)) from exc
+    if request.mimetype != "application/octet-stream":
+        return jsonify(error="expected application/octet-stream"), 415
+    host = current_host()
+    config = host.config
+    if request.content_length is None:
+        return jsonify(error="a Content-Length is required"), 411
+    request.max_content_length = config.max_upload_bytes + FORM_OVERHEAD_BYTES
+    try:
+        manifest = read_manifest(request.stream, config.max_attachments)
+        if request.content_length != manifest.body_length:
+            raise SealedSubmissionError("the body's length does not match its manifest")
+        submit_sealed_report(db_session(), host.store, host.recipient_set, manifest, request.stream)
+    except SealedSubmissionError as exc:
+        return jsonify(error=str(exc)), 400
+    except IntegrityError:
+        # The lookup hash is taken: this very report was already committed (a repeated
+        # POST), and nothing new was kept.
+        return jsonify(error="already sent"), 409
+    return jsonify(committed=True), 201
