@@ -91,7 +91,7 @@ def test_replies_a_page_could_not_show_are_refused(document: dict[str, object]) 
 
 
 def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
-    raw = b'{"v": 2, "category": "fraud", "urls": [], "new": {"x": 1}}'
+    raw = b'{"v": 1, "category": "fraud", "urls": [], "new": {"x": 1}}'
     assert ReportBody.from_json(raw).category == "fraud"
 
 
