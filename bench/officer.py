@@ -22,11 +22,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from nacl.public import PrivateKey
 from PIL import Image
@@ -42,8 +41,9 @@ from journalist_app.database import create_schema, make_engine, make_session_fac
 from journalist_app.errors import BlobMismatch
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Case, Officer, UnitKey
-from journalist_app.sync.blob_store import LocalBlobStore
-from journalist_app.sync.pull import store_submission
+from journalist_app.sync.blob_store import BlobWriter
+from journalist_app.sync.blob_store_s3 import open_blob_store
+from journalist_app.sync.pull import BlobSource, store_submission
 from journalist_app.triage import statuses
 from journalist_app.triage.categories import CATEGORIES, category_priority, sla_for
 from journalist_app.triage.ingest import index_pending
@@ -171,10 +171,10 @@ def _seal_reports(count: int, intake: PrivateKey, rng: random.Random) -> list[Se
     return sealed
 
 
-def _source(item: Sealed) -> Callable[[ListedBlob, BinaryIO], None]:
+def _source(item: Sealed) -> BlobSource:
     """What the sync client does with a fetched blob: check it against the listing."""
 
-    def fetch(blob: ListedBlob, dst: BinaryIO) -> None:
+    def fetch(blob: ListedBlob, dst: BlobWriter) -> None:
         data = item.blobs[blob.name]
         if len(data) != blob.size or hashlib.sha256(data).hexdigest() != blob.sha256:
             raise BlobMismatch("not as listed")
@@ -206,7 +206,7 @@ def bench_ingest(count: int, rng: random.Random) -> dict[str, Any]:
         session.commit()
         print(f"  sealing {count} reports ...", file=sys.stderr, flush=True)
         sealed = _seal_reports(count, intake, rng)
-        store = LocalBlobStore(config.data_dir)
+        store = open_blob_store(config)
         print("  storing (verify + fsync + queue) ...", file=sys.stderr, flush=True)
         began, began_cpu = time.perf_counter(), time.process_time()
         for item in sealed:

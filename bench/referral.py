@@ -39,7 +39,8 @@ from journalist_app.referral.directory import DEFAULT_FILE, current_directory, p
 from journalist_app.referral.packet import ReferralRequest, build_packet
 from journalist_app.referral.partners import import_directory
 from journalist_app.referral.unit_key import create_unit_key
-from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store import BlobStore, LocalBlobStore
+from journalist_app.sync.blob_store_s3 import open_blob_store
 from journalist_app.triage.ingest import index_pending, register_report
 from journalist_app.triage.workflow import change_status, set_territory
 
@@ -104,7 +105,7 @@ def _set_up(data_dir: Path, attachments: int, mib: int) -> int:
     import_directory(session, keyring, text.encode())
     create_unit_key(session, keyring, current_directory(session))
 
-    store = LocalBlobStore(config.data_dir)
+    store = open_blob_store(config)
     report_id = os.urandom(16).hex()
     listed: list[dict[str, Any]] = []
     rows: list[ReportBlob] = []
@@ -160,7 +161,7 @@ def _set_up(data_dir: Path, attachments: int, mib: int) -> int:
     return case_id
 
 
-def _write(store: LocalBlobStore, report_id: str, name: str, data: bytes) -> ReportBlob:
+def _write(store: BlobStore, report_id: str, name: str, data: bytes) -> ReportBlob:
     relative = store.relative_path(report_id, name)
     with store.writer(relative) as handle:
         handle.write(data)

@@ -37,7 +37,7 @@ def create_app(config: "OfficerConfig | None" = None) -> Flask:
     from journalist_app.database import create_schema, make_engine, make_session_factory
     from journalist_app.i18n import init_i18n
     from journalist_app.keys.keyring import KeyringStore
-    from journalist_app.sync.blob_store import LocalBlobStore
+    from journalist_app.sync.blob_store_s3 import open_blob_store
     from journalist_app.triage.categories import install as install_categories
     from journalist_app.views import (
         access,
@@ -81,7 +81,7 @@ def create_app(config: "OfficerConfig | None" = None) -> Flask:
     app.extensions[EXTENSION] = OfficerState(
         config=config,
         session_factory=make_session_factory(engine),
-        blob_store=LocalBlobStore(config.data_dir),
+        blob_store=open_blob_store(config),
         keyrings=KeyringStore(
             idle_seconds=config.session_minutes * 60,
             absolute_seconds=config.session_max_minutes * 60,

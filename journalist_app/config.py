@@ -79,6 +79,11 @@ class OfficerConfig:
     # Minutes between scheduled syncs while an officer who holds the sync key is logged in;
     # 0: only the manual Sync button (journalist_app/sync/schedule.py).
     sync_interval_minutes: int = 0
+    # Blobs in an S3-compatible bucket instead of data_dir/blobs (docs/operator.md).
+    blob_url: str = ""
+    blob_s3_endpoint: str = ""
+    blob_s3_region: str = ""
+    blob_s3_sse: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "OfficerConfig":
@@ -113,6 +118,10 @@ class OfficerConfig:
             min_free_bytes=settings.min_free_bytes,
             sync_check_envelopes=settings.sync_check_envelopes,
             sync_interval_minutes=settings.sync_interval_minutes,
+            blob_url=settings.blob_url,
+            blob_s3_endpoint=settings.blob_s3_endpoint,
+            blob_s3_region=settings.blob_s3_region,
+            blob_s3_sse=settings.blob_s3_sse,
         )
 
     @property
@@ -143,6 +152,21 @@ class OfficerSettings(BaseSettings):
         None,
         description="SQLAlchemy database URL (SQLite or PostgreSQL). "
         "Unset: `sqlite:///` + `officer.sqlite3` in the data dir.",
+    )
+    blob_url: str = Field(
+        "",
+        pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?)?$",
+        description="`s3://bucket/prefix`: blobs in an S3-compatible bucket (credentials "
+        "from boto3's usual AWS_* variables); empty: `blobs` in the data dir.",
+    )
+    blob_s3_endpoint: str = Field(
+        "", description="The S3-compatible endpoint URL (MinIO, Ceph, ...); empty: AWS."
+    )
+    blob_s3_region: str = Field("", description="The bucket's region; empty: boto3's default.")
+    blob_s3_sse: str = Field(
+        "",
+        description="Server-side encryption asked of the bucket (`AES256`, `aws:kms`); "
+        "empty: none, the blobs being envelopes already.",
     )
     sync_url: str = Field(
         DEFAULT_SYNC_URL,

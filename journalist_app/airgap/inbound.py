@@ -22,7 +22,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -55,7 +54,8 @@ from journalist_app.errors import BlobMismatch, MissingKey, SyncProtocolError
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import OutboxItem, Reply, UploadReceipt
 from journalist_app.roles import Permission, requires
-from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store import BlobWriter
+from journalist_app.sync.blob_store_s3 import open_blob_store
 from journalist_app.sync.client import SyncClient
 from journalist_app.sync.pull import (
     BlobSource,
@@ -299,7 +299,7 @@ def import_inbound(
     simply run again.
     """
     notify = progress or _ignore
-    store = LocalBlobStore(config.data_dir)
+    store = open_blob_store(config)
     # The same limits as the online sync: a batch is the public host's word, carried by hand.
     limits = IngestLimits.from_config(config, session)
     with verify_batch_file(
@@ -400,7 +400,7 @@ def _plan_blob(entry: StagedEntry, by_id: dict[str, _PlannedSubmission]) -> None
 
 
 def _staged_source(batch: VerifiedBatch, plan: _PlannedSubmission) -> BlobSource:
-    def copy(blob: ListedBlob, dst: BinaryIO) -> None:
+    def copy(blob: ListedBlob, dst: BlobWriter) -> None:
         # Checked again while copying: the staging file sits on disk between the two steps.
         digest, size = hashlib.sha256(), 0
         with batch.open_content(plan.blobs[blob.name]) as source:

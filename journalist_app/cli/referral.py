@@ -38,7 +38,7 @@ from journalist_app.referral.sending import (
 )
 from journalist_app.referral.unit_key import create_unit_key, current_unit_key
 from journalist_app.roles import Permission, check_permission
-from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store_s3 import open_blob_store
 
 
 def register(commands: "argparse._SubParsersAction[Any]", helpers: CliHelpers) -> None:
@@ -235,7 +235,7 @@ def referral_build(
         with progress_bar("evidence", in_bytes=True) as bar:
             referral = build_packet(
                 session,
-                LocalBlobStore(config.data_dir),
+                open_blob_store(config),
                 keyring,
                 config.data_dir,
                 request,
@@ -302,7 +302,7 @@ def custody_verify(
 ) -> int:
     session, keyring = helpers.unlocked(config, args.officer)
     check_permission(keyring, Permission.REPORTS_READ)
-    result = verify_custody(session, LocalBlobStore(config.data_dir), config.data_dir, args.case)
+    result = verify_custody(session, open_blob_store(config), config.data_dir, args.case)
     for line in result.lines:
         out.write(line + "\n")
     if not result.intact:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from journalist_app import audit
 from journalist_app.models import AuditEntry, Referral, ReportAttachment, ReportBlob
 from journalist_app.referral.packet import packet_file, sha256_file
-from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store import BlobStore
 from journalist_app.triage.events import case_target
 
 
@@ -47,7 +47,7 @@ class CustodyCheck:
 
 
 def verify_custody(
-    session: Session, store: LocalBlobStore, data_dir: Path, case_id: int
+    session: Session, store: BlobStore, data_dir: Path, case_id: int
 ) -> CustodyCheck:
     check = CustodyCheck()
     chain = audit.verify_chain(session)
@@ -105,7 +105,7 @@ def _check_audit(check: CustodyCheck, referral: Referral, entries: list[AuditEnt
 
 
 def _check_items(
-    check: CustodyCheck, session: Session, store: LocalBlobStore, referral: Referral
+    check: CustodyCheck, session: Session, store: BlobStore, referral: Referral
 ) -> None:
     for item in referral.custody:
         label = str(item["item"])

@@ -31,7 +31,7 @@ from journalist_app.models import (
 )
 from journalist_app.referral.errors import ReferralRefused
 from journalist_app.reports.sealed import Purpose, SealedUnreadable, open_sealed
-from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store import BlobStore
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_IDENTITY_BYTES = 64 * 1024
@@ -109,7 +109,7 @@ def safe_name(name: str, fallback: str) -> str:
 
 def read_case(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     keyring: UnlockedKeyring,
     case: Case,
     reference: str,
@@ -140,7 +140,7 @@ def read_case(
 
 def _report_facts(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     keyring: UnlockedKeyring,
     report: Report,
     number: int,
@@ -241,7 +241,7 @@ def _evidence(
 
 def read_identities(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     keyring: UnlockedKeyring,
     facts: CaseFacts,
     reference: str,

@@ -61,7 +61,7 @@ from journalist_app.referral.provenance import provenance_record
 from journalist_app.referral.unit_key import UnitSigningKey, signing_key
 from journalist_app.reports.sealed import Purpose, SealedUnreadable, open_sealed
 from journalist_app.roles import Permission, has_permission, requires
-from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store import BlobStore
 from journalist_app.triage import statuses
 from journalist_app.triage.events import record_case_event
 from journalist_app.triage.territories import territories
@@ -125,7 +125,7 @@ def _partners(directory: Directory, request: ReferralRequest) -> tuple[Partner, 
 @requires(Permission.REFERRALS_SEND)
 def build_packet(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     keyring: UnlockedKeyring,
     data_dir: Path,
     request: ReferralRequest,
@@ -216,7 +216,7 @@ def build_packet(
 
 def _write_packet(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     keyring: UnlockedKeyring,
     folder: Path,
     dossier: Dossier,
@@ -316,7 +316,7 @@ class _CheckedSink:
 
 def _stream_tar(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     keyring: UnlockedKeyring,
     sink: IO[bytes],
     dossier: Dossier,
@@ -365,7 +365,7 @@ def _stream_tar(
 
 def _open_evidence(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     keyring: UnlockedKeyring,
     item: EvidenceFile,
     reference: str,

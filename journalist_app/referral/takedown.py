@@ -30,7 +30,7 @@ from journalist_app.referral.packet import REFERABLE, new_reference, sha256_file
 from journalist_app.referral.sending import get_referral
 from journalist_app.referral.unit_key import signing_key
 from journalist_app.roles import Permission, Principal, requires
-from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store import BlobStore
 from journalist_app.triage.events import record_case_event
 from journalist_app.triage.urls import refang
 from journalist_app.triage.workflow import get_case
@@ -51,7 +51,7 @@ def takedown_names(reference: str) -> dict[str, str]:
 @requires(Permission.REFERRALS_SEND)
 def build_takedown(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     keyring: UnlockedKeyring,
     data_dir: Path,
     case_id: int,

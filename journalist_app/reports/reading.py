@@ -19,7 +19,7 @@ from journalist_app.errors import ReportNotFound, ReportUnreadable
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Report
 from journalist_app.reports.sealed import Purpose, SealedUnreadable, open_sealed
-from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store import BlobStore
 
 # A report body is a short JSON document; anything larger is refused, not displayed.
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -53,7 +53,7 @@ def list_reports(session: Session) -> list[ReportSummary]:
 
 
 def read_report(
-    session: Session, store: LocalBlobStore, keyring: UnlockedKeyring, report_id: str
+    session: Session, store: BlobStore, keyring: UnlockedKeyring, report_id: str
 ) -> ReportReading:
     """Decrypt a report's body with the officer's intake keys; audited as ``report.opened``
     in the caller's transaction (reports/sealed.py)."""

@@ -25,7 +25,7 @@ from journalist_app.errors import OfficerError
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import ReportBlob
 from journalist_app.roles import Permission, check_permission
-from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store import BlobStore
 
 KeySet = Literal["intake", "identity"]
 
@@ -143,7 +143,7 @@ class NotSealedToYou(SealedUnreadable):
 
 def open_sealed(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     keyring: UnlockedKeyring,
     blob: ReportBlob,
     purpose: Purpose,

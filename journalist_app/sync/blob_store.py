@@ -1,21 +1,54 @@
 """Ciphertext files on the officer host, written so that a crash never leaves half a blob.
 
 Paths are relative to the data dir and are built here from validated ids and names
-only, never from raw input.
+only, never from raw input. The database records these relative paths whichever store
+holds the bytes: the local folder here, or an S3-compatible bucket
+(:mod:`journalist_app.sync.blob_store_s3`), both behind :class:`BlobStore`.
 """
 
 import fcntl
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from crypto.sync_api import is_blob_name, is_id
 
 # A blob being written; its writer holds an exclusive flock on it until it is renamed.
 INCOMPLETE_PREFIX = ".incoming-"
+
+
+class BlobWriter(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+class BlobStore(Protocol):
+    """What the officer host needs of a blob store; a blob is whole once its writer ends."""
+
+    def relative_path(self, submission_id: str, name: str) -> str: ...
+
+    def writer(self, relative: str) -> AbstractContextManager[BlobWriter]: ...
+
+    def discard_incomplete(self, submission_id: str) -> int: ...
+
+    def open(self, relative: str) -> BinaryIO: ...
+
+    def delete(self, relative: str) -> None: ...
+
+    def free_space(self, relative: str) -> tuple[int, str]:
+        """Bytes that may still be written where ``relative`` goes, and where that is."""
+        ...
+
+
+def relative_path(submission_id: str, name: str) -> str:
+    """Where a blob lives, relative to the data dir; refuses anything but a known shape."""
+    # The contract's grammar (crypto/sync_api.py), the same the public host serves.
+    if not is_id(submission_id) or not is_blob_name(name):
+        raise ValueError("not a submission id and blob name")
+    return f"blobs/{submission_id}/{name}"
 
 
 class LocalBlobStore:
@@ -25,11 +58,13 @@ class LocalBlobStore:
         self._data_dir = data_dir
 
     def relative_path(self, submission_id: str, name: str) -> str:
-        """Where a blob lives, relative to the data dir; refuses anything but a known shape."""
-        # The contract's grammar (crypto/sync_api.py), the same the public host serves.
-        if not is_id(submission_id) or not is_blob_name(name):
-            raise ValueError("not a submission id and blob name")
-        return f"blobs/{submission_id}/{name}"
+        return relative_path(submission_id, name)
+
+    def free_space(self, relative: str) -> tuple[int, str]:
+        folder = self.absolute(relative).parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        return shutil.disk_usage(folder).free, str(folder)
 
     def absolute(self, relative: str) -> Path:
         path = (self._data_dir / relative).resolve()

@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.client import HTTPException, HTTPResponse
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 from nacl.signing import SigningKey
 from python_socks import ProxyError, ProxyType
@@ -52,6 +52,7 @@ from journalist_app.errors import (
     SyncUnreachable,
     UnknownReporter,
 )
+from journalist_app.sync.blob_store import BlobWriter
 
 _Built = TypeVar("_Built")
 # Text from the public host is cut to this many characters before it reaches a message.
@@ -259,7 +260,7 @@ class SyncClient:
         """The accepted submissions of the first page (refused items are left out)."""
         return list(self.listing(limit).submissions)
 
-    def fetch_blob(self, submission_id: str, blob: ListedBlob, dst: BinaryIO) -> None:
+    def fetch_blob(self, submission_id: str, blob: ListedBlob, dst: BlobWriter) -> None:
         """Stream a blob into ``dst``, checking size and SHA-256 against the listing."""
         path = _path(blob_path, submission_id, blob.name)
         digest = hashlib.sha256()

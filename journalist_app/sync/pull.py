@@ -16,11 +16,9 @@ hold back the ones behind it, so the pull lists on past it (``after=<id>``), and
 recorded with its reason (sync/refusals.py) for an admin to see.
 """
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -45,7 +43,8 @@ from journalist_app.errors import (
 )
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import EndedNotice, Reply, Report, ReportBlob, UnitKey
-from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store import BlobStore, BlobWriter
+from journalist_app.sync.blob_store_s3 import open_blob_store
 from journalist_app.sync.client import (
     BlobTooLarge,
     EnvelopeRejected,
@@ -74,7 +73,7 @@ class SyncEvent:
 
 Progress = Callable[[SyncEvent], None]
 # Writes one blob's ciphertext into the file given; raises BlobMismatch if it is not as listed.
-BlobSource = Callable[[ListedBlob, BinaryIO], None]
+BlobSource = Callable[[ListedBlob, BlobWriter], None]
 
 
 @dataclass
@@ -172,7 +171,7 @@ def run_sync(
     if keyring.sync_key is None:
         raise MissingKey(f"officer {keyring.username!r} holds no sync key")
     client = SyncClient.from_config(config, keyring.sync_key)
-    store = LocalBlobStore(config.data_dir)
+    store = open_blob_store(config)
     limits = IngestLimits.from_config(config, session)
     result = pull(session, client, store, progress, limits=limits)
     result.refused_waiting = count_refused(session)
@@ -185,7 +184,7 @@ def run_sync(
 def pull(
     session: Session,
     client: SyncClient,
-    store: LocalBlobStore,
+    store: BlobStore,
     progress: Progress | None = None,
     batch_size: int = 100,
     limits: IngestLimits | None = None,
@@ -263,7 +262,7 @@ def refuse_listed(session: Session, item: RefusedItem, source: Source) -> SyncEv
 
 
 def _fetcher(client: SyncClient, submission: ListedSubmission) -> BlobSource:
-    def fetch(blob: ListedBlob, dst: BinaryIO) -> None:
+    def fetch(blob: ListedBlob, dst: BlobWriter) -> None:
         client.fetch_blob(submission.id, blob, dst)
 
     return fetch
@@ -271,7 +270,7 @@ def _fetcher(client: SyncClient, submission: ListedSubmission) -> BlobSource:
 
 def store_submission(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     submission: ListedSubmission,
     source: BlobSource,
     limits: IngestLimits | None = None,
@@ -304,7 +303,7 @@ def store_submission(
         for blob in submission.blobs:
             relative = store.relative_path(submission.id, blob.name)
             if limits is not None:
-                _check_free_space(store.absolute(relative), blob, limits.min_free_bytes)
+                _check_free_space(store, relative, blob, limits.min_free_bytes)
             with store.writer(relative) as handle:
                 source(blob, handle)
             written.append(relative)
@@ -360,23 +359,22 @@ def _reason_of(error: BlobMismatch | SyncProtocolError) -> str:
     return "protocol_error"
 
 
-def _check_free_space(path: Path, blob: ListedBlob, min_free_bytes: int) -> None:
+def _check_free_space(
+    store: BlobStore, relative: str, blob: ListedBlob, min_free_bytes: int
+) -> None:
     """Refuse to start a blob that would leave the data dir's disk with too little room."""
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    free = shutil.disk_usage(folder).free
+    free, where = store.free_space(relative)
     if free - blob.size < min_free_bytes:
         raise NotEnoughDiskSpace(
             f"not enough free disk space for the next blob ({blob.size} bytes): "
-            f"{free} bytes are free in {folder} and IBLAGH_MIN_FREE_BYTES keeps "
+            f"{free} bytes are free in {where} and IBLAGH_MIN_FREE_BYTES keeps "
             f"{min_free_bytes} free. The sync stopped; nothing unstored was acknowledged. "
             "Free some space and sync again."
         )
 
 
 def _check_envelope(
-    store: LocalBlobStore, submission_id: str, name: str, relative: str, known: RecipientKeyIds
+    store: BlobStore, submission_id: str, name: str, relative: str, known: RecipientKeyIds
 ) -> None:
     """A stored blob must be an envelope sealed to this unit's keys only, else it is refused."""
     try:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import ReportBlob
 from journalist_app.reports.sealed import Purpose, SealedUnreadable, open_sealed
-from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store import BlobStore
 from journalist_app.triage.errors import AttachmentRefused
 
 ATTACHMENT_KIND: Final = "attachment"
@@ -183,7 +183,7 @@ class DecryptedAttachment:
 
 def decrypt_attachment(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     keyring: UnlockedKeyring,
     blob: ReportBlob,
     purpose: Purpose,

@@ -25,7 +25,7 @@ from journalist_app.models import (
 )
 from journalist_app.reports.reading import ReportReading, read_report
 from journalist_app.roles import Permission, requires
-from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store import BlobStore
 from journalist_app.triage.attachments import is_picture
 from journalist_app.triage.categories import PICTURES_ON_REQUEST
 from journalist_app.triage.errors import CaseNotFound
@@ -87,7 +87,7 @@ class CaseView:
 @requires(Permission.REPORTS_READ)
 def open_case(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     keyring: UnlockedKeyring,
     case_id: int,
     now: datetime | None = None,
@@ -160,7 +160,7 @@ def _attachment_facts(
 
 def _report_view(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     keyring: UnlockedKeyring,
     report: Report,
     triage: ReportTriage,

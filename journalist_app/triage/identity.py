@@ -25,7 +25,7 @@ from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import IdentityReveal, Report
 from journalist_app.reports.sealed import NotSealedToYou, Purpose, SealedUnreadable, open_sealed
 from journalist_app.roles import Permission, requires
-from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store import BlobStore
 from journalist_app.triage.errors import IdentityKeyMissing, RevealRefused
 from journalist_app.triage.events import TriageAction, case_target, record_case_event
 from journalist_app.triage.workflow import get_case, report_of_case
@@ -38,7 +38,7 @@ MAX_IDENTITY_BYTES = 64 * 1024
 @requires(Permission.IDENTITY_REVEAL)
 def reveal_identity(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     keyring: UnlockedKeyring,
     case_id: int,
     report_id: str,

@@ -46,7 +46,7 @@ from journalist_app.models import (
 from journalist_app.reports.reading import MAX_BODY_BYTES
 from journalist_app.reports.sealed import NotSealedToYou, Purpose, SealedUnreadable, open_sealed
 from journalist_app.roles import Permission, has_permission
-from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store import BlobStore
 from journalist_app.triage import statuses
 from journalist_app.triage.attachments import SNIFF_BYTES
 from journalist_app.triage.events import TriageAction, record_case_event
@@ -117,7 +117,7 @@ def register_report(session: Session, report: Report, now: datetime | None = Non
 
 def index_report(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     keyring: UnlockedKeyring,
     report_id: str,
     now: datetime | None = None,
@@ -206,7 +206,7 @@ def _finish(session: Session, commit: bool) -> None:
 
 def index_pending(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     keyring: UnlockedKeyring,
     *,
     limit: int = DEFAULT_BATCH,
@@ -254,7 +254,7 @@ def register_unqueued(session: Session, limit: int = DEFAULT_BATCH) -> int:
 
 
 def _read_body(
-    session: Session, store: LocalBlobStore, keyring: UnlockedKeyring, report: Report
+    session: Session, store: BlobStore, keyring: UnlockedKeyring, report: Report
 ) -> ReportBody:
     blob = report.blob("body")
     if blob is None:
@@ -306,7 +306,7 @@ class _Diagnosing:
 
 
 def _index_attachments(
-    session: Session, store: LocalBlobStore, keyring: UnlockedKeyring, report: Report
+    session: Session, store: BlobStore, keyring: UnlockedKeyring, report: Report
 ) -> list[HashMatch]:
     matches: list[HashMatch] = []
     for blob in report.blobs:
@@ -317,7 +317,7 @@ def _index_attachments(
 
 
 def _attachment_facts(
-    session: Session, store: LocalBlobStore, keyring: UnlockedKeyring, blob: ReportBlob
+    session: Session, store: BlobStore, keyring: UnlockedKeyring, blob: ReportBlob
 ) -> list[HashMatch]:
     sink = _Diagnosing()
     try:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from journalist_app.config import OfficerConfig
 from journalist_app.i18n import LANGUAGE_SESSION_KEY
 from journalist_app.keys.keyring import KeyringStore, UnlockedKeyring
-from journalist_app.sync.blob_store import LocalBlobStore
+from journalist_app.sync.blob_store import BlobStore
 
 EXTENSION = "iblagh_officer"
 KEYRING_SESSION_KEY = "keyring_id"
@@ -22,7 +22,7 @@ KEYRING_SESSION_KEY = "keyring_id"
 class OfficerState:
     config: OfficerConfig
     session_factory: sessionmaker[Session]
-    blob_store: LocalBlobStore
+    blob_store: BlobStore
     keyrings: KeyringStore
 
 

@@ -21,7 +21,7 @@ from nacl.public import PrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import journalist_app.sync.pull as sync_module
+import journalist_app.sync.blob_store as blob_store_module
 from crypto.envelope import EnvelopeMetadata, seal_bytes
 from crypto.sync_api import MAX_ATTACHMENTS
 from journalist_app.config import ConfigError, OfficerConfig
@@ -313,7 +313,7 @@ def test_what_was_stored_before_the_disk_filled_up_is_acknowledged(
     second = mailbox.add_report(BODY)
     free = iter([10**12, 0])
     monkeypatch.setattr(
-        sync_module.shutil, "disk_usage", lambda _path: type("U", (), {"free": next(free)})
+        blob_store_module.shutil, "disk_usage", lambda _path: type("U", (), {"free": next(free)})
     )
     with pytest.raises(NotEnoughDiskSpace):
         pull(db, SyncClient(mailbox.url, keyring.sync_key), LocalBlobStore(synced_config.data_dir))
