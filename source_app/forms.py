@@ -24,6 +24,7 @@ from source_app.identity import (
     normalise_national_id,
     normalise_phone,
 )
+from source_app.services.form_tokens import MAX_FORM_TOKEN_LENGTH, new_form_token
 from source_app.urls import (
     MAX_URL_LENGTH,
     MAX_URLS,
@@ -202,6 +203,13 @@ class IdentityFields:
 
 class ReportForm(FlaskForm, IdentityFields):
     """A report: what, where, when, the files (counted by the view) and who, if they say."""
+
+    # One-time token of this form (source_app/services/form_tokens.py): a second POST of
+    # the same form files nothing. Made when the form is first shown, kept on re-display.
+    form_token = HiddenField(
+        default=new_form_token,
+        validators=[Optional(), Length(max=MAX_FORM_TOKEN_LENGTH)],
+    )
 
     category = SelectField(
         _l("What kind of content is it?"),

@@ -87,3 +87,18 @@ class SyncNonce(Base):
 
     nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class UsedFormToken(Base):
+    """A report form's one-time token, spent in the very commit that stored its report.
+
+    A reloaded receipt page or a double click posts the same form again: the second
+    commit hits this primary key and the reporter is told the report was already sent
+    (docs/threat-model.md, "Submitting twice"). Only SHA-256 of the token is kept, and
+    only for a day (a form is refused by its CSRF token long before).
+    """
+
+    __tablename__ = "used_form_tokens"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    used_hour: Mapped[datetime] = mapped_column(DateTime, index=True)

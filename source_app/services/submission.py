@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from nacl.public import PublicKey
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crypto.contents import AttachmentRecord, IdentitySection, ReportBody, encode_reporter_key
@@ -21,6 +22,7 @@ from crypto.envelope import EnvelopeMetadata, seal_bytes
 from crypto.receipt import ReceiptCode, derive_reporter_secrets, lookup_hash
 from crypto.recipients import RecipientSet
 from source_app.models import Reporter, Submission, SubmissionBlob
+from source_app.services import form_tokens
 from source_app.services.clock import current_hour
 from source_app.services.status import find_reporter
 from source_app.storage import BlobRef, BlobStore
@@ -64,8 +66,12 @@ def submit_report(
     content: ReportBody,
     identity: IdentitySection | None,
     attachments: Sequence[SealedAttachment] = (),
+    form_token: str | None = None,
 ) -> Receipt:
     """Seal, store and commit a new report; the receipt exists only if the commit did.
+
+    ``form_token`` is spent in the same commit: :class:`AlreadySubmitted` if a report was
+    already committed with it (source_app/services/form_tokens.py).
 
     The code and its keys are derived first, so that the body carries the reporter's
     public key under the seal (the officer host replies to that copy, not to the listed
@@ -91,7 +97,14 @@ def submit_report(
         created_hour=hour,
     )
     submission = _store_submission(
-        session, store, reporter, "report", envelopes, attachments, new_reporter=True
+        session,
+        store,
+        reporter,
+        "report",
+        envelopes,
+        attachments,
+        new_reporter=True,
+        form_token=form_token,
     )
     return Receipt(code=code, submission_id=submission.id)
 
@@ -135,6 +148,7 @@ def _store_submission(
     attachments: Sequence[SealedAttachment],
     *,
     new_reporter: bool = False,
+    form_token: str | None = None,
 ) -> Submission:
     """Write every envelope durably, then commit the rows that point at them."""
     stored: list[tuple[str, BlobRef]] = []
@@ -156,12 +170,15 @@ def _store_submission(
         if new_reporter:
             session.add(reporter)
         session.add(submission)
+        form_tokens.spend_in_transaction(session, form_token)
         session.commit()
-    except BaseException:
+    except BaseException as exc:
         session.rollback()
         for _, ref in stored:
             store.delete(ref.key)
         for attachment in attachments:
             attachment.discard()
+        if isinstance(exc, IntegrityError) and form_tokens.is_spent(session, form_token):
+            raise form_tokens.AlreadySubmitted() from None
         raise
     return submission

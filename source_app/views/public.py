@@ -12,6 +12,7 @@ from crypto.receipt import ReceiptCode
 from source_app.admission import argon2_slot, spend_code_attempt, spend_submission
 from source_app.forms import FollowupForm, ReceiptDownloadForm, ReportForm, StatusForm
 from source_app.host import current_host, db_session
+from source_app.services import form_tokens
 from source_app.services.status import UnknownCode, read_status
 from source_app.services.submission import finish_attachments, submit_followup, submit_report
 from source_app.uploads import accepts_uploads, sealed_attachments
@@ -76,12 +77,24 @@ def report() -> tuple[str, int] | str:
             email=form.email.data or "",
             city=form.city.data or "",
         )
+    token = form.form_token.data or None
+    if form_tokens.is_spent(db_session(), token):  # a reload: no budget, no argon2id
+        return already_sent()
     # Budget is spent only now, by a form that passed every cheap check.
     spend_submission(with_files=bool(attachments))
-    with argon2_slot(for_report=True):
-        receipt = submit_report(
-            db_session(), host.store, host.recipient_set, content, identity, attachments
-        )
+    try:
+        with argon2_slot(for_report=True):
+            receipt = submit_report(
+                db_session(),
+                host.store,
+                host.recipient_set,
+                content,
+                identity,
+                attachments,
+                form_token=token,
+            )
+    except form_tokens.AlreadySubmitted:  # the same form, committed a moment before
+        return already_sent()
     code = receipt.code.grouped()
     return render_template(
         "receipt.html",
@@ -89,6 +102,11 @@ def report() -> tuple[str, int] | str:
         attachment_count=len(attachments),
         download_form=ReceiptDownloadForm(code=code),
     )
+
+
+def already_sent() -> tuple[str, int]:
+    """The answer to a second POST of one report form: nothing was filed twice."""
+    return render_template("already_sent.html"), 409
 
 
 @blueprint.post("/receipt.txt")
