@@ -30,6 +30,9 @@ from journalist_app.triage.categories import (
 
 DEFAULT_DATA_DIR = "./var/officer"
 DEFAULT_SYNC_URL = "http://127.0.0.1:8081"
+# Overall deadlines of one sync request and of one sync run (docs/sync-api.md, "Deadlines").
+DEFAULT_SYNC_REQUEST_DEADLINE_SECONDS = 120.0
+DEFAULT_SYNC_RUN_DEADLINE_SECONDS = 2 * 3600.0
 DEFAULT_SESSION_MINUTES = 30
 # However active, a session ends after this long: the officer logs in (and unlocks) again.
 DEFAULT_SESSION_MAX_MINUTES = 8 * 60
@@ -65,6 +68,8 @@ class OfficerConfig:
     session_minutes: int = DEFAULT_SESSION_MINUTES
     cookie_secure: bool = False
     sync_timeout_seconds: float = 30.0
+    sync_request_deadline_seconds: float = DEFAULT_SYNC_REQUEST_DEADLINE_SECONDS
+    sync_run_deadline_seconds: float = DEFAULT_SYNC_RUN_DEADLINE_SECONDS
     # tor's SOCKS port ("127.0.0.1:9050") when the sync URL is the client-authorised onion.
     sync_socks: str = ""
     session_max_minutes: int = DEFAULT_SESSION_MAX_MINUTES
@@ -110,6 +115,8 @@ class OfficerConfig:
             session_minutes=settings.session_minutes,
             cookie_secure=settings.cookie_secure,
             sync_timeout_seconds=settings.sync_timeout_seconds,
+            sync_request_deadline_seconds=settings.sync_request_deadline_seconds,
+            sync_run_deadline_seconds=settings.sync_run_deadline_seconds,
             sync_socks=sync_socks,
             session_max_minutes=settings.session_max_minutes,
             categories=_categories(settings.categories_file),
@@ -183,6 +190,21 @@ class OfficerSettings(BaseSettings):
         gt=0,
         allow_inf_nan=False,
         description="How long one sync request may wait for the public host (seconds).",
+    )
+    sync_request_deadline_seconds: float = Field(
+        OfficerConfig.sync_request_deadline_seconds,
+        gt=0,
+        allow_inf_nan=False,
+        description="The longest one sync request may take from start to last byte "
+        "(seconds), however slowly the public host trickles; a blob's request gets one more "
+        "second per 16 KiB listed.",
+    )
+    sync_run_deadline_seconds: float = Field(
+        OfficerConfig.sync_run_deadline_seconds,
+        gt=0,
+        allow_inf_nan=False,
+        description="The longest one whole sync run may talk to the public host (seconds); "
+        "what was stored is kept and the next run resumes.",
     )
     sync_max_blob_bytes: int = Field(
         OfficerConfig.sync_max_blob_bytes,

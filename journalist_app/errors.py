@@ -69,6 +69,14 @@ class SyncUnreachable(SyncError):
     """The public host did not answer: wrong URL, host down, network or onion service down."""
 
 
+class SyncDeadlineExceeded(SyncUnreachable):
+    """The public host answered too slowly: a request or the whole run passed its deadline."""
+
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
 class SyncRefused(SyncError):
     """The public host refused the signed request (401); ``code`` is its error code."""
 

@@ -4,14 +4,23 @@ Plain ``urllib``: no proxies from the environment and no redirects, so a signed
 request goes only where the configured URL says. With ``socks_proxy`` (from
 ``IBLAGH_SYNC_SOCKS``) every connection goes through tor's SOCKS port, which resolves
 the ``.onion`` name itself and holds the client key of the sync onion.
+
+Deadlines (docs/sync-api.md, "Deadlines"): the socket timeout bounds only the wait for
+the next byte, so a host that sends one byte every 20 s would hold a sync forever. Every
+request therefore has an overall deadline, from connecting to its last byte, and the
+whole run one more (``SyncClient`` is made once per run): each read sets the socket's
+timeout to what is left, and past the deadline the request ends with
+:class:`SyncDeadlineExceeded`.
 """
 
 import functools
 import hashlib
 import http.client
+import io
 import json
 import re
 import socket
+import time
 import unicodedata
 import urllib.error
 import urllib.parse
@@ -43,9 +52,14 @@ from crypto.sync_api import (
     submissions_path,
 )
 from crypto.sync_auth import sign_request
-from journalist_app.config import OfficerConfig
+from journalist_app.config import (
+    DEFAULT_SYNC_REQUEST_DEADLINE_SECONDS,
+    DEFAULT_SYNC_RUN_DEADLINE_SECONDS,
+    OfficerConfig,
+)
 from journalist_app.errors import (
     BlobMismatch,
+    SyncDeadlineExceeded,
     SyncError,
     SyncProtocolError,
     SyncRefused,
@@ -63,6 +77,8 @@ _BIDI_CONTROLS = frozenset(
     "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 )
 _READ_CHUNK = 64 * 1024
+# A blob's request may take this much longer per byte listed: at least 16 KiB/s (slow tor).
+BLOB_SECONDS_PER_BYTE = 1 / (16 * 1024)
 _REFUSALS = {
     "unsigned": "the request was not recognised as signed",
     "stale": "the request's time was refused: check both hosts' clocks",
@@ -138,6 +154,88 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class _DeadlineRequest(urllib.request.Request):
+    """A request that carries the monotonic time by which its answer must have arrived."""
+
+    def __init__(self, url: str, *, deadline: float, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.deadline = deadline
+
+
+def _deadline_of(req: urllib.request.Request) -> float:
+    return req.deadline if isinstance(req, _DeadlineRequest) else float("inf")
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket's bytes, each read given only the time left before the deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float, idle: float | None) -> None:
+        super().__init__()
+        self._sock = sock
+        self._raw = sock.makefile("rb", buffering=0)
+        self._deadline = deadline
+        self._idle = idle
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request's deadline passed")
+        self._sock.settimeout(left if self._idle is None else min(self._idle, left))
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """What ``HTTPResponse`` reads from: the socket behind a :class:`_DeadlineReader`."""
+
+    def __init__(self, sock: socket.socket, deadline: float, idle: float | None) -> None:
+        self._sock = sock
+        self._deadline = deadline
+        self._idle = idle
+
+    def makefile(self, _mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline, self._idle))
+
+
+class _DeadlineConnection(http.client.HTTPConnection):
+    """HTTP whose status line, headers and body must all arrive before a deadline."""
+
+    def __init__(self, host: str, *, deadline: float, **kwargs: Any) -> None:
+        super().__init__(host, **kwargs)
+        self._deadline = deadline
+
+    def getresponse(self) -> HTTPResponse:
+        idle = self.timeout if isinstance(self.timeout, int | float) else None
+        sock = self.sock
+
+        def response(_sock: socket.socket, *args: Any, **kwargs: Any) -> HTTPResponse:
+            return HTTPResponse(_DeadlineSocket(sock, self._deadline, idle), *args, **kwargs)  # type: ignore[arg-type]
+
+        self.response_class = response  # type: ignore[assignment]
+        return super().getresponse()
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnection, http.client.HTTPSConnection):
+    pass
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> HTTPResponse:
+        return self.do_open(functools.partial(_DeadlineConnection, deadline=_deadline_of(req)), req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> HTTPResponse:
+        connection = functools.partial(_DeadlineHTTPSConnection, deadline=_deadline_of(req))
+        return self.do_open(connection, req, context=self._context)  # type: ignore[attr-defined]
+
+
 # Tor's extended SOCKS5 replies (SocksPort flag ExtendedErrors), for onion targets.
 _TOR_SOCKS_ERRORS = {
     0xF0: "tor found no descriptor for the onion service: is it running, is the address right?",
@@ -154,7 +252,7 @@ _TOR_SOCKS_ERRORS = {
 }
 
 
-class _SocksConnection(http.client.HTTPConnection):
+class _SocksConnection(_DeadlineConnection):
     """HTTP over a SOCKS5 proxy that resolves the host name itself (tor, for .onion)."""
 
     def __init__(self, host: str, *, proxy: tuple[str, int], **kwargs: Any) -> None:
@@ -187,7 +285,10 @@ class SocksHandler(urllib.request.HTTPHandler):
         self._proxy = proxy
 
     def http_open(self, req: urllib.request.Request) -> HTTPResponse:
-        return self.do_open(functools.partial(_SocksConnection, proxy=self._proxy), req)
+        connection = functools.partial(
+            _SocksConnection, proxy=self._proxy, deadline=_deadline_of(req)
+        )
+        return self.do_open(connection, req)
 
 
 def parse_socks_address(text: str) -> tuple[str, int]:
@@ -207,7 +308,12 @@ class SyncClient:
         sync_key: SigningKey,
         timeout: float = 30.0,
         socks_proxy: str = "",
+        request_deadline: float = DEFAULT_SYNC_REQUEST_DEADLINE_SECONDS,
+        run_deadline: float = DEFAULT_SYNC_RUN_DEADLINE_SECONDS,
     ) -> None:
+        """``timeout`` bounds the wait for each byte; ``request_deadline`` one whole request
+        (plus :data:`BLOB_SECONDS_PER_BYTE` per byte of a blob); ``run_deadline`` every
+        request of this client, counted from now: make one client per sync run."""
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("the sync URL must be http(s)://host[:port]")
@@ -215,9 +321,14 @@ class SyncClient:
         self._prefix = parts.path.rstrip("/")
         self._sync_key = sync_key
         self._timeout = timeout
+        self._request_deadline = request_deadline
+        self._run_deadline_seconds = run_deadline
+        self._run_ends = time.monotonic() + run_deadline
         handlers: list[urllib.request.BaseHandler] = [
             urllib.request.ProxyHandler({}),
             _RefuseRedirects(),
+            _DeadlineHTTPHandler(),
+            _DeadlineHTTPSHandler(),
         ]
         if parts.hostname and parts.hostname.endswith(".onion") and not socks_proxy:
             # Without tor the name would go to the system resolver: a leak, and no answer.
@@ -231,7 +342,14 @@ class SyncClient:
     @classmethod
     def from_config(cls, config: OfficerConfig, sync_key: SigningKey) -> "SyncClient":
         """The client the configuration asks for: URL, timeout and tor's SOCKS port if set."""
-        return cls(config.sync_url, sync_key, config.sync_timeout_seconds, config.sync_socks)
+        return cls(
+            config.sync_url,
+            sync_key,
+            config.sync_timeout_seconds,
+            config.sync_socks,
+            request_deadline=config.sync_request_deadline_seconds,
+            run_deadline=config.sync_run_deadline_seconds,
+        )
 
     @property
     def base_url(self) -> str:
@@ -265,7 +383,8 @@ class SyncClient:
         path = _path(blob_path, submission_id, blob.name)
         digest = hashlib.sha256()
         received = 0
-        with self._request("GET", path) as response:
+        extra = blob.size * BLOB_SECONDS_PER_BYTE
+        with self._request("GET", path, extra_seconds=extra) as response:
             while piece := self._read(response, _READ_CHUNK):
                 received += len(piece)
                 if received > blob.size:
@@ -328,34 +447,67 @@ class SyncClient:
         body: bytes = b"",
         content_type: str | None = None,
         extra_headers: dict[str, str] | None = None,
+        extra_seconds: float = 0.0,
     ) -> HTTPResponse:
+        now = time.monotonic()
+        if now >= self._run_ends:
+            raise self._run_over()
+        deadline = min(now + self._request_deadline + extra_seconds, self._run_ends)
         target = self._prefix + path
         headers = sign_request(self._sync_key, method, target, body)
         headers.update(extra_headers or {})
         if content_type:
             headers["Content-Type"] = content_type
         # The scheme is http(s), checked in __init__.
-        request = urllib.request.Request(  # noqa: S310
-            self._origin + target, data=body if method != "GET" else None, method=method
+        request = _DeadlineRequest(
+            self._origin + target,
+            data=body if method != "GET" else None,
+            method=method,
+            deadline=deadline,
         )
         for name, value in headers.items():
             request.add_header(name, value)
         try:
-            response: HTTPResponse = self._opener.open(request, timeout=self._timeout)
+            timeout = min(self._timeout, max(deadline - now, 0.001))
+            response: HTTPResponse = self._opener.open(request, timeout=timeout)
         except urllib.error.HTTPError as exc:
             raise _http_error(exc, method, path) from exc
         except (urllib.error.URLError, OSError, HTTPException) as exc:
+            if time.monotonic() >= deadline:
+                raise self._too_slow(deadline) from exc
             # A malformed status line, for one, quotes what the public host sent.
             reason = terminal_safe(getattr(exc, "reason", exc))
             raise SyncUnreachable(
                 f"cannot reach the public host at {self.base_url}: {reason}"
             ) from exc
+        response.iblagh_deadline = deadline  # type: ignore[attr-defined]
         return response
+
+    def _too_slow(self, deadline: float) -> SyncDeadlineExceeded:
+        if deadline >= self._run_ends:
+            return self._run_over()
+        return SyncDeadlineExceeded(
+            f"the public host at {self.base_url} answered too slowly: a request was stopped "
+            f"after {self._request_deadline:g} s. What was stored is kept; sync again "
+            "to resume.",
+            seconds=self._request_deadline,
+        )
+
+    def _run_over(self) -> SyncDeadlineExceeded:
+        return SyncDeadlineExceeded(
+            f"the sync with {self.base_url} was stopped after {self._run_deadline_seconds:g} s "
+            "(IBLAGH_SYNC_RUN_DEADLINE_SECONDS): the public host answered too slowly. What "
+            "was stored is kept; sync again to resume.",
+            seconds=self._run_deadline_seconds,
+        )
 
     def _read(self, response: HTTPResponse, size: int) -> bytes:
         try:
             return response.read(size)
         except (OSError, HTTPException) as exc:
+            deadline = getattr(response, "iblagh_deadline", float("inf"))
+            if time.monotonic() >= deadline:
+                raise self._too_slow(deadline) from exc
             reason = terminal_safe(exc)
             raise SyncUnreachable(f"the connection to {self.base_url} broke: {reason}") from exc
 

@@ -13,6 +13,7 @@ from crypto.sync_api import is_id
 from journalist_app import audit
 from journalist_app.errors import (
     MissingKey,
+    SyncDeadlineExceeded,
     SyncError,
     SyncRefused,
     SyncUnreachable,
@@ -87,6 +88,12 @@ def sync() -> Response:
 def _flash_sync_error(exc: Exception) -> None:
     if isinstance(exc, MissingKey):
         message = _("Your account holds no sync key: ask an officer who has one to sync.")
+    elif isinstance(exc, SyncDeadlineExceeded):
+        message = _(
+            "The public host answered too slowly: the sync was stopped after %(seconds)d "
+            "seconds. What arrived is kept; sync again to resume.",
+            seconds=round(exc.seconds),
+        )
     elif isinstance(exc, SyncUnreachable):
         message = _("The public host could not be reached. Check the sync address and try again.")
     elif isinstance(exc, SyncRefused):

@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,7 +67,9 @@ OFFICER = "alice"
 PASSPHRASE = "a long enough passphrase of the first officer"
 
 
-def make_config(data_dir: Path, sync_url: str = "http://127.0.0.1:9") -> OfficerConfig:
+def make_config(
+    data_dir: Path, sync_url: str = "http://127.0.0.1:9", database_url: str = ""
+) -> OfficerConfig:
     # The stand-in host serves hand-made bytes in many tests, so these configs turn the
     # envelope check off; it is on by default, and the tests against the real public host
     # (tests/test_end_to_end.py, test_sync_killed.py) and test_officer_sync_limits.py run it.
@@ -78,13 +80,15 @@ def make_config(data_dir: Path, sync_url: str = "http://127.0.0.1:9") -> Officer
             "IBLAGH_TESTING": "1",
             "IBLAGH_SYNC_URL": sync_url,
             "IBLAGH_SYNC_CHECK_ENVELOPES": "0",
+            "IBLAGH_DATABASE_URL": database_url,
         }
     )
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> OfficerConfig:
-    return make_config(tmp_path / "officer")
+def config(tmp_path: Path, officer_database_url: str) -> OfficerConfig:
+    """SQLite in the data dir; PostgreSQL too in modules that run on both engines."""
+    return make_config(tmp_path / "officer", database_url=officer_database_url)
 
 
 @pytest.fixture
@@ -182,6 +186,9 @@ class Mailbox:
     fail_acks: bool = False
     requests: list[tuple[str, str, int]] = field(default_factory=list)
     url: str = ""
+    # Blobs sent one byte every ``trickle_seconds`` (a slow or hostile host), until removed.
+    trickled: set[tuple[str, str]] = field(default_factory=set)
+    trickle_seconds: float = 0.2
 
     def add(
         self,
@@ -206,7 +213,7 @@ class Mailbox:
         return self.add({"body": seal_report(self.recipient_set, body)}, **kwargs)
 
     # WSGI
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         status, payload, content_type = self._answer(environ)
         self.requests.append((environ["REQUEST_METHOD"], environ["PATH_INFO"], status))
         reason = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized"}
@@ -214,7 +221,18 @@ class Mailbox:
             f"{status} {reason.get(status, 'Error')}",
             [("Content-Type", content_type), ("Content-Length", str(len(payload)))],
         )
+        blob = re.search(r"/submissions/([0-9a-f]{32})/blobs/([a-z0-9-]+)$", environ["PATH_INFO"])
+        if status == 200 and blob and (blob.group(1), blob.group(2)) in self.trickled:
+            return self._trickle((blob.group(1), blob.group(2)), payload)
         return [payload]
+
+    def _trickle(self, key: tuple[str, str], payload: bytes) -> Iterator[bytes]:
+        for offset in range(len(payload)):
+            if key not in self.trickled:
+                yield payload[offset:]
+                return
+            yield payload[offset : offset + 1]
+            time.sleep(self.trickle_seconds)
 
     def _answer(self, environ: dict[str, Any]) -> tuple[int, bytes, str]:
         method = environ["REQUEST_METHOD"]
@@ -338,7 +356,7 @@ def mailbox(unit: Unit) -> Iterator[Mailbox]:
 @pytest.fixture
 def synced_config(config: OfficerConfig, mailbox: Mailbox) -> OfficerConfig:
     """The test's config, pointed at the mailbox."""
-    return make_config(config.data_dir, mailbox.url)
+    return make_config(config.data_dir, mailbox.url, config.database_url)
 
 
 # --- the web app ----------------------------------------------------------------------------
