@@ -1,12 +1,14 @@
 """``iblagh-source``: operator commands for the public host."""
 
 import argparse
+import json
 import sys
 
 from source_app.config import ConfigError, SourceConfig
 from source_app.db import make_engine, make_session_factory
 from source_app.recipients import load_recipient_set
 from source_app.services.maintenance import expire_leftovers, sweep_orphans
+from source_app.static_assets import static_manifest
 from source_app.storage_s3 import open_blob_store
 
 
@@ -51,7 +53,15 @@ def main(argv: list[str] | None = None) -> int:
         help="only remove blobs older than this many seconds (0 when no worker runs)",
     )
     commands.add_parser("check", help="verify the installed recipient set and print it")
+    commands.add_parser(
+        "static-manifest",
+        help="print the SHA-384 of every static file, as /static/manifest.json serves it",
+    )
     args = parser.parse_args(argv)
+    if args.command == "static-manifest":
+        # Needs no configuration: an auditor runs it on a clean checkout to compare.
+        print(json.dumps(static_manifest(), indent=2, sort_keys=True))
+        return 0
     try:
         config = SourceConfig.from_env()
         if args.command == "recover":

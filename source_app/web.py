@@ -4,7 +4,7 @@ import logging
 import traceback
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_babel import format_decimal
 
 from source_app.uploads import NoDiskRequest
@@ -61,6 +61,11 @@ def add_security_headers(response: Response, *, https: bool, onion_address: str)
     """Headers on every response: no framing, no referrer, no sniffing, no caching."""
     headers = response.headers
     headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    # A page that seals in the browser (source_app/static_assets.py) may run this host's
+    # scripts, its import map and WebAssembly, and fetch from this host; no other page.
+    script_src = g.get("script_src")
+    if script_src:
+        headers["Content-Security-Policy"] += f"; script-src {script_src}; connect-src 'self'"
     headers["X-Frame-Options"] = "DENY"
     headers["Referrer-Policy"] = "no-referrer"
     headers["X-Content-Type-Options"] = "nosniff"

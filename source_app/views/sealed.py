@@ -11,7 +11,8 @@ as a form, so Flask-WTF's global check (which would read it as one) is skipped h
 the same token is checked by hand.
 """
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy.exc import IntegrityError
 from wtforms import ValidationError
@@ -22,9 +23,43 @@ from source_app.services.sealed_submission import (
     read_manifest,
     submit_sealed_report,
 )
+from source_app.static_assets import SealingAssets, sealing_assets, static_manifest
 from source_app.uploads import FORM_OVERHEAD_BYTES
 
 blueprint = Blueprint("sealed", __name__)
+# The pages whose form the browser seals (their template includes _sealing.html).
+SEALING_ENDPOINTS = frozenset({"public.report"})
+_MANIFEST = "iblagh.static_manifest"
+
+
+@blueprint.record_once
+def _hash_static_files(state: BlueprintSetupState) -> None:
+    state.app.extensions[_MANIFEST] = static_manifest()
+
+
+def _assets(app: Flask) -> SealingAssets | None:
+    return sealing_assets(app.extensions[_MANIFEST])
+
+
+@blueprint.before_app_request
+def _allow_sealing_script() -> None:
+    if request.endpoint in SEALING_ENDPOINTS:
+        assets = _assets(current_app)
+        if assets is not None:
+            g.script_src = assets.script_src
+
+
+@blueprint.app_context_processor
+def _sealing_context() -> dict[str, object]:
+    if request.endpoint not in SEALING_ENDPOINTS:
+        return {"sealing_assets": None}
+    return {"sealing_assets": _assets(current_app)}
+
+
+@blueprint.get("/static/manifest.json")
+def manifest() -> Response:
+    """SHA-384 of every static file this host serves (source_app/static_assets.py)."""
+    return jsonify(current_app.extensions[_MANIFEST])
 
 
 @blueprint.get("/sealing/recipients.json")

@@ -1,0 +1,287 @@
+// The report form, sealed in the reporter's browser (issue 10; docs/envelope.md,
+// "Who writes envelopes"). Progressive enhancement: this module only takes over the
+// form's submit when WebAssembly, fetch and crypto.getRandomValues are present and the
+// signed recipient set verifies against the pinned unit key; otherwise it does nothing
+// and the form posts as it always did (the server seals, in memory).
+//
+// What leaves the browser: the envelopes, the reporter's X25519 public key and the
+// lookup value (docs/receipt.md), to POST /report/sealed. The receipt code is shown
+// only once the host answered 201, after its commit (invariant 4).
+
+import sodium from "libsodium-wrappers-sumo";
+
+import { sealBlob, sealBytes } from "./envelope_writer.js";
+import { deriveMasterKey, generateCode, groupCode, secretsFromMasterKey } from "./receipt.js";
+
+const CONTENT_FORMAT_VERSION = 1; // crypto/contents.py FORMAT_VERSION
+const JSON_TYPE = "application/json";
+const RECIPIENT_SET_FORMAT = "iblagh-recipient-set/1";
+
+// --- Documents, byte for byte as crypto/contents.py writes them --------------------
+
+/** JSON as Python's json.dumps(ensure_ascii=False) writes it: ", " and ": " separators. */
+export function pythonJson(value) {
+  if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
+  if (value !== null && typeof value === "object") {
+    const members = Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`);
+    return `{${members.join(", ")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A report body document (crypto/contents.py ReportBody.to_json). */
+export function reportBodyJson(fields) {
+  return pythonJson({
+    v: CONTENT_FORMAT_VERSION,
+    category: fields.category,
+    urls: fields.urls,
+    description: fields.description,
+    language: fields.language,
+    platform: fields.platform,
+    account: fields.account,
+    seen_on: fields.seen_on,
+    good_faith: fields.good_faith,
+    attachments: fields.attachments,
+    reporter_public_key: fields.reporter_public_key,
+  });
+}
+
+/** An identity section document (crypto/contents.py IdentitySection.to_json). */
+export function identityJson(fields) {
+  return pythonJson({
+    v: CONTENT_FORMAT_VERSION,
+    full_name: fields.full_name,
+    national_id: fields.national_id,
+    phone: fields.phone,
+    email: fields.email,
+    city: fields.city,
+  });
+}
+
+// --- The signed recipient set -------------------------------------------------------
+
+const b64 = (bytes) => sodium.to_base64(bytes, sodium.base64_variants.ORIGINAL);
+const unb64 = (text) => sodium.from_base64(text, sodium.base64_variants.ORIGINAL);
+
+/**
+ * Verify a signed recipient set (crypto/recipients.py) against the pinned verify key;
+ * returns { reportKeys, identityKeys } in the order the server path seals to.
+ */
+export async function verifyRecipientSet(signedText, verifyKeyText) {
+  await sodium.ready;
+  const document = JSON.parse(signedText);
+  const payload = unb64(document.payload);
+  const signature = unb64(document.signature);
+  const verifyKey = unb64(verifyKeyText.trim());
+  if (!sodium.crypto_sign_verify_detached(signature, payload, verifyKey)) {
+    throw new Error("the recipient set is not signed by the unit key");
+  }
+  const set = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+  if (set.format !== RECIPIENT_SET_FORMAT) throw new Error("not a recipient set");
+  const keysOf = (role) =>
+    set.recipients
+      .filter((recipient) => recipient.role === role || recipient.role === "recovery")
+      .map((recipient) => unb64(recipient.public_key));
+  const reportKeys = keysOf("intake");
+  const identityKeys = keysOf("identity");
+  if (reportKeys.length < 2 || identityKeys.length < 2) throw new Error("incomplete set");
+  return { reportKeys, identityKeys };
+}
+
+// --- Sealing a whole report -----------------------------------------------------------
+
+// The common types the host's sniffer names (source_app/attachments.py); anything
+// else is declared application/octet-stream, as there.
+const SIGNATURES = [
+  [[0x89, 0x50, 0x4e, 0x47], "image/png"],
+  [[0xff, 0xd8, 0xff], "image/jpeg"],
+  [[0x47, 0x49, 0x46, 0x38], "image/gif"],
+  [[0x25, 0x50, 0x44, 0x46, 0x2d], "application/pdf"],
+];
+
+async function sniffType(file) {
+  const head = new Uint8Array(await file.slice(0, 16).arrayBuffer());
+  for (const [signature, type] of SIGNATURES) {
+    if (signature.every((byte, index) => head[index] === byte)) return type;
+  }
+  if (head.length >= 12 && String.fromCharCode(...head.subarray(8, 12)) === "WEBP") {
+    return "image/webp";
+  }
+  return "application/octet-stream";
+}
+
+function fileName(raw) {
+  const name = raw.normalize("NFC").replaceAll("\\", "/").split("/").pop().trim();
+  return name.replace(/^[ .]+|[ .]+$/g, "") || "file";
+}
+
+/**
+ * Seal a report: returns { request: Blob (the POST body), code }. ``fields`` holds the
+ * form's values, ``files`` File objects, ``identity`` the identity details or null.
+ */
+export async function sealReport(keys, fields, identity, files, onProgress = () => {}) {
+  await sodium.ready;
+  const code = generateCode();
+  const secrets = await secretsFromMasterKey(await deriveMasterKey(code));
+  const sealedFiles = [];
+  const records = [];
+  for (const [index, file] of files.entries()) {
+    const metadata = { kind: "attachment", name: fileName(file.name), type: await sniffType(file) };
+    const sealed = await sealBlob(file, keys.reportKeys, metadata, (done, total) =>
+      onProgress(index, done, total),
+    );
+    sealedFiles.push(sealed.envelope);
+    records.push({
+      blob: `attachment-${index + 1}`,
+      name: metadata.name,
+      type: metadata.type,
+      size: sealed.size,
+      sha256: sodium.to_hex(sealed.sha256),
+    });
+  }
+  const encode = (text) => new TextEncoder().encode(text);
+  const body = reportBodyJson({
+    ...fields,
+    attachments: records,
+    reporter_public_key: b64(secrets.boxPublicKey),
+  });
+  const parts = [
+    ["body", await sealBytes(encode(body), keys.reportKeys, { kind: "report", type: JSON_TYPE })],
+  ];
+  if (identity !== null) {
+    const section = await sealBytes(encode(identityJson(identity)), keys.identityKeys, {
+      kind: "identity",
+      type: JSON_TYPE,
+    });
+    parts.push(["identity", section]);
+  }
+  sealedFiles.forEach((envelope, index) => parts.push([`attachment-${index + 1}`, envelope]));
+  const manifest = encode(
+    JSON.stringify({
+      lookup_value: b64(secrets.lookupValue),
+      reporter_public_key: b64(secrets.boxPublicKey),
+      parts: parts.map(([name, envelope]) => [name, envelope.size ?? envelope.length]),
+    }),
+  );
+  const prefix = new Uint8Array(4);
+  new DataView(prefix.buffer).setUint32(0, manifest.length);
+  sodium.memzero(secrets.lookupValue);
+  const request = new Blob([prefix, manifest, ...parts.map(([, envelope]) => envelope)]);
+  return { request, code };
+}
+
+// --- The page -------------------------------------------------------------------------
+
+function formFields(form, language) {
+  const value = (name) => form.elements.namedItem(name)?.value ?? "";
+  const checked = form.querySelector('input[name="category"]:checked');
+  return {
+    category: checked ? checked.value : "",
+    urls: value("urls").split(/\s+/).filter(Boolean),
+    description: value("description"),
+    language,
+    platform: value("platform").trim(),
+    account: value("account").trim(),
+    seen_on: value("seen_on"),
+    good_faith: Boolean(form.elements.namedItem("good_faith")?.checked),
+  };
+}
+
+function identityFields(form) {
+  const value = (name) => form.elements.namedItem(name)?.value ?? "";
+  const chosen = form.querySelector('input[name="identity"]:checked');
+  const details = {
+    full_name: value("full_name"),
+    national_id: value("national_id"),
+    phone: value("phone"),
+    email: value("email"),
+    city: value("city"),
+  };
+  if (!chosen || chosen.value !== "identified") return null;
+  return Object.values(details).some(Boolean) ? details : null;
+}
+
+/** What the browser path needs; without any of it the form posts as before. */
+export function canSealHere() {
+  return (
+    typeof WebAssembly === "object" &&
+    typeof fetch === "function" &&
+    typeof globalThis.crypto?.getRandomValues === "function"
+  );
+}
+
+function showStatus(form, text) {
+  const status = document.getElementById("sealing-status");
+  if (status) {
+    status.hidden = false;
+    status.textContent = text;
+  }
+  form.setAttribute("aria-busy", text ? "true" : "false");
+}
+
+function showReceipt(code) {
+  const template = document.getElementById("sealed-receipt");
+  const receipt = template.content.cloneNode(true);
+  receipt.querySelector("[data-code]").textContent = groupCode(code);
+  receipt.querySelector('input[name="code"]').value = groupCode(code);
+  const main = document.querySelector("main") ?? document.body;
+  main.replaceChildren(receipt);
+  main.querySelector("h1")?.focus();
+}
+
+async function loadKeys() {
+  const [signed, verifyKey] = await Promise.all(
+    ["/sealing/recipients.json", "/sealing/unit-verify-key.txt"].map(async (path) => {
+      const response = await fetch(path, { credentials: "same-origin" });
+      if (!response.ok) throw new Error(`${path}: ${response.status}`);
+      return response.text();
+    }),
+  );
+  return verifyRecipientSet(signed, verifyKey);
+}
+
+async function enhance(form) {
+  await sodium.ready;
+  const keys = await loadKeys();
+  const messages = document.getElementById("sealing-status").dataset;
+  form.dataset.sealing = "ready";
+  form.addEventListener("submit", async (event) => {
+    const fields = formFields(form, document.documentElement.lang || "ar");
+    // What the server's form checks first: without these the server path shows the
+    // errors (and keeps every field); the browser path would have nothing to show.
+    if (!fields.category || !fields.good_faith) return;
+    event.preventDefault();
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    try {
+      showStatus(form, messages.msgSealing);
+      const files = [...(form.elements.namedItem("attachments")?.files ?? [])];
+      const { request, code } = await sealReport(keys, fields, identityFields(form), files);
+      showStatus(form, messages.msgSending);
+      const response = await fetch("/report/sealed", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: {
+          "Content-Type": "application/octet-stream",
+          "X-CSRFToken": form.elements.namedItem("csrf_token").value,
+        },
+        body: request,
+      });
+      if (response.status !== 201) throw new Error(`host answered ${response.status}`);
+      showReceipt(code);
+    } catch (error) {
+      showStatus(form, messages.msgFailed);
+      button.disabled = false;
+      console.error(error);
+    }
+  });
+}
+
+const form = document.querySelector('main form[method="post"][enctype="multipart/form-data"]');
+if (form && canSealHere()) {
+  enhance(form).catch((error) => {
+    // The set did not verify or libsodium did not load: stay on the server path.
+    form.dataset.sealing = "off";
+    console.error(error);
+  });
+}
