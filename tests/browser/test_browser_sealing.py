@@ -7,6 +7,7 @@ keys. With WebAssembly off the form takes the server path and still works.
 """
 
 import base64
+import hashlib
 import re
 import urllib.parse
 from pathlib import Path
@@ -91,18 +92,22 @@ def _fill_report(page: Page, tmp_path: Path) -> None:
     page.locator("#good_faith").check(force=True)
 
 
-def _officer_opens(site: PublicSite, unit_keys: UnitKeys, code: str) -> dict[str, bytes]:
+def _officer_opens(
+    site: PublicSite, unit_keys: UnitKeys, code: str
+) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """The submission's blobs as the officer host pulls them, and their opened contents."""
     sync_app = create_sync_app(SourceConfig.from_env(source_environ(site.data_dir)))
     officer = SignedSyncClient(sync_app.test_client(), unit_keys.sync)
     public_key = derive_reporter_secrets(ReceiptCode.parse(code)).public_key
     wanted = base64.b64encode(bytes(public_key)).decode()
     (item,) = [i for i in officer.pending() if i["reporter_public_key"] == wanted]
     keys = [unit_keys.intake, unit_keys.identity]
-    opened = {}
+    blobs, opened = {}, {}
     for blob in item["blobs"]:
         envelope = officer.get(f"/sync/v1/submissions/{item['id']}/blobs/{blob['name']}").data
+        blobs[blob["name"]] = envelope
         opened[blob["name"]] = open_bytes(envelope, keys)[1]
-    return opened
+    return blobs, opened
 
 
 def test_with_javascript_nothing_typed_leaves_the_browser_and_the_unit_opens_it(
@@ -134,7 +139,7 @@ def test_with_javascript_nothing_typed_leaves_the_browser_and_the_unit_opens_it(
     digits = code.replace(" ", "").encode()
     assert not any(digits in seen for _url, seen in log.requests)
 
-    opened = _officer_opens(public_site, unit_keys, code)
+    blobs, opened = _officer_opens(public_site, unit_keys, code)
     assert sorted(opened) == ["attachment-1", "body", "identity"]
     body = ReportBody.from_json(opened["body"])
     assert body.description == MARKERS["description"]
@@ -143,6 +148,14 @@ def test_with_javascript_nothing_typed_leaves_the_browser_and_the_unit_opens_it(
     assert body.attachments[0].content_type == "image/png"
     identity = IdentitySection.from_json(opened["identity"])
     assert identity.full_name == MARKERS["full_name"]
+    # Body version 2, as the server path writes it (docs/envelope.md): signed by the
+    # code's key, bound to the identity envelope and section.
+    secrets = derive_reporter_secrets(ReceiptCode.parse(code))
+    assert body.reporter_verify_key == base64.b64encode(bytes(secrets.verify_key)).decode()
+    assert body.signature_valid(body.reporter_verify_key)
+    assert body.identity_sha256 == hashlib.sha256(blobs["identity"]).hexdigest()
+    assert identity.binding == body.binding
+    assert body.attachments[0].sha256 == hashlib.sha256(opened["attachment-1"]).hexdigest()
     assert opened["attachment-1"].endswith(FILE_MARKER)
 
 
@@ -164,5 +177,5 @@ def test_without_webassembly_the_form_posts_and_the_server_seals(
     finally:
         context.close()
     assert server_path  # the receipt page the server renders after its own POST
-    opened = _officer_opens(public_site, unit_keys, code)
+    _, opened = _officer_opens(public_site, unit_keys, code)
     assert ReportBody.from_json(opened["body"]).description == MARKERS["description"]

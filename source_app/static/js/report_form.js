@@ -11,52 +11,11 @@
 import sodium from "libsodium-wrappers-sumo";
 
 import { sealBlob, sealBytes } from "./envelope_writer.js";
+import { bodyDocument, identityDocument, newBinding, signedBody } from "./report_body.js";
 import { deriveMasterKey, generateCode, groupCode, secretsFromMasterKey } from "./receipt.js";
 
-const CONTENT_FORMAT_VERSION = 1; // crypto/contents.py FORMAT_VERSION
 const JSON_TYPE = "application/json";
 const RECIPIENT_SET_FORMAT = "iblagh-recipient-set/1";
-
-// --- Documents, byte for byte as crypto/contents.py writes them --------------------
-
-/** JSON as Python's json.dumps(ensure_ascii=False) writes it: ", " and ": " separators. */
-export function pythonJson(value) {
-  if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
-  if (value !== null && typeof value === "object") {
-    const members = Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`);
-    return `{${members.join(", ")}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** A report body document (crypto/contents.py ReportBody.to_json). */
-export function reportBodyJson(fields) {
-  return pythonJson({
-    v: CONTENT_FORMAT_VERSION,
-    category: fields.category,
-    urls: fields.urls,
-    description: fields.description,
-    language: fields.language,
-    platform: fields.platform,
-    account: fields.account,
-    seen_on: fields.seen_on,
-    good_faith: fields.good_faith,
-    attachments: fields.attachments,
-    reporter_public_key: fields.reporter_public_key,
-  });
-}
-
-/** An identity section document (crypto/contents.py IdentitySection.to_json). */
-export function identityJson(fields) {
-  return pythonJson({
-    v: CONTENT_FORMAT_VERSION,
-    full_name: fields.full_name,
-    national_id: fields.national_id,
-    phone: fields.phone,
-    email: fields.email,
-    city: fields.city,
-  });
-}
 
 // --- The signed recipient set -------------------------------------------------------
 
@@ -122,7 +81,9 @@ function fileName(raw) {
 export async function sealReport(keys, fields, identity, files, onProgress = () => {}) {
   await sodium.ready;
   const code = generateCode();
-  const secrets = await secretsFromMasterKey(await deriveMasterKey(code));
+  const master = await deriveMasterKey(code);
+  const secrets = await secretsFromMasterKey(master);
+  sodium.memzero(master);
   const sealedFiles = [];
   const records = [];
   for (const [index, file] of files.entries()) {
@@ -139,22 +100,33 @@ export async function sealReport(keys, fields, identity, files, onProgress = () 
       sha256: sodium.to_hex(sealed.sha256),
     });
   }
+  // Body version 2 (docs/envelope.md), in its writing order: binding, identity
+  // envelope, its SHA-256 in the body document, the document signed, the wrapper sealed.
   const encode = (text) => new TextEncoder().encode(text);
-  const body = reportBodyJson({
-    ...fields,
-    attachments: records,
-    reporter_public_key: b64(secrets.boxPublicKey),
-  });
-  const parts = [
-    ["body", await sealBytes(encode(body), keys.reportKeys, { kind: "report", type: JSON_TYPE })],
-  ];
+  const binding = await newBinding();
+  const parts = [];
+  let identitySha256 = null;
   if (identity !== null) {
-    const section = await sealBytes(encode(identityJson(identity)), keys.identityKeys, {
+    const section = await sealBytes(encode(identityDocument(identity, binding)), keys.identityKeys, {
       kind: "identity",
       type: JSON_TYPE,
     });
+    identitySha256 = sodium.to_hex(sodium.crypto_hash_sha256(section));
     parts.push(["identity", section]);
   }
+  const content = bodyDocument({
+    ...fields,
+    attachments: records,
+    reporter_public_key: b64(secrets.boxPublicKey),
+    binding,
+    identity_sha256: identitySha256,
+    reporter_verify_key: b64(secrets.signPublicKey),
+  });
+  const wrapper = await signedBody(content, secrets.signSecretKey);
+  sodium.memzero(secrets.signSecretKey);
+  sodium.memzero(secrets.boxSecretKey);
+  const body = await sealBytes(encode(wrapper), keys.reportKeys, { kind: "report", type: JSON_TYPE });
+  parts.unshift(["body", body]);
   sealedFiles.forEach((envelope, index) => parts.push([`attachment-${index + 1}`, envelope]));
   const manifest = encode(
     JSON.stringify({
