@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import officer, officer_retention, referral, upload
+from bench import browser_path, officer, officer_retention, referral, upload
 from bench.harness import RssSampler, Server, make_data_dir
 from bench.submissions import run_level
 
@@ -75,6 +75,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn --threads")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument(
+        "--browser-path",
+        action="store_true",
+        help="browser-sealed submissions (prepared ahead) beside the server path, one run",
+    )
+    parser.add_argument(
+        "--browser-pool", type=int, default=30000, help="--browser-path: requests prepared"
+    )
+    parser.add_argument(
         "--officer",
         action="store_true",
         help="benchmark the officer host instead (bench/officer.py): ingest and queue pages",
@@ -130,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         return officer_retention.run(args.cases, args.purge_cases, args.pages, args.database_url)
     if args.upload_mb:
         return upload.run(args.upload_mb, args.json)
+    if args.browser_path:
+        return browser_path.run(
+            args.levels, args.seconds, args.workers, args.threads, args.browser_pool, args.json
+        )
     signal.signal(signal.SIGTERM, _terminate)
     machine = {
         "nproc": len(os.sched_getaffinity(0)),
