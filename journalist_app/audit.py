@@ -73,6 +73,8 @@ class Action:
     # Moving data
     SYNCED = "sync.completed"
     SYNC_FAILED = "sync.failed"
+    # The public host serves another recipient set than the last issued (sync/freshness.py).
+    RECIPIENT_SET_NOT_CURRENT = "sync.recipient_set_not_current"
     BATCH_IMPORTED = "batch.imported"
     BATCH_EXPORTED = "batch.exported"
     # Referrals (journalist_app/referral/, docs/referral.md)
@@ -166,6 +168,9 @@ def record_sync(
     counts: dict[str, Any] = {}
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
         counts = dataclasses.asdict(result)
+    check = counts.get("recipient_set")
+    if isinstance(check, dict) and check.get("status") != "current":
+        record(session, actor, Action.RECIPIENT_SET_NOT_CURRENT, "", {"via": via, **check})
     return record(session, actor, Action.SYNCED, "", {"via": via, **counts})
 
 

@@ -54,6 +54,7 @@ from journalist_app.sync.client import (
     check_submission_limits,
     refusal_of,
 )
+from journalist_app.sync.freshness import RecipientSetCheck, check_served_recipient_set
 from journalist_app.sync.refusals import Source, count_refused, forget_refusal, record_refusal
 from journalist_app.triage.ingest import index_pending, register_report
 
@@ -89,6 +90,8 @@ class SyncResult:
     more_waiting: bool = False
     # Refused submissions recorded on this host, this run's and earlier ones still listed.
     refused_waiting: int = 0
+    # The recipient set the public host serves, against the last one issued here.
+    recipient_set: RecipientSetCheck | None = None
 
     def summary(self) -> str:
         line = (
@@ -101,7 +104,9 @@ class SyncResult:
                 "; stopped at the limit of submissions per run (IBLAGH_SYNC_MAX_PER_RUN): "
                 "more are waiting on the public host, sync again"
             )
-        return line + refused_line(self.refused_waiting)
+        line += refused_line(self.refused_waiting)
+        warning = self.recipient_set.warning() if self.recipient_set else ""
+        return line + (f"\n{warning}" if warning else "")
 
 
 def refused_line(count: int) -> str:
@@ -173,7 +178,10 @@ def run_sync(
     client = SyncClient.from_config(config, keyring.sync_key)
     store = open_blob_store(config)
     limits = IngestLimits.from_config(config, session)
+    # Before pulling: which keys the public host seals new reports to (sync/freshness.py).
+    recipient_set = check_served_recipient_set(session, client)
     result = pull(session, client, store, progress, limits=limits)
+    result.recipient_set = recipient_set
     result.refused_waiting = count_refused(session)
     # Read the triage fields while a keyring is unlocked (docs/triage.md).
     index_pending(session, store, keyring)

@@ -20,6 +20,7 @@ from journalist_app.errors import (
 )
 from journalist_app.models import Report, ReportTriage
 from journalist_app.roles import Permission
+from journalist_app.sync.freshness import RecipientSetCheck
 from journalist_app.sync.pull import run_sync
 from journalist_app.triage.cases import open_case
 from journalist_app.triage.errors import CaseNotFound
@@ -82,7 +83,26 @@ def sync() -> Response:
             ),
             "info",
         )
+        if result.recipient_set is not None and not result.recipient_set.current:
+            _flash_recipient_set_warning(result.recipient_set)
     return redirect(url_for("cases.queue"))
+
+
+def _flash_recipient_set_warning(check: RecipientSetCheck) -> None:
+    if check.status == "stale":
+        message = _(
+            "The public host still runs recipient set %(served)d, not the current "
+            "%(current)d: new reports are sealed to retired keys. Install the current "
+            "recipient set on the public host.",
+            served=check.served_serial or 0,
+            current=check.current_serial or 0,
+        )
+    else:
+        message = _(
+            "The public host does not run the recipient set issued here. Check which "
+            "keys it seals new reports to before trusting them."
+        )
+    flash(message, "error")
 
 
 def _flash_sync_error(exc: Exception) -> None:

@@ -36,6 +36,7 @@ from crypto.sync_api import (
     ACK_PATH,
     DEFAULT_LIST_LIMIT,
     ID,
+    RECIPIENT_SET_PATH,
     SUBMISSIONS_PATH,
     ListedBlob,
     ListedSubmission,
@@ -189,6 +190,8 @@ class Mailbox:
     # Blobs sent one byte every ``trickle_seconds`` (a slow or hostile host), until removed.
     trickled: set[tuple[str, str]] = field(default_factory=set)
     trickle_seconds: float = 0.2
+    # What GET /sync/v1/recipient-set answers, as installed; b"": 404 (an older host).
+    signed_recipient_set: bytes = b""
 
     def add(
         self,
@@ -292,6 +295,8 @@ class Mailbox:
             if (blob.group(1), blob.group(2)) in self.corrupted:
                 data = data[:-1] + bytes([data[-1] ^ 1])
             return 200, data, "application/octet-stream"
+        if method == "GET" and path == RECIPIENT_SET_PATH and self.signed_recipient_set:
+            return 200, self.signed_recipient_set, "application/json"
         if method == "POST" and path == ACK_PATH:
             if self.fail_acks:
                 return _error(500, "internal")
@@ -342,7 +347,9 @@ class _QuietHandler(WSGIRequestHandler):
 
 @pytest.fixture
 def mailbox(unit: Unit) -> Iterator[Mailbox]:
-    box = Mailbox(recipient_set=unit.recipient_set)
+    box = Mailbox(
+        recipient_set=unit.recipient_set, signed_recipient_set=unit.init.signed_recipient_set
+    )
     server: WSGIServer = make_server("127.0.0.1", 0, box, handler_class=_QuietHandler)
     box.url = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
