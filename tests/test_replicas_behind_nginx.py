@@ -1,5 +1,7 @@
 """Two public replicas behind nginx on one database and one Redis (issue 13, item 5).
 
+The database is PostgreSQL where the suite has one (IBLAGH_TEST_POSTGRES_URL), else SQLite.
+
 Reporters submit through nginx, spread over both replicas, while the officer host syncs
 with its real CLI; one replica is SIGKILLed mid-way. Every report whose reporter was
 shown a receipt code reaches the officer host exactly once, no report is stored twice,
@@ -19,11 +21,13 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from crypto.envelope import open_bytes
 from journalist_app.accounts.login import unlock_for_command
 from journalist_app.config import OfficerConfig
 from journalist_app.database import make_engine, make_session_factory
+from tests.conftest import POSTGRES_ENV
 from tests.support.deployment import OFFICER, PASSPHRASE, SOURCE_CONF, init_unit, officer_cli
 from tests.support.nginx import running_nginx
 from tests.support.redis_server import running_redis
@@ -113,16 +117,38 @@ def stored_bodies(officer_dir: Path, officer_env: dict[str, str]) -> list[bytes]
 
 
 @pytest.fixture
+def shared_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """PostgreSQL (the scale-out tier's) where the suite has one, else a SQLite file."""
+    if os.environ.get(POSTGRES_ENV):
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return f"sqlite:///{tmp_path / 'public.sqlite3'}"
+
+
+def pending_on_public_host(database_url: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM submissions")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     with running_redis(tmp_path / "redis") as server:
         yield server.url
 
 
 def test_every_acknowledged_report_reaches_the_officer_once_when_a_replica_dies(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_url: str, shared_database_url: str
 ) -> None:
     unit = init_unit(tmp_path)
-    environ = {**unit.source_env, "IBLAGH_REDIS_URL": redis_url}
+    environ = {
+        **unit.source_env,
+        "IBLAGH_REDIS_URL": redis_url,
+        "IBLAGH_DATABASE_URL": shared_database_url,
+    }
     with (
         gunicorn("source_app:create_app()", environ, tmp_path / "a.log", config=SOURCE_CONF,
                  workers=1, threads=4) as first,
@@ -184,8 +210,7 @@ def test_every_acknowledged_report_reaches_the_officer_once_when_a_replica_dies(
     for marker in acknowledged:
         assert found.count(marker) == 1, marker
     assert len(set(found)) == len(found), "no report stored twice"
-    with sqlite3.connect(unit.source_dir / "source.db") as db:
-        assert db.execute("SELECT count(*) FROM submissions").fetchone()[0] == 0
+    assert pending_on_public_host(shared_database_url) == 0
     # The killed replica may leave ciphertext of a report it never committed: `recover`
     # (run at every start) removes it; nothing else is left.
     recovered = subprocess.run(
