@@ -5,7 +5,8 @@ form), so an operator, an auditor or a reporter can compare what this host serve
 clean checkout (`iblagh-public static-manifest` prints the same). The report page loads
 its scripts with those hashes (``integrity``), the libsodium modules through an import
 map that carries theirs, and a Content-Security-Policy that allows exactly that import
-map (by its SHA-256), this host's own scripts and WebAssembly, on that page only.
+map (by its SHA-256), this host's own scripts and WebAssembly, on that page only; the
+status page the same way with its own script.
 """
 
 import base64
@@ -18,6 +19,7 @@ from typing import Final
 STATIC_DIR: Final = Path(__file__).parent / "static"
 STATIC_URL: Final = "/static/"
 FORM_SCRIPT: Final = "js/report_form.js"
+STATUS_SCRIPT: Final = "js/status_page.js"
 # The bare module names libsodium's ESM build and our modules import.
 VENDOR_MODULES: Final = {
     "libsodium-wrappers-sumo": "vendor/libsodium-wrappers.mjs",
@@ -49,10 +51,10 @@ class SealingAssets:
     script_src: str
 
 
-def sealing_assets(manifest: dict[str, str]) -> SealingAssets | None:
-    """The import map, script and CSP source list; None without the vendored libsodium
-    (``make vendor`` not run): the form then stays on the server path."""
-    wanted = [STATIC_URL + FORM_SCRIPT, *(STATIC_URL + p for p in VENDOR_MODULES.values())]
+def sealing_assets(manifest: dict[str, str], script: str = FORM_SCRIPT) -> SealingAssets | None:
+    """The import map, ``script`` and the CSP source list; None without the vendored
+    libsodium (``make vendor`` not run): the page then stays on the server path."""
+    wanted = [STATIC_URL + script, *(STATIC_URL + p for p in VENDOR_MODULES.values())]
     if any(url not in manifest for url in wanted):
         return None
     modules = {url: sri_ for url, sri_ in manifest.items() if url.endswith((".js", ".mjs"))}
@@ -67,7 +69,7 @@ def sealing_assets(manifest: dict[str, str]) -> SealingAssets | None:
     digest = base64.b64encode(hashlib.sha256(import_map.encode()).digest()).decode("ascii")
     return SealingAssets(
         import_map=import_map,
-        script=STATIC_URL + FORM_SCRIPT,
-        integrity=manifest[STATIC_URL + FORM_SCRIPT],
+        script=STATIC_URL + script,
+        integrity=manifest[STATIC_URL + script],
         script_src=f"'self' 'sha256-{digest}' 'wasm-unsafe-eval'",
     )

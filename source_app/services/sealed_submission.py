@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import IO, Final
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crypto.contents import AttachmentRecord
@@ -31,8 +32,9 @@ from crypto.errors import CryptoError, EnvelopeError
 from crypto.keys import key_id
 from crypto.receipt import lookup_hash
 from crypto.recipients import RecipientSet
-from source_app.models import Reporter
+from source_app.models import Reply, Reporter, Submission
 from source_app.services.clock import current_hour
+from source_app.services.status import find_reporter_by_lookup_value
 from source_app.services.submission import _store_submission, attachment_blob_name
 from source_app.storage import BlobRef, BlobStore, BlobUpload
 
@@ -186,3 +188,30 @@ def submit_sealed_report(
 def _discard(attachments: Sequence[_CheckedUpload]) -> None:
     for attachment in attachments:
         attachment.discard()
+
+
+@dataclass(frozen=True)
+class SealedStatus:
+    """What the status page's script needs: the replies as stored, still sealed."""
+
+    awaiting_pickup: int
+    replies: tuple[tuple[str, bytes], ...]  # (received hour, ISO 8601; the envelope)
+
+
+def read_sealed_status(session: Session, store: BlobStore, lookup_value: bytes) -> SealedStatus:
+    """The replies of the reporter ``lookup_value`` finds, unopened; UnknownCode if none.
+
+    The host never derives or sees the reporter's key here: the page opens the replies
+    with the key it derived from the typed code (source_app/static/js/status_page.js).
+    """
+    reporter = find_reporter_by_lookup_value(session, lookup_value)
+    awaiting = session.scalar(
+        select(func.count()).select_from(Submission).where(Submission.reporter_id == reporter.id)
+    )
+    replies = []
+    for reply in session.scalars(
+        select(Reply).where(Reply.reporter_id == reporter.id).order_by(Reply.seq)
+    ):
+        with store.open(reply.blob_key) as blob:
+            replies.append((reply.received_hour.strftime("%Y-%m-%dT%H:00:00Z"), blob.read()))
+    return SealedStatus(awaiting_pickup=awaiting or 0, replies=tuple(replies))

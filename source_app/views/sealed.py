@@ -17,18 +17,29 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy.exc import IntegrityError
 from wtforms import ValidationError
 
+from crypto.encoding import b64encode
+from crypto.receipt import LOOKUP_VALUE_BYTES
+from source_app.admission import spend_code_attempt
 from source_app.host import current_host, db_session
 from source_app.services.sealed_submission import (
     SealedSubmissionError,
     read_manifest,
+    read_sealed_status,
     submit_sealed_report,
 )
-from source_app.static_assets import SealingAssets, sealing_assets, static_manifest
+from source_app.services.status import UnknownCode
+from source_app.static_assets import (
+    FORM_SCRIPT,
+    STATUS_SCRIPT,
+    SealingAssets,
+    sealing_assets,
+    static_manifest,
+)
 from source_app.uploads import FORM_OVERHEAD_BYTES
 
 blueprint = Blueprint("sealed", __name__)
-# The pages whose form the browser seals (their template includes _sealing.html).
-SEALING_ENDPOINTS = frozenset({"public.report"})
+# The pages whose script seals or opens in the browser, and that script.
+SEALING_ENDPOINTS = {"public.report": FORM_SCRIPT, "public.status": STATUS_SCRIPT}
 _MANIFEST = "iblagh.static_manifest"
 
 
@@ -38,7 +49,8 @@ def _hash_static_files(state: BlueprintSetupState) -> None:
 
 
 def _assets(app: Flask) -> SealingAssets | None:
-    return sealing_assets(app.extensions[_MANIFEST])
+    script = SEALING_ENDPOINTS.get(request.endpoint or "")
+    return None if script is None else sealing_assets(app.extensions[_MANIFEST], script)
 
 
 @blueprint.before_app_request
@@ -53,7 +65,13 @@ def _allow_sealing_script() -> None:
 def _sealing_context() -> dict[str, object]:
     if request.endpoint not in SEALING_ENDPOINTS:
         return {"sealing_assets": None}
-    return {"sealing_assets": _assets(current_app)}
+    from source_app.views.public import REASON_LABELS, STATUS_LABELS
+
+    labels = {
+        "status": {key: str(label) for key, label in STATUS_LABELS.items()},
+        "reasons": {key: str(label) for key, label in REASON_LABELS.items()},
+    }
+    return {"sealing_assets": _assets(current_app), "sealing_labels": labels}
 
 
 @blueprint.get("/static/manifest.json")
@@ -73,12 +91,35 @@ def unit_verify_key() -> Response:
     return Response(current_host().config.unit_verify_key + "\n", mimetype="text/plain")
 
 
-@blueprint.post("/report/sealed")
-def report_sealed() -> tuple[Response, int]:
+def _check_csrf_header() -> None:
     try:
         validate_csrf(request.headers.get("X-CSRFToken", ""))
     except ValidationError as exc:
         raise CSRFError(str(exc)) from exc
+
+
+@blueprint.post("/status/sealed")
+def status_sealed() -> tuple[Response, int]:
+    """The replies for a lookup value, still sealed: the page derives the key and opens
+    them (source_app/static/js/status_page.js); the code never reaches the host."""
+    _check_csrf_header()
+    if request.mimetype != "application/octet-stream":
+        return jsonify(error="expected application/octet-stream"), 415
+    lookup_value = request.get_data()
+    if len(lookup_value) != LOOKUP_VALUE_BYTES:
+        return jsonify(error="a lookup value is 32 bytes"), 400
+    spend_code_attempt()
+    try:
+        view = read_sealed_status(db_session(), current_host().store, lookup_value)
+    except UnknownCode:
+        return jsonify(error="unknown"), 404
+    replies = [{"received_hour": hour, "envelope": b64encode(env)} for hour, env in view.replies]
+    return jsonify(awaiting_pickup=view.awaiting_pickup, replies=replies), 200
+
+
+@blueprint.post("/report/sealed")
+def report_sealed() -> tuple[Response, int]:
+    _check_csrf_header()
     if request.mimetype != "application/octet-stream":
         return jsonify(error="expected application/octet-stream"), 415
     host = current_host()

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import re
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,43 @@ def test_without_webassembly_the_form_posts_and_the_server_seals(
     assert server_path  # the receipt page the server renders after its own POST
     _, opened = _officer_opens(public_site, unit_keys, code)
     assert ReportBody.from_json(opened["body"]).description == MARKERS["description"]
+
+
+def test_the_status_page_sends_the_lookup_value_and_opens_replies_in_the_page(
+    browser: Browser,
+    public_site: PublicSite,
+    officer_reply: Callable[..., None],
+    tmp_path: Path,
+) -> None:
+    context = browser.new_context(locale="fr")
+    log = RequestLog()
+    context.route("**/*", log.route)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{public_site.origin}/report?lang=fr")
+        page.wait_for_selector("form[data-sealing=ready]", state="attached", timeout=30_000)
+        _fill_report(page, tmp_path)
+        page.locator("form button[type=submit]").click()
+        code = page.locator(".receipt-code bdi").inner_text(timeout=60_000).strip()
+        reply = "Mreply9T4 merci, nous avons transmis votre signalement."
+        officer_reply(code, status="referred", message=reply)
+        page.goto(f"{public_site.origin}/status?lang=fr")
+        page.wait_for_selector("form[data-opening=ready]", state="attached", timeout=30_000)
+        page.locator("#code").fill(code)
+        page.locator("form button[type=submit]").click()
+        message = page.locator(".replies .message")
+        message.wait_for(timeout=60_000)
+        shown = message.inner_text()
+        status = page.locator(".status strong").inner_text()
+        assert page.url.endswith("/status?lang=fr")  # no navigation: opened in the page
+    finally:
+        context.close()
+    assert not errors, errors
+    assert shown == reply
+    assert status == "Transmis à la police judiciaire"
+    digits = code.replace(" ", "")
+    for needle in (digits, code, urllib.parse.quote_plus(code)):
+        assert not any(needle.encode() in seen for _url, seen in log.requests), needle
+    assert [url for url, _ in log.requests if url.endswith("/status/sealed")]

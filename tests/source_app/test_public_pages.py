@@ -171,7 +171,7 @@ def test_security_headers_on_every_response(client: FlaskClient, path: str) -> N
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     # Only the report form may run script: this host's own, by hash and SRI
     # (tests/source_app/test_static_manifest.py), and WebAssembly for libsodium.
-    if path.startswith("/report"):
+    if path.startswith(("/report", "/status")):
         assert "script-src 'self' 'sha256-" in headers["Content-Security-Policy"]
         assert "'unsafe-eval'" not in headers["Content-Security-Policy"]
         assert "'unsafe-inline'" not in headers["Content-Security-Policy"]
@@ -194,12 +194,13 @@ def test_session_cookie_is_httponly_and_strict(client: FlaskClient) -> None:
 @pytest.mark.parametrize("path", PAGES)
 def test_pages_load_no_script_and_nothing_from_elsewhere(client: FlaskClient, path: str) -> None:
     page = client.get(path).get_data(as_text=True)
-    if path.startswith("/report"):
+    if path.startswith(("/report", "/status")):
         # The browser-sealing script, from this host, with its integrity; an import map.
+        script = {"/report": "report_form.js", "/status": "status_page.js"}[path]
         scripts = re.findall(r"<script[^>]*>", page)
         assert scripts == [
             '<script type="importmap">',
-            '<script type="module" src="/static/js/report_form.js" integrity="sha384-'
+            f'<script type="module" src="/static/js/{script}" integrity="sha384-'
             + scripts[1].split('integrity="sha384-')[1],
         ]
         page = re.sub(r"<script.*?</script>", "", page, flags=re.S)

@@ -131,3 +131,25 @@ def test_truncated_or_padded_bodies_and_missing_tokens_are_refused(
     assert _post(client, reporter, payload) == 409
     reporters, submissions = _rows(source_app)
     assert len(reporters) == 1 and len(submissions) == 1
+
+
+def test_the_status_endpoint_answers_a_lookup_value_with_sealed_replies_only(
+    client: FlaskClient, reporter: ReporterActions, unit_keys: UnitKeys
+) -> None:
+    payload, lookup_value, _code = _sealed_request(unit_keys, identity=False)
+    assert _post(client, reporter, payload) == 201
+
+    def status(body: bytes) -> tuple[int, dict[str, object]]:
+        response = client.post(
+            "/status/sealed",
+            data=body,
+            content_type="application/octet-stream",
+            headers={"X-CSRFToken": reporter.csrf_token("/status")},
+        )
+        return response.status_code, response.get_json() or {}
+
+    assert status(lookup_value) == (200, {"awaiting_pickup": 1, "replies": []})
+    # The stored hash, another value, or a value of the wrong length finds nobody.
+    assert status(lookup_hash(lookup_value))[0] == 404
+    assert status(bytes(32))[0] == 404
+    assert status(lookup_value[:31])[0] == 400

@@ -59,6 +59,7 @@ def test_the_report_page_loads_only_hashed_scripts_under_a_policy_naming_its_imp
         assert mapping["integrity"][url] == manifest[url]
     (integrity,) = re.findall(r'src="/static/js/report_form.js" integrity="([^"]+)"', page)
     assert integrity == manifest["/static/js/report_form.js"]
-    # Any other page: no script at all, and a policy without script-src.
-    status = client.get("/status?lang=en")
-    assert "script-src" not in status.headers["Content-Security-Policy"]
+    # Any other page (but the status page): no script, and a policy without script-src.
+    home = client.get("/?lang=en")
+    assert "script-src" not in home.headers["Content-Security-Policy"]
+    assert "<script" not in home.get_data(as_text=True)
