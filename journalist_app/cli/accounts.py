@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from crypto.encoding import b64encode
+from crypto.errors import CryptoError
 from journalist_app import audit
 from journalist_app.accounts import officers, resets
+from journalist_app.audit_anchor import verify_against_anchor
 from journalist_app.cli.common import (
     NEW_PASSPHRASE_ENV,
     PASSPHRASE_ENV,
@@ -110,6 +112,11 @@ def register(
     )
     verify = audit_parser.add_parser("verify", help="check the hash chain of the audit log")
     verify.add_argument("--head", help="a head hash noted earlier, to detect a truncated log")
+    verify.add_argument(
+        "--anchor",
+        type=Path,
+        help="a signed checkpoint (audit anchor) kept outside this host, to detect a rewrite",
+    )
     verify.set_defaults(handler=helpers.bind(audit_verify))
 
 
@@ -316,11 +323,21 @@ def audit_verify(
 ) -> int:
     session = helpers.open_database(config)
     check = audit.verify_chain(session, expected_head=args.head)
+    anchored = ""
+    if check.intact and args.anchor is not None:
+        try:
+            check, signed = verify_against_anchor(session, args.anchor.read_bytes())
+        except (OSError, CryptoError) as exc:
+            raise AuditChainBroken(f"the audit anchor {args.anchor} is not usable: {exc}") from exc
+        mark = signed.checkpoint
+        anchored = f"anchored: entry {mark.count} is the one signed at {mark.time}"
     if not check.intact:
         where = f"entry {check.broken_at}: " if check.broken_at is not None else ""
         raise AuditChainBroken(
             f"audit log broken at {where}{check.problem} ({check.count} entries verified before)"
         )
     print(f"audit log intact: {check.count} entries; head {check.head}", file=out)
+    if anchored:
+        print(anchored, file=out)
     print("note the head elsewhere; 'audit verify --head HASH' later detects a cut end", file=out)
     return 0

@@ -1,0 +1,88 @@
+"""Anchoring the audit chain outside the officer host's database (docs/invariants.md, 11).
+
+The hash chain (audit.py) shows an entry edited alone, but not a chain rewritten from
+some entry on with every later hash recomputed, nor its last entries cut off. A
+checkpoint signed with the sync key (crypto/audit_anchor.py), which rests only sealed to
+officers and is in memory only while one is logged in, names the chain's length and head
+at a moment; kept where the officer host cannot change it (the public host keeps them
+write-once), it makes both visible: the entry it counts must still carry the hash it names.
+"""
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from nacl.signing import SigningKey, VerifyKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crypto.audit_anchor import Checkpoint, SignedCheckpoint, sign_checkpoint, verify_checkpoint
+from journalist_app.audit import GENESIS_HASH, ChainCheck, verify_chain
+from journalist_app.models import UnitKey
+from journalist_app.models.audit import AuditEntry
+
+
+def current_checkpoint(session: Session, now: datetime | None = None) -> Checkpoint:
+    """The chain's length and head hash as stored now."""
+    head = session.execute(
+        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+    ).first()
+    moment = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if head is None:
+        return Checkpoint(0, GENESIS_HASH, moment)
+    return Checkpoint(head.id, head.hash, moment)
+
+
+def sign_current_checkpoint(
+    session: Session, signing_key: SigningKey, now: datetime | None = None
+) -> bytes:
+    """A signed checkpoint of the chain as it stands (the document the public host keeps)."""
+    return sign_checkpoint(current_checkpoint(session, now), signing_key)
+
+
+def anchor_keys(session: Session) -> list[VerifyKey]:
+    """The keys a checkpoint may be signed with: the unit's sync keys, retired ones too."""
+    return [
+        VerifyKey(key.public_key)
+        for key in session.scalars(select(UnitKey).where(UnitKey.role == "sync"))
+    ]
+
+
+def verify_against_anchor(
+    session: Session, document: bytes, verify_keys: Iterable[VerifyKey] | None = None
+) -> tuple[ChainCheck, SignedCheckpoint]:
+    """Check the chain, then that it still holds the anchored entry with the anchored hash.
+
+    Raises :class:`crypto.errors.CryptoError` when the anchor is malformed or not signed by
+    the unit's sync key.
+    """
+    anchor = verify_checkpoint(
+        document, anchor_keys(session) if verify_keys is None else verify_keys
+    )
+    mark = anchor.checkpoint
+    check = verify_chain(session)
+    if not check.intact or mark.count == 0:
+        return check, anchor
+    if check.count < mark.count:
+        return (
+            ChainCheck(
+                check.count,
+                check.head,
+                None,
+                f"the anchor of {mark.time} counted {mark.count} entries and the log holds "
+                f"{check.count}: entries were removed from its end",
+            ),
+            anchor,
+        )
+    anchored = session.get(AuditEntry, mark.count)
+    if anchored is None or anchored.hash != mark.head:
+        return (
+            ChainCheck(
+                check.count,
+                check.head,
+                None,
+                f"entry {mark.count} is not the one anchored at {mark.time}: the log was "
+                "rewritten up to it (every hash recomputed)",
+            ),
+            anchor,
+        )
+    return check, anchor
