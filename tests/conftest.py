@@ -89,6 +89,30 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
+# Officer test modules that set ``OFFICER_ENGINES = BOTH_ENGINES`` run each test that uses
+# the officer database on SQLite and on PostgreSQL; IBLAGH_TEST_OFFICER_ENGINES=both does
+# it for every officer test.
+BOTH_ENGINES = ("sqlite", "postgres")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "officer_database_url" not in metafunc.fixturenames:
+        return
+    engines = getattr(metafunc.module, "OFFICER_ENGINES", ("sqlite",))
+    if os.environ.get("IBLAGH_TEST_OFFICER_ENGINES") == "both":
+        engines = BOTH_ENGINES
+    metafunc.parametrize("officer_database_url", engines, indirect=True)
+
+
+@pytest.fixture
+def officer_database_url(request: pytest.FixtureRequest) -> str:
+    """Empty (SQLite in the officer's data dir) or a fresh PostgreSQL schema's URL."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return ""
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each test that asks for it runs on a real SQLite file and on real PostgreSQL."""

@@ -15,7 +15,11 @@ from journalist_app.reports.replies import queue_reply
 from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.sync.client import SyncClient
 from journalist_app.sync.pull import pull, run_sync
+from tests.conftest import BOTH_ENGINES
 from tests.journalist_app.conftest import seal_identity
+
+# The queue, search, sync and referral paths run on SQLite and on PostgreSQL.
+OFFICER_ENGINES = BOTH_ENGINES
 
 BODY = {"v": 1, "category": "terrorism", "urls": ["https://example.org/p/1"], "description": "x"}
 

@@ -23,15 +23,19 @@ from journalist_app.triage.queue import (
     with_counts,
 )
 from journalist_app.triage.workflow import assign_case, change_status, set_territory
+from tests.conftest import BOTH_ENGINES
 from tests.support.triage import TriageWorld, make_world
+
+# The queue, search, sync and referral paths run on SQLite and on PostgreSQL.
+OFFICER_ENGINES = BOTH_ENGINES
 
 NOW = datetime(2026, 11, 29, 12)
 READER = UnlockedKeyring(username="reader", role="analyst", officer_id=1)
 
 
 @pytest.fixture
-def world(tmp_path) -> Iterator[TriageWorld]:
-    yield from make_world(tmp_path)
+def world(tmp_path, officer_database_url) -> Iterator[TriageWorld]:
+    yield from make_world(tmp_path, officer_database_url or None)
 
 
 def _ids(session: Session, filters: QueueFilters | None = None, **kwargs) -> list[int]:

@@ -11,6 +11,11 @@ from journalist_app.sync.client import SyncClient
 from journalist_app.sync.pull import run_sync, store_submission
 from journalist_app.triage.cases import open_case
 from journalist_app.triage.workflow import change_status
+from tests.conftest import BOTH_ENGINES
+from tests.support.engines import stored_bytes
+
+# The queue, search, sync and referral paths run on SQLite and on PostgreSQL.
+OFFICER_ENGINES = BOTH_ENGINES
 
 URL = "https://example.org/propaganda/1"
 
@@ -34,8 +39,8 @@ def test_a_sync_indexes_and_groups_what_it_brings(mailbox, db, synced_config, ke
     assert (case.category, case.priority, case.report_count) == ("terrorism", 1, 2)
     assert db.scalar(select(ReportUrl.normalised).limit(1)) == "example.org/propaganda/1"
     # What is kept in the clear: category, addresses, hashes; never the description.
-    database = (synced_config.data_dir / "officer.sqlite3").read_bytes()
-    assert b"secret text" not in database
+    database = stored_bytes(db.get_bind(), synced_config.data_dir)
+    assert b"secret text" not in database and b"secret text".hex().encode() not in database
 
 
 def test_the_reporters_status_leaves_with_the_next_sync(mailbox, db, synced_config, keyring):

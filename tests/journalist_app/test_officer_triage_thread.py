@@ -13,15 +13,19 @@ from journalist_app.models import AuditEntry, CaseNote, ReplyCopy, ReportTriage
 from journalist_app.triage.ingest import index_pending
 from journalist_app.triage.notes import add_note
 from journalist_app.triage.workflow import send_reply
+from tests.conftest import BOTH_ENGINES
 from tests.support.triage import TriageWorld, log_in, make_world
+
+# The queue, search, sync and referral paths run on SQLite and on PostgreSQL.
+OFFICER_ENGINES = BOTH_ENGINES
 
 REPLY_MARKER = "PROMISEDREPLYMARKER"
 NOTE_MARKER = "INTERNALNOTEMARKER"
 
 
 @pytest.fixture
-def world(tmp_path) -> Iterator[TriageWorld]:
-    yield from make_world(tmp_path)
+def world(tmp_path, officer_database_url) -> Iterator[TriageWorld]:
+    yield from make_world(tmp_path, officer_database_url or None)
 
 
 @pytest.fixture

@@ -21,7 +21,11 @@ from journalist_app.triage.workflow import (
     send_reply,
     set_territory,
 )
+from tests.conftest import BOTH_ENGINES
 from tests.support.triage import TriageWorld, make_world
+
+# The queue, search, sync and referral paths run on SQLite and on PostgreSQL.
+OFFICER_ENGINES = BOTH_ENGINES
 
 NOW = datetime(2026, 11, 29, 9)
 
@@ -31,8 +35,8 @@ def at(minute: int) -> datetime:
 
 
 @pytest.fixture
-def world(tmp_path) -> Iterator[TriageWorld]:
-    yield from make_world(tmp_path)
+def world(tmp_path, officer_database_url) -> Iterator[TriageWorld]:
+    yield from make_world(tmp_path, officer_database_url or None)
 
 
 @pytest.fixture
