@@ -9,7 +9,8 @@ commit, and the receipt code exists for the reporter only once the commit return
 """
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -67,18 +68,21 @@ def submit_report(
     identity: IdentitySection | None,
     attachments: Sequence[SealedAttachment] = (),
     form_token: str | None = None,
+    kdf_slot: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> Receipt:
     """Seal, store and commit a new report; the receipt exists only if the commit did.
 
     ``form_token`` is spent in the same commit: :class:`AlreadySubmitted` if a report was
-    already committed with it (source_app/services/form_tokens.py).
+    already committed with it (source_app/services/form_tokens.py). ``kdf_slot`` is held
+    around the argon2id derivation alone (the host's concurrency cap), not the writes.
 
     The code and its keys are derived first, so that the body carries the reporter's
     public key under the seal (the officer host replies to that copy, not to the listed
     one). The code still reaches the reporter only once the commit returned.
     """
     code = ReceiptCode.generate()
-    reporter_secrets = derive_reporter_secrets(code)
+    with kdf_slot():
+        reporter_secrets = derive_reporter_secrets(code)
     public_key = bytes(reporter_secrets.public_key)
     keys = recipients.public_keys()
     content = replace(content, reporter_public_key=encode_reporter_key(public_key))

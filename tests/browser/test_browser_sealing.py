@@ -220,3 +220,26 @@ def test_the_status_page_sends_the_lookup_value_and_opens_replies_in_the_page(
     for needle in (digits, code, urllib.parse.quote_plus(code)):
         assert not any(needle.encode() in seen for _url, seen in log.requests), needle
     assert [url for url, _ in log.requests if url.endswith("/status/sealed")]
+
+
+def test_identity_typed_under_anonymous_is_left_to_the_servers_form(
+    browser: Browser, public_site: PublicSite, tmp_path: Path
+) -> None:
+    """The page does not guess which one was meant nor drop the details: the server's
+    form decides (issue 10, item 9, is that form's to settle)."""
+    context = browser.new_context(locale="en")
+    log = RequestLog()
+    context.route("**/*", log.route)
+    page = context.new_page()
+    try:
+        page.goto(f"{public_site.origin}/report?lang=en")
+        page.wait_for_selector("form[data-sealing=ready]", state="attached", timeout=30_000)
+        _fill_report(page, tmp_path)
+        page.locator("input[name=identity][value=anonymous]").check(force=True)
+        with page.expect_navigation():
+            page.locator("form button[type=submit]").click()
+    finally:
+        context.close()
+    assert not [url for url, _ in log.requests if url.endswith("/report/sealed")]
+    form_posts = [url for url, seen in log.requests if url.endswith("/report?lang=en")]
+    assert len(form_posts) == 2  # the page, then the form's own POST to the server

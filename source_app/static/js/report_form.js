@@ -173,6 +173,14 @@ function identityFields(form) {
   return Object.values(details).some(Boolean) ? details : null;
 }
 
+function identityTypedUnderAnonymous(form) {
+  const chosen = form.querySelector('input[name="identity"]:checked');
+  const typed = ["full_name", "national_id", "phone", "email", "city"].some(
+    (name) => (form.elements.namedItem(name)?.value ?? "").trim() !== "",
+  );
+  return typed && (!chosen || chosen.value !== "identified");
+}
+
 /** What the browser path needs; without any of it the form posts as before. */
 export function canSealHere() {
   return (
@@ -219,16 +227,35 @@ async function enhance(form) {
   form.dataset.sealing = "ready";
   form.addEventListener("submit", async (event) => {
     const fields = formFields(form, document.documentElement.lang || "ar");
-    // What the server's form checks first: without these the server path shows the
-    // errors (and keeps every field); the browser path would have nothing to show.
-    if (!fields.category || !fields.good_faith) return;
+    const files = [...(form.elements.namedItem("attachments")?.files ?? [])];
+    // What the browser path cannot settle is left to the server's form, which names
+    // each problem and keeps every field: a missing category or good-faith box,
+    // identity details typed under "stay anonymous" (never dropped silently), files
+    // over the stated limits.
+    if (!fields.category || !fields.good_faith || identityTypedUnderAnonymous(form)) return;
+    const limits = document.getElementById("sealing-status").dataset;
+    const total = files.reduce((sum, file) => sum + file.size, 0);
+    if (files.length > Number(limits.maxFiles) || total > Number(limits.maxBytes)) return;
     event.preventDefault();
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
     try {
       showStatus(form, messages.msgSealing);
-      const files = [...(form.elements.namedItem("attachments")?.files ?? [])];
-      const { request, code } = await sealReport(keys, fields, identityFields(form), files);
+      const progress = document.getElementById("sealing-progress");
+      progress.hidden = false;
+      const sizes = files.map((file) => file.size);
+      const whole = Math.max(1, sizes.reduce((sum, size) => sum + size, 0));
+      const { request, code } = await sealReport(
+        keys,
+        fields,
+        identityFields(form),
+        files,
+        (index, done) => {
+          const before = sizes.slice(0, index).reduce((sum, size) => sum + size, 0);
+          progress.value = (before + done) / whole;
+        },
+      );
+      progress.value = 1;
       showStatus(form, messages.msgSending);
       const response = await fetch("/report/sealed", {
         method: "POST",
