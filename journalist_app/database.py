@@ -31,5 +31,9 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables; Alembic migrations replace this later."""
+    """Create missing tables, and indexes added to existing tables since; Alembic
+    migrations replace this later."""
     Base.metadata.create_all(engine)
+    for table in Base.metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)

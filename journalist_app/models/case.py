@@ -32,6 +32,10 @@ class Case(Base):
         Index("ix_cases_assignee_queue", "assignee_id", *QUEUE_ORDER),
         Index("ix_cases_status_due", "status", "sla_due_at"),
         Index("ix_cases_unread", "unread_count"),
+        # The dashboard (journalist_app/stats/figures.py): a period's cases, and open cases
+        # per officer, without scanning every case.
+        Index("ix_cases_received", "received"),
+        Index("ix_cases_open_assignee", "is_open", "assignee_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,7 +73,11 @@ class CaseEvent(Base):
     """What happened to a case, when, and who did it: shown as the case's history."""
 
     __tablename__ = "case_events"
-    __table_args__ = (Index("ix_case_events_case", "case_id", "at", "id"),)
+    __table_args__ = (
+        Index("ix_case_events_case", "case_id", "at", "id"),
+        # The dashboard's delays (journalist_app/stats/figures.py): one kind of event.
+        Index("ix_case_events_action", "action", "case_id", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from journalist_app.clock import utc_now
@@ -13,6 +13,8 @@ class Report(Base):
     """A submission as listed by the public host; its id is the public host's id."""
 
     __tablename__ = "reports"
+    # The dashboard's reports by day (journalist_app/stats/figures.py): a period's reports.
+    __table_args__ = (Index("ix_reports_received", "received_hour", "kind"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
