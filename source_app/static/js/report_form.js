@@ -10,6 +10,7 @@
 
 import sodium from "libsodium-wrappers-sumo";
 
+import { SNIFF_BYTES, sanitiseFileName, sniffMediaType } from "./attachments.js";
 import { sealBlob, sealBytes } from "./envelope_writer.js";
 import { bodyDocument, identityDocument, newBinding, signedBody } from "./report_body.js";
 import { deriveMasterKey, generateCode, groupCode, secretsFromMasterKey } from "./receipt.js";
@@ -49,31 +50,6 @@ export async function verifyRecipientSet(signedText, verifyKeyText) {
 
 // --- Sealing a whole report -----------------------------------------------------------
 
-// The common types the host's sniffer names (source_app/attachments.py); anything
-// else is declared application/octet-stream, as there.
-const SIGNATURES = [
-  [[0x89, 0x50, 0x4e, 0x47], "image/png"],
-  [[0xff, 0xd8, 0xff], "image/jpeg"],
-  [[0x47, 0x49, 0x46, 0x38], "image/gif"],
-  [[0x25, 0x50, 0x44, 0x46, 0x2d], "application/pdf"],
-];
-
-async function sniffType(file) {
-  const head = new Uint8Array(await file.slice(0, 16).arrayBuffer());
-  for (const [signature, type] of SIGNATURES) {
-    if (signature.every((byte, index) => head[index] === byte)) return type;
-  }
-  if (head.length >= 12 && String.fromCharCode(...head.subarray(8, 12)) === "WEBP") {
-    return "image/webp";
-  }
-  return "application/octet-stream";
-}
-
-function fileName(raw) {
-  const name = raw.normalize("NFC").replaceAll("\\", "/").split("/").pop().trim();
-  return name.replace(/^[ .]+|[ .]+$/g, "") || "file";
-}
-
 /**
  * Seal a report: returns { request: Blob (the POST body), code }. ``fields`` holds the
  * form's values, ``files`` File objects, ``identity`` the identity details or null.
@@ -87,7 +63,12 @@ export async function sealReport(keys, fields, identity, files, onProgress = () 
   const sealedFiles = [];
   const records = [];
   for (const [index, file] of files.entries()) {
-    const metadata = { kind: "attachment", name: fileName(file.name), type: await sniffType(file) };
+    const head = new Uint8Array(await file.slice(0, SNIFF_BYTES).arrayBuffer());
+    const metadata = {
+      kind: "attachment",
+      name: sanitiseFileName(file.name),
+      type: sniffMediaType(head),
+    };
     const sealed = await sealBlob(file, keys.reportKeys, metadata, (done, total) =>
       onProgress(index, done, total),
     );
@@ -227,7 +208,10 @@ async function enhance(form) {
   form.dataset.sealing = "ready";
   form.addEventListener("submit", async (event) => {
     const fields = formFields(form, document.documentElement.lang || "ar");
-    const files = [...(form.elements.namedItem("attachments")?.files ?? [])];
+    // An empty file input part is no attachment on the server path either.
+    const files = [...(form.elements.namedItem("attachments")?.files ?? [])].filter(
+      (file) => file.size > 0,
+    );
     // What the browser path cannot settle is left to the server's form, which names
     // each problem and keeps every field: a missing category or good-faith box,
     // identity details typed under "stay anonymous" (never dropped silently), files
