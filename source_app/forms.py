@@ -311,6 +311,12 @@ class StatusForm(FlaskForm):
 class FollowupForm(FlaskForm):
     """More from the same reporter: a message, more addresses, more files."""
 
+    # One-time token of this form, as on the report form: a second POST adds nothing.
+    form_token = HiddenField(
+        default=new_form_token,
+        validators=[Optional(), Length(max=MAX_FORM_TOKEN_LENGTH)],
+    )
+
     code = CodeField(
         _l("Your receipt code"),
         validators=[

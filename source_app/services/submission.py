@@ -120,6 +120,7 @@ def submit_followup(
     code: ReceiptCode,
     content: ReportBody,
     attachments: Sequence[SealedAttachment] = (),
+    form_token: str | None = None,
 ) -> str:
     """Add to the report ``code`` belongs to; :class:`UnknownCode` if none. Returns its id.
 
@@ -135,7 +136,9 @@ def submit_followup(
     content = replace(content, reporter_public_key=encode_reporter_key(public_key))
     keys = recipients.public_keys()
     envelopes = {"body": _seal_document(content.to_json(), keys, "followup")}
-    submission = _store_submission(session, store, reporter, "followup", envelopes, attachments)
+    submission = _store_submission(
+        session, store, reporter, "followup", envelopes, attachments, form_token=form_token
+    )
     return submission.id
 
 

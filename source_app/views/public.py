@@ -104,9 +104,9 @@ def report() -> tuple[str, int] | str:
     )
 
 
-def already_sent() -> tuple[str, int]:
-    """The answer to a second POST of one report form: nothing was filed twice."""
-    return render_template("already_sent.html"), 409
+def already_sent(followup: bool = False) -> tuple[str, int]:
+    """The answer to a second POST of one report or follow-up form: nothing was filed twice."""
+    return render_template("already_sent.html", followup=followup), 409
 
 
 @blueprint.post("/receipt.txt")
@@ -180,13 +180,24 @@ def followup() -> tuple[str, int] | str:
         language=str(get_locale()),
         attachments=finish_attachments(attachments),
     )
+    token = form.form_token.data or None
+    if form_tokens.is_spent(db_session(), token):
+        return already_sent(followup=True)
     spend_code_attempt()
     spend_submission(with_files=bool(attachments))
     try:
         with argon2_slot(for_report=False):
             submit_followup(
-                db_session(), host.store, host.recipient_set, code, content, attachments
+                db_session(),
+                host.store,
+                host.recipient_set,
+                code,
+                content,
+                attachments,
+                form_token=token,
             )
+    except form_tokens.AlreadySubmitted:
+        return already_sent(followup=True)
     except UnknownCode:
         form.code.errors = [CODE_UNKNOWN]
         return again(404)

@@ -123,3 +123,29 @@ def test_a_refused_attempt_does_not_spend_the_token(source_data_dir: Path) -> No
     host.limits.state.release("argon2", held)
     assert post(reporter, data).status_code == 200
     assert stored_submissions(app) == 1
+
+
+def test_a_follow_up_sent_twice_is_added_once(source_data_dir: Path) -> None:
+    app = app_with(source_data_dir)
+    reporter = ReporterActions(app.test_client())
+    code = reporter.report()
+    page = reporter.client.get("/followup").get_data(as_text=True)
+    match = TOKEN.search(page)
+    assert match, "the follow-up form carries a one-time token"
+    data = {
+        "csrf_token": reporter.csrf_token("/followup"),
+        "form_token": match.group(1),
+        "code": code,
+        "message": "The channel moved.",
+    }
+
+    def send() -> Any:
+        return reporter.client.post(
+            "/followup?lang=es", data=dict(data), content_type="multipart/form-data"
+        )
+
+    assert send().status_code == 200
+    again = send()
+    assert again.status_code == 409
+    assert "Su mensaje ya fue enviado" in again.get_data(as_text=True)
+    assert stored_submissions(app) == 2  # the report and one follow-up
