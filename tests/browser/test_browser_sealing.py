@@ -149,6 +149,7 @@ def test_with_javascript_nothing_typed_leaves_the_browser_and_the_unit_opens_it(
     assert body.attachments[0].content_type == "image/png"
     identity = IdentitySection.from_json(opened["identity"])
     assert identity.full_name == MARKERS["full_name"]
+    assert identity.phone == "+212611223344"  # the host's standard form (identity.js)
     # Body version 2, as the server path writes it (docs/envelope.md): signed by the
     # code's key, bound to the identity envelope and section.
     secrets = derive_reporter_secrets(ReceiptCode.parse(code))

@@ -12,6 +12,7 @@ import sodium from "libsodium-wrappers-sumo";
 
 import { SNIFF_BYTES, sanitiseFileName, sniffMediaType } from "./attachments.js";
 import { sealBlob, sealBytes } from "./envelope_writer.js";
+import { normaliseIdentity } from "./identity.js";
 import { bodyDocument, identityDocument, newBinding, signedBody } from "./report_body.js";
 import { deriveMasterKey, generateCode, groupCode, secretsFromMasterKey } from "./receipt.js";
 
@@ -131,7 +132,8 @@ function formFields(form, language) {
   return {
     category: checked ? checked.value : "",
     urls: value("urls").split(/\s+/).filter(Boolean),
-    description: value("description"),
+    // A form post sends a textarea's line breaks as CRLF: the server path gets those.
+    description: value("description").replace(/\r?\n/g, "\r\n"),
     language,
     platform: value("platform").trim(),
     account: value("account").trim(),
@@ -140,17 +142,20 @@ function formFields(form, language) {
   };
 }
 
+/** The identity details in the host's standard form; null when none were given;
+ * undefined when one is not valid (the host's form then explains). */
 function identityFields(form) {
   const value = (name) => form.elements.namedItem(name)?.value ?? "";
   const chosen = form.querySelector('input[name="identity"]:checked');
-  const details = {
+  if (!chosen || chosen.value !== "identified") return null;
+  const details = normaliseIdentity({
     full_name: value("full_name"),
     national_id: value("national_id"),
     phone: value("phone"),
     email: value("email"),
     city: value("city"),
-  };
-  if (!chosen || chosen.value !== "identified") return null;
+  });
+  if (details === null) return undefined;
   return Object.values(details).some(Boolean) ? details : null;
 }
 
@@ -216,7 +221,9 @@ async function enhance(form) {
     // each problem and keeps every field: a missing category or good-faith box,
     // identity details typed under "stay anonymous" (never dropped silently), files
     // over the stated limits.
+    const identity = identityFields(form);
     if (!fields.category || !fields.good_faith || identityTypedUnderAnonymous(form)) return;
+    if (identity === undefined) return;
     const limits = document.getElementById("sealing-status").dataset;
     const total = files.reduce((sum, file) => sum + file.size, 0);
     if (files.length > Number(limits.maxFiles) || total > Number(limits.maxBytes)) return;
@@ -232,7 +239,7 @@ async function enhance(form) {
       const { request, code } = await sealReport(
         keys,
         fields,
-        identityFields(form),
+        identity,
         files,
         (index, done) => {
           const before = sizes.slice(0, index).reduce((sum, size) => sum + size, 0);
