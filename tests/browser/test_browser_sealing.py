@@ -55,6 +55,7 @@ def _encodings(marker: str) -> list[bytes]:
 NEEDLES = [n for m in [*MARKERS.values(), FILE_MARKER.decode()] for n in _encodings(m)] + [
     # The distinctive parts alone, as a field might be split or trimmed.
     *(re.sub(r"[^A-Za-z0-9]", "", m)[:8].encode() for m in MARKERS.values()),
+    *(token.encode() for token in re.findall(r"M[a-z]+[0-9][A-Za-z0-9]+", str(MARKERS))),
 ]
 
 
@@ -80,7 +81,8 @@ class RequestLog:
 
 def _fill_report(page: Page, tmp_path: Path) -> None:
     page.locator("#category-terrorism").check(force=True)
-    page.locator("#urls").fill(MARKERS["urls"])
+    # Typed as people paste it: the browser writes it as the host would (urls.js).
+    page.locator("#urls").fill(MARKERS["urls"].replace("https://", "") + ".")
     page.locator("#description").fill(MARKERS["description"])
     page.locator("#platform").fill(MARKERS["platform"])
     page.locator("#account").fill(MARKERS["account"])

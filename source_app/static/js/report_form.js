@@ -13,6 +13,7 @@ import sodium from "libsodium-wrappers-sumo";
 import { SNIFF_BYTES, sanitiseFileName, sniffMediaType } from "./attachments.js";
 import { sealBlob, sealBytes } from "./envelope_writer.js";
 import { normaliseIdentity } from "./identity.js";
+import { pastedUrls } from "./urls.js";
 import { bodyDocument, identityDocument, newBinding, signedBody } from "./report_body.js";
 import { deriveMasterKey, generateCode, groupCode, secretsFromMasterKey } from "./receipt.js";
 
@@ -131,7 +132,7 @@ function formFields(form, language) {
   const checked = form.querySelector('input[name="category"]:checked');
   return {
     category: checked ? checked.value : "",
-    urls: value("urls").split(/\s+/).filter(Boolean),
+    urls: pastedUrls(value("urls")),
     // A form post sends a textarea's line breaks as CRLF: the server path gets those.
     description: value("description").replace(/\r?\n/g, "\r\n"),
     language,
