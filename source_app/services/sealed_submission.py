@@ -58,6 +58,10 @@ class SealedManifest:
     encoded_bytes: int = 0  # the length prefix and the manifest, as read
 
     @property
+    def attachment_count(self) -> int:
+        return sum(1 for name, _size in self.parts if name.startswith("attachment-"))
+
+    @property
     def body_length(self) -> int:
         """The whole request body's length this manifest announces."""
         return self.encoded_bytes + sum(size for _name, size in self.parts)

@@ -19,7 +19,7 @@ from wtforms import ValidationError
 
 from crypto.encoding import b64encode
 from crypto.receipt import LOOKUP_VALUE_BYTES
-from source_app.admission import spend_code_attempt
+from source_app.admission import spend_code_attempt, spend_submission
 from source_app.host import current_host, db_session
 from source_app.services.sealed_submission import (
     SealedSubmissionError,
@@ -131,6 +131,8 @@ def report_sealed() -> tuple[Response, int]:
         manifest = read_manifest(request.stream, config.max_attachments)
         if request.content_length != manifest.body_length:
             raise SealedSubmissionError("the body's length does not match its manifest")
+        # The same budget as the form's path, spent once the request is well formed.
+        spend_submission(with_files=manifest.attachment_count > 0)
         submit_sealed_report(db_session(), host.store, host.recipient_set, manifest, request.stream)
     except SealedSubmissionError as exc:
         return jsonify(error=str(exc)), 400

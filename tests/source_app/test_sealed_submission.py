@@ -7,6 +7,7 @@ browser itself posts them in tests/browser/test_browser_sealing.py.
 
 import json
 import struct
+from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -16,9 +17,11 @@ from crypto.contents import IdentitySection, ReportBody, encode_reporter_key
 from crypto.encoding import b64encode
 from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
 from crypto.receipt import ReceiptCode, derive_reporter_secrets, lookup_hash
+from source_app import create_app
+from source_app.config import SourceConfig
 from source_app.host import EXTENSION_KEY, PublicHost
 from source_app.models import Reporter, Submission
-from tests.conftest import ReporterActions, UnitKeys
+from tests.conftest import ReporterActions, UnitKeys, source_environ
 
 
 def _sealed_request(
@@ -153,3 +156,20 @@ def test_the_status_endpoint_answers_a_lookup_value_with_sealed_replies_only(
     assert status(lookup_hash(lookup_value))[0] == 404
     assert status(bytes(32))[0] == 404
     assert status(lookup_value[:31])[0] == 400
+
+
+def test_the_browser_path_spends_the_same_submission_budget_as_the_form(
+    source_data_dir: Path, unit_keys: UnitKeys
+) -> None:
+    app = create_app(
+        SourceConfig.from_env(
+            {**source_environ(source_data_dir), "IBLAGH_SUBMISSIONS_PER_MINUTE": "1"}
+        )
+    )
+    client = app.test_client()
+    actions = ReporterActions(client)
+    first, _, _ = _sealed_request(unit_keys, identity=False)
+    second, _, _ = _sealed_request(unit_keys, identity=False)
+    assert _post(client, actions, first) == 201
+    assert _post(client, actions, second) == 429
+    assert len(_rows(app)[1]) == 1
