@@ -24,6 +24,10 @@ API_PREFIX: Final = "/sync/v1"
 SUBMISSIONS_PATH: Final = f"{API_PREFIX}/submissions"
 ACK_PATH: Final = f"{API_PREFIX}/ack"
 RECIPIENT_SET_PATH: Final = f"{API_PREFIX}/recipient-set"
+# Signed checkpoints of the officer host's audit chain (crypto/audit_anchor.py), kept
+# write-once: POST one, GET the latest.
+AUDIT_ANCHORS_PATH: Final = f"{API_PREFIX}/audit-anchors"
+AUDIT_ANCHOR_LATEST_PATH: Final = f"{API_PREFIX}/audit-anchors/latest"
 
 # --- protocol ceilings -------------------------------------------------------------------
 

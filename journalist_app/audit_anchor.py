@@ -15,10 +15,18 @@ from nacl.signing import SigningKey, VerifyKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crypto.audit_anchor import Checkpoint, SignedCheckpoint, sign_checkpoint, verify_checkpoint
+from crypto.audit_anchor import (
+    Checkpoint,
+    SignedCheckpoint,
+    parse_checkpoint,
+    sign_checkpoint,
+    verify_checkpoint,
+)
+from crypto.errors import CryptoError
 from journalist_app.audit import GENESIS_HASH, ChainCheck, verify_chain
 from journalist_app.models import UnitKey
 from journalist_app.models.audit import AuditEntry
+from journalist_app.sync.client import SyncClient
 
 
 def current_checkpoint(session: Session, now: datetime | None = None) -> Checkpoint:
@@ -86,3 +94,22 @@ def verify_against_anchor(
             anchor,
         )
     return check, anchor
+
+
+def anchor_audit_chain(
+    session: Session, client: SyncClient, signing_key: SigningKey
+) -> tuple[int, str]:
+    """At each sync: check the log against the latest anchor the public host keeps, then
+    send a new one; (entries anchored, "") or (0, the problem) when the log no longer
+    matches, so that a rewritten log is never anchored in its turn."""
+    kept = client.fetch_latest_audit_anchor()
+    if kept is not None:
+        try:
+            check, _ = verify_against_anchor(session, kept)
+        except CryptoError as exc:
+            return 0, f"the anchor it keeps is not the unit's: {exc}"
+        if not check.intact:
+            return 0, check.problem
+    document = sign_current_checkpoint(session, signing_key)
+    client.push_audit_anchor(document)
+    return parse_checkpoint(document)[0].count, ""

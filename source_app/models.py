@@ -80,6 +80,21 @@ class RecipientSetSerial(Base):
     serial: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
+class AuditAnchor(Base):
+    """A signed checkpoint of the officer host's audit chain, kept write-once.
+
+    Never updated nor deleted (services/sync.py refuses another document for a count it
+    holds, or one counting fewer entries than the latest): a rewrite of the officer's log
+    cannot replace the checkpoints that name its old hashes (docs/invariants.md, 11).
+    """
+
+    __tablename__ = "audit_anchors"
+
+    count: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    received_hour: Mapped[datetime] = mapped_column(DateTime)
+
+
 class SyncNonce(Base):
     """A sync request nonce, kept until its timestamp leaves the accepted window."""
 

@@ -26,6 +26,7 @@ from journalist_app.errors import OfficerError
 from journalist_app.keys import grants
 from journalist_app.keys import rotation as key_ops
 from journalist_app.keys.custody import keys_initialised
+from journalist_app.sync.client import SyncClient
 
 
 class AuditChainBroken(OfficerError):
@@ -116,6 +117,11 @@ def register(
         "--anchor",
         type=Path,
         help="a signed checkpoint (audit anchor) kept outside this host, to detect a rewrite",
+    )
+    verify.add_argument(
+        "--officer",
+        help="check against the latest anchor the public host keeps (you unlock; your sync "
+        "key signs the request)",
     )
     verify.set_defaults(handler=helpers.bind(audit_verify))
 
@@ -321,16 +327,28 @@ def keys_recover(
 def audit_verify(
     args: argparse.Namespace, config: OfficerConfig, out: TextIO, *, helpers: CliHelpers
 ) -> int:
-    session = helpers.open_database(config)
+    document: bytes | None = None
+    source = str(args.anchor)
+    if args.officer:
+        session, keyring = helpers.unlocked(config, args.officer)
+        if keyring.sync_key is None:
+            raise OfficerError(f"officer {args.officer!r} holds no sync key to ask the public host")
+        source = f"the public host at {config.sync_url}"
+        document = SyncClient.from_config(config, keyring.sync_key).fetch_latest_audit_anchor()
+        if document is None:
+            raise AuditChainBroken(f"{source} keeps no audit anchor: sync once to send one")
+    else:
+        session = helpers.open_database(config)
     check = audit.verify_chain(session, expected_head=args.head)
-    anchored = ""
-    if check.intact and args.anchor is not None:
+    anchored = "not checked against an anchor: --officer NAME asks the public host for the latest"
+    if check.intact and (args.anchor is not None or document is not None):
         try:
-            check, signed = verify_against_anchor(session, args.anchor.read_bytes())
+            document = document if document is not None else args.anchor.read_bytes()
+            check, signed = verify_against_anchor(session, document)
         except (OSError, CryptoError) as exc:
-            raise AuditChainBroken(f"the audit anchor {args.anchor} is not usable: {exc}") from exc
+            raise AuditChainBroken(f"the audit anchor from {source} is not usable: {exc}") from exc
         mark = signed.checkpoint
-        anchored = f"anchored: entry {mark.count} is the one signed at {mark.time}"
+        anchored = f"anchored: entry {mark.count} is the one signed at {mark.time} ({source})"
     if not check.intact:
         where = f"entry {check.broken_at}: " if check.broken_at is not None else ""
         raise AuditChainBroken(

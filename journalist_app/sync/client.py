@@ -37,6 +37,8 @@ from python_socks.sync import Proxy
 from crypto.errors import SyncListingError
 from crypto.sync_api import (
     ACK_PATH,
+    AUDIT_ANCHOR_LATEST_PATH,
+    AUDIT_ANCHORS_PATH,
     DEFAULT_LIST_LIMIT,
     MAX_ACK_IDS,
     MAX_JSON_BYTES,
@@ -422,6 +424,25 @@ class SyncClient:
         if status not in (200, 201):
             raise SyncProtocolError(f"unexpected status {status} for a reply")
         return status == 201
+
+    def push_audit_anchor(self, document: bytes) -> bool:
+        """Send a signed checkpoint of the audit chain; False when the host already kept it.
+
+        The public host keeps them write-once: one that would rewrite or roll back those
+        kept is refused (:class:`SyncProtocolError`, ``anchor_conflict``).
+        """
+        with self._request("POST", AUDIT_ANCHORS_PATH, document, "application/json") as response:
+            created = response.status == 201
+            self._read_capped(response)
+        return created
+
+    def fetch_latest_audit_anchor(self) -> bytes | None:
+        """The latest checkpoint the public host keeps, as sent; None if it keeps none."""
+        try:
+            with self._request("GET", AUDIT_ANCHOR_LATEST_PATH) as response:
+                return self._read_capped(response)
+        except _NotFound:
+            return None
 
     def fetch_recipient_set(self) -> bytes:
         """The signed recipient set the public host runs on, exactly as installed."""

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from crypto.envelope import read_header
 from crypto.errors import CryptoError
 from crypto.sync_api import MAX_ACK_IDS, ListedBlob, ListedSubmission, RefusedItem
+from journalist_app.audit_anchor import anchor_audit_chain
 from journalist_app.clock import utc_now
 from journalist_app.config import (
     DEFAULT_MIN_FREE_BYTES,
@@ -92,6 +93,10 @@ class SyncResult:
     refused_waiting: int = 0
     # The recipient set the public host serves, against the last one issued here.
     recipient_set: RecipientSetCheck | None = None
+    # Entries of the audit chain covered by the checkpoint this run sent (audit_anchor.py).
+    anchored_entries: int = 0
+    # Why no checkpoint was sent: the log does not match the latest one kept; "" if sent.
+    audit_anchor_problem: str = ""
 
     def summary(self) -> str:
         line = (
@@ -106,7 +111,14 @@ class SyncResult:
             )
         line += refused_line(self.refused_waiting)
         warning = self.recipient_set.warning() if self.recipient_set else ""
-        return line + (f"\n{warning}" if warning else "")
+        line += f"\n{warning}" if warning else ""
+        if self.audit_anchor_problem:
+            line += (
+                "\nWARNING: the audit log does not match the last anchor the public host "
+                f"keeps ({self.audit_anchor_problem}); no new anchor was sent. Run "
+                "'iblagh-officer audit verify --officer NAME' and alert a supervisor."
+            )
+        return line
 
 
 def refused_line(count: int) -> str:
@@ -180,12 +192,15 @@ def run_sync(
     limits = IngestLimits.from_config(config, session)
     # Before pulling: which keys the public host seals new reports to (sync/freshness.py).
     recipient_set = check_served_recipient_set(session, client)
+    anchored, anchor_problem = anchor_audit_chain(session, client, keyring.sync_key)
     result = pull(session, client, store, progress, limits=limits)
     result.recipient_set = recipient_set
     result.refused_waiting = count_refused(session)
     # Read the triage fields while a keyring is unlocked (docs/triage.md).
     index_pending(session, store, keyring)
     push_replies(session, client, result, progress)
+    result.anchored_entries = anchored
+    result.audit_anchor_problem = anchor_problem
     return result
 
 

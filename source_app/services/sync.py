@@ -12,10 +12,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from crypto.audit_anchor import parse_checkpoint
 from crypto.envelope import read_header
 from crypto.errors import EnvelopeError, ReplayedRequest
 from crypto.sync_api import ListedBlob, ListedSubmission
-from source_app.models import Reply, Reporter, Submission, SubmissionBlob, SyncNonce
+from source_app.models import AuditAnchor, Reply, Reporter, Submission, SubmissionBlob, SyncNonce
 from source_app.services.clock import current_hour
 from source_app.storage import BlobStore
 
@@ -26,6 +27,10 @@ class NotFound(Exception):
 
 class InvalidReply(Exception):
     """A reply body is not an envelope."""
+
+
+class AnchorConflict(Exception):
+    """An audit anchor that would rewrite or roll back the ones kept."""
 
 
 def remember_nonce(session: Session, nonce: str, timestamp: int, window: int) -> None:
@@ -145,3 +150,32 @@ def store_reply(
         store.delete(ref.key)
         raise
     return True
+
+
+def store_audit_anchor(session: Session, count: int, head: str, document: bytes) -> bool:
+    """Keep a verified audit anchor, write-once; False when one with that count and head is
+    kept already (the first one stays, whatever its time).
+
+    Raises :class:`AnchorConflict` for another head with a count already kept (the
+    officer's log was rewritten) or a count below the latest (entries removed).
+    """
+    kept = session.get(AuditAnchor, count)
+    if kept is not None:
+        if parse_checkpoint(kept.document)[0].head != head:
+            raise AnchorConflict
+        return False
+    latest = session.scalar(select(AuditAnchor.count).order_by(AuditAnchor.count.desc()).limit(1))
+    if latest is not None and count < latest:
+        raise AnchorConflict
+    session.add(AuditAnchor(count=count, document=document, received_hour=current_hour()))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return store_audit_anchor(session, count, head, document)
+    return True
+
+
+def latest_audit_anchor(session: Session) -> bytes | None:
+    """The anchor counting the most entries, as it was sent."""
+    return session.scalar(select(AuditAnchor.document).order_by(AuditAnchor.count.desc()).limit(1))

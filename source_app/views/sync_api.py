@@ -7,7 +7,9 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from nacl.signing import VerifyKey
 
+from crypto.audit_anchor import MAX_ANCHOR_BYTES, verify_checkpoint
 from crypto.errors import (
+    CryptoError,
     ReplayedRequest,
     SignatureError,
     StaleRequest,
@@ -166,3 +168,30 @@ def post_reply(reporter_id: str, reply_id: str) -> tuple[Response, int]:
 @blueprint.get("/recipient-set")
 def recipient_set() -> Response:
     return Response(current_host().signed_recipient_set, mimetype="application/json")
+
+
+@blueprint.post("/audit-anchors")
+def post_audit_anchor() -> tuple[Response, int]:
+    """Keep a checkpoint of the officer's audit chain, write-once (crypto/audit_anchor.py)."""
+    document = request.get_data(cache=True)
+    if len(document) > MAX_ANCHOR_BYTES:
+        return _error(413, "too_large")
+    verify_keys = [VerifyKey(key) for key in current_host().recipient_set.sync_verify_keys]
+    try:
+        anchor = verify_checkpoint(document, verify_keys)
+    except CryptoError:
+        return _error(400, "bad_anchor")
+    try:
+        mark = anchor.checkpoint
+        created = sync_service.store_audit_anchor(db_session(), mark.count, mark.head, document)
+    except sync_service.AnchorConflict:
+        return _error(409, "anchor_conflict")
+    return jsonify({"count": anchor.checkpoint.count}), 201 if created else 200
+
+
+@blueprint.get("/audit-anchors/latest")
+def latest_audit_anchor() -> Response | tuple[Response, int]:
+    document = sync_service.latest_audit_anchor(db_session())
+    if document is None:
+        return _error(404, "not_found")
+    return Response(document, mimetype="application/json")

@@ -29,11 +29,14 @@ from nacl.signing import VerifyKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crypto.audit_anchor import verify_checkpoint
 from crypto.envelope import EnvelopeMetadata, seal_bytes
 from crypto.errors import ReplayedRequest, SignatureError
 from crypto.recipients import RecipientSet, verify_recipient_set
 from crypto.sync_api import (
     ACK_PATH,
+    AUDIT_ANCHOR_LATEST_PATH,
+    AUDIT_ANCHORS_PATH,
     DEFAULT_LIST_LIMIT,
     ID,
     RECIPIENT_SET_PATH,
@@ -192,6 +195,8 @@ class Mailbox:
     trickle_seconds: float = 0.2
     # What GET /sync/v1/recipient-set answers, as installed; b"": 404 (an older host).
     signed_recipient_set: bytes = b""
+    # Audit anchors kept write-once, by the count of entries they cover.
+    audit_anchors: dict[int, bytes] = field(default_factory=dict)
 
     def add(
         self,
@@ -297,6 +302,19 @@ class Mailbox:
             return 200, data, "application/octet-stream"
         if method == "GET" and path == RECIPIENT_SET_PATH and self.signed_recipient_set:
             return 200, self.signed_recipient_set, "application/json"
+        if method == "POST" and path == AUDIT_ANCHORS_PATH:
+            keys = [VerifyKey(k) for k in self.recipient_set.sync_verify_keys]
+            mark = verify_checkpoint(body, keys).checkpoint
+            kept = self.audit_anchors.get(mark.count)
+            rewritten = (
+                kept is not None and verify_checkpoint(kept, keys).checkpoint.head != mark.head
+            )
+            if rewritten or mark.count < max(self.audit_anchors, default=0):
+                return _error(409, "anchor_conflict")
+            self.audit_anchors.setdefault(mark.count, body)
+            return _json(200 if kept else 201, {"count": mark.count})
+        if method == "GET" and path == AUDIT_ANCHOR_LATEST_PATH and self.audit_anchors:
+            return 200, self.audit_anchors[max(self.audit_anchors)], "application/json"
         if method == "POST" and path == ACK_PATH:
             if self.fail_acks:
                 return _error(500, "internal")

@@ -176,3 +176,35 @@ def test_audit_verify_checks_an_anchor_file(
     capsys.readouterr()
     assert main(["audit", "verify", "--anchor", str(anchor)]) == 1
     assert "entry 7 is not the one anchored at" in capsys.readouterr().err
+
+
+def test_every_sync_sends_an_anchor_and_audit_verify_checks_the_public_hosts_latest(
+    db, config, synced_config, mailbox, keyring, logged, unit, monkeypatch, capsys
+) -> None:
+    from journalist_app.sync.pull import run_sync
+
+    result = run_sync(db, synced_config, keyring)
+    assert result.anchored_entries == 7
+    assert max(mailbox.audit_anchors) == 7
+    for name, value in {
+        "IBLAGH_DATA_DIR": str(synced_config.data_dir),
+        "IBLAGH_KDF": "fast",
+        "IBLAGH_TESTING": "1",
+        "IBLAGH_SYNC_URL": mailbox.url,
+        "IBLAGH_OFFICER_PASSPHRASE": unit.passphrase,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("IBLAGH_DATABASE_URL", raising=False)
+    assert main(["audit", "verify", "--officer", unit.username]) == 0
+    assert "anchored: entry 7 is the one signed at" in capsys.readouterr().out
+
+    _rewrite_from(db, config, _reveal_id(db), actor="someone_else")
+
+    assert main(["audit", "verify", "--officer", unit.username]) == 1
+    assert "entry 7 is not the one anchored at" in capsys.readouterr().err
+    # The next sync does not anchor the rewritten log in its turn: it says so instead.
+    db.expire_all()
+    after = run_sync(db, synced_config, keyring)
+    assert after.anchored_entries == 0 and "entry 7 is not the one" in after.audit_anchor_problem
+    assert "WARNING: the audit log does not match the last anchor" in after.summary()
+    assert max(mailbox.audit_anchors) == 7
