@@ -70,6 +70,10 @@ class Action:
     REPORTER_MUTED = "reporter.muted"
     # The key the public host listed for a report is not the one sealed in its body.
     REPORTER_KEY_MISMATCH = "report.reporter_key_mismatch"
+    # What arrived does not match what the body binds (identity, attachments, signature).
+    REPORT_BINDING_PROBLEM = "report.binding_problem"
+    # A reveal refused: the identity section is not the one the report's body binds.
+    IDENTITY_BINDING_REFUSED = "identity.binding_refused"
     # Moving data
     SYNCED = "sync.completed"
     SYNC_FAILED = "sync.failed"

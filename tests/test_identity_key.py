@@ -70,7 +70,10 @@ def test_the_identity_section_opens_with_the_identity_key_and_not_the_intake_key
 
     # What an analyst holds (the intake key) opens the report, never who sent it.
     metadata, plaintext = open_bytes(body, [unit_keys.intake])
-    assert metadata.kind == "report" and json.loads(plaintext)["description"] == DESCRIPTION
+    assert (
+        metadata.kind == "report"
+        and json.loads(json.loads(plaintext)["content"])["description"] == DESCRIPTION
+    )
     with pytest.raises(NoMatchingRecipient):
         open_bytes(identity, [unit_keys.intake])
 
@@ -81,7 +84,8 @@ def test_the_identity_section_opens_with_the_identity_key_and_not_the_intake_key
         open_bytes(body, [unit_keys.identity])
 
     # The recovery key from the safe still opens both.
-    assert json.loads(open_bytes(body, [unit_keys.recovery])[1])["description"] == DESCRIPTION
+    wrapper = json.loads(open_bytes(body, [unit_keys.recovery])[1])
+    assert json.loads(wrapper["content"])["description"] == DESCRIPTION
     assert json.loads(open_bytes(identity, [unit_keys.recovery])[1])["full_name"] == NAME
 
 

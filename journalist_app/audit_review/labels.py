@@ -18,6 +18,8 @@ ACTION_LABELS: dict[str, LazyString] = {
     "report.indexed": _l("Report read for triage"),
     "report.unreadable": _l("Report could not be read"),
     "report.reporter_key_mismatch": _l("Reporter key swapped by the public host"),
+    "report.binding_problem": _l("Report parts do not match its body"),
+    "identity.binding_refused": _l("Identity reveal refused: not bound to its report"),
     "attachment.downloaded": _l("Attachment downloaded"),
     "attachment.thumbnail": _l("Picture preview drawn"),
     "attachment.diagnosed": _l("File diagnostics run"),

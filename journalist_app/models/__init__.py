@@ -3,6 +3,7 @@
 from journalist_app.models.audit import AuditEntry
 from journalist_app.models.base import Base
 from journalist_app.models.batch import BatchRecord, OutboxItem, UploadReceipt
+from journalist_app.models.binding import ReportBinding
 from journalist_app.models.case import Case, CaseEvent, IdentityReveal
 from journalist_app.models.diagnostics import (
     AttachmentHashes,
@@ -49,6 +50,7 @@ __all__ = [
     "ReplyCopy",
     "Report",
     "ReportAttachment",
+    "ReportBinding",
     "ReportBlob",
     "ReportTriage",
     "ReportUrl",

@@ -35,6 +35,11 @@ class RevealRefused(TriageError):
     """An identity reveal without a sufficient reason, or with nothing to reveal."""
 
 
+class IdentityNotBound(RevealRefused):
+    """The identity section is not the one the report's body binds (moved, dropped or
+    replaced by the public host, or a body too old to bind one): it is never shown."""
+
+
 class IdentityKeyMissing(RevealRefused):
     """The officer holds no identity key that opens this identity section.
 

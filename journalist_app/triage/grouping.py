@@ -115,14 +115,20 @@ def matching_cases(session: Session, report_id: str) -> list[Case]:
     )
 
 
-def place_report(session: Session, triage: ReportTriage, report: Report, now: datetime) -> Case:
-    """Move a just-read report to the case it belongs with (see the module's rule)."""
+def place_report(
+    session: Session, triage: ReportTriage, report: Report, now: datetime, *, by_reporter: bool
+) -> Case:
+    """Move a just-read report to the case it belongs with (see the module's rule).
+
+    ``by_reporter``: its signature verified against the reporter's first report
+    (journalist_app/triage/binding.py), so the reporter id may group it.
+    """
     own = session.get(Case, triage.case_id)
     assert own is not None
     matches = matching_cases(session, report.id)
-    by_reporter = reporter_case(session, report)
-    if by_reporter is not None and by_reporter.id != own.id:
-        matches = [by_reporter, *[c for c in matches if c.id != by_reporter.id]]
+    reporter = reporter_case(session, report) if by_reporter else None
+    if reporter is not None and reporter.id != own.id:
+        matches = [reporter, *[c for c in matches if c.id != reporter.id]]
     target = next((case for case in matches if case.is_open), None)
     related = [case for case in matches if case is not target][:MAX_RELATED]
     if target is not None and _untouched(own):

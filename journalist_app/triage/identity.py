@@ -20,14 +20,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto.contents import ContentError, IdentitySection
+from journalist_app import audit
 from journalist_app.clock import utc_now
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import IdentityReveal, Report
 from journalist_app.reports.sealed import NotSealedToYou, Purpose, SealedUnreadable, open_sealed
 from journalist_app.roles import Permission, requires
 from journalist_app.sync.blob_store import BlobStore
-from journalist_app.triage.errors import IdentityKeyMissing, RevealRefused
+from journalist_app.triage.binding import IDENTITY_PROBLEMS, binding_of, problems_of
+from journalist_app.triage.errors import IdentityKeyMissing, IdentityNotBound, RevealRefused
 from journalist_app.triage.events import TriageAction, case_target, record_case_event
+from journalist_app.triage.ingest import index_report
 from journalist_app.triage.workflow import get_case, report_of_case
 
 MIN_REASON_CHARS = 20
@@ -66,6 +69,16 @@ def reveal_identity(
         raise RevealRefused("the identity section is too large to be one")
     if not keyring.identity_section_keys():
         raise IdentityKeyMissing(f"{keyring.username!r} holds no identity key")
+    # The body binds its identity (docs/envelope.md, version 2): checked when the report
+    # was read, and the sealed binding again below, before anything is shown.
+    bound = binding_of(session, report_id)
+    if bound is None:
+        # Not read yet: read it now (as the case page would), so the binding is known.
+        index_report(session, store, keyring, report_id, now, commit=False)
+        bound = binding_of(session, report_id)
+    problems = [p for p in problems_of(bound) if p in IDENTITY_PROBLEMS]
+    if bound is None or bound.binding is None or problems:
+        _refuse_unbound(session, keyring, case_id, report_id, problems or ["identity_unbound"])
     content = io.BytesIO()
     try:
         # Checks identity.reveal and adds the "identity.revealed" audit entry.
@@ -87,6 +100,9 @@ def reveal_identity(
         ) from exc
     except (SealedUnreadable, ContentError) as exc:
         raise RevealRefused(f"the identity section does not open: {exc}") from exc
+    if bound is None or identity.binding != bound.binding:
+        # Opened (and audited as such), but it belongs to another submission: not shown.
+        _refuse_unbound(session, keyring, case_id, report_id, ["identity_binding"])
     session.add(
         IdentityReveal(
             case_id=case_id, report_id=report_id, officer=keyring.username, reason=reason, at=now
@@ -103,6 +119,25 @@ def reveal_identity(
     )
     session.commit()
     return identity
+
+
+def _refuse_unbound(
+    session: Session,
+    keyring: UnlockedKeyring,
+    case_id: int,
+    report_id: str,
+    problems: list[str],
+) -> None:
+    """Audit a reveal refused because the identity is not bound to the report, and raise."""
+    audit.record(
+        session,
+        keyring,
+        audit.Action.IDENTITY_BINDING_REFUSED,
+        case_target(case_id),
+        {"report": report_id, "problems": problems},
+    )
+    session.commit()
+    raise IdentityNotBound(f"the identity of report {report_id} is not bound to it: {problems}")
 
 
 def reveals_of(session: Session, case_id: int) -> list[IdentityReveal]:

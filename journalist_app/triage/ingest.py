@@ -49,6 +49,12 @@ from journalist_app.roles import Permission, has_permission
 from journalist_app.sync.blob_store import BlobStore
 from journalist_app.triage import statuses
 from journalist_app.triage.attachments import SNIFF_BYTES
+from journalist_app.triage.binding import (
+    binding_of,
+    check_body,
+    first_report_of,
+    verified_with_reporter,
+)
 from journalist_app.triage.events import TriageAction, record_case_event
 from journalist_app.triage.grouping import (
     apply_hash_matches,
@@ -56,7 +62,6 @@ from journalist_app.triage.grouping import (
     new_case_for,
     place_report,
     refresh_case,
-    reporter_case,
 )
 from journalist_app.triage.notify import notify_reporters
 from journalist_app.triage.queue import refresh_planner_statistics
@@ -86,31 +91,20 @@ class IndexResult:
 def register_report(session: Session, report: Report, now: datetime | None = None) -> ReportTriage:
     """Give a just-stored report its place in the queue (adds to the session, no commit).
 
-    A later report from the same reporter joins that reporter's open case at once: the
-    receipt code is the link, and it needs no key.
+    Every submission starts in a case of its own; a follow-up is grouped with its
+    reporter's case when it is read and its signature verifies (issue 9, item 2).
     """
     now = now or utc_now()
     existing = session.get(ReportTriage, report.id)
     if existing is not None:
         return existing
-    earlier = reporter_case(session, report)
-    if earlier is not None and earlier.is_open:
-        case = earlier
-        triage = ReportTriage(report_id=report.id, case_id=case.id, registered_at=now)
-        session.add(triage)
-        record_case_event(
-            session, case.id, None, TriageAction.GROUPED, {"report": report.id}, now=now
-        )
-        refresh_case(session, case, now)
-        return triage
+    # The reporter id is the public host's word: a later submission under it joins the
+    # reporter's case only once its signature verifies against the key sealed in the
+    # first report (index_report, journalist_app/triage/binding.py), never before.
     case = new_case_for(session, report, now)
     triage = ReportTriage(report_id=report.id, case_id=case.id, registered_at=now)
     session.add(triage)
     record_case_event(session, case.id, None, TriageAction.CREATED, {"report": report.id}, now=now)
-    if earlier is not None:
-        record_case_event(
-            session, case.id, None, TriageAction.RELATED, {"cases": [earlier.id]}, now=now
-        )
     session.flush()
     return triage
 
@@ -161,7 +155,15 @@ def index_report(
     matches = _index_attachments(session, store, keyring, report)
     triage.state, triage.indexed_at = "indexed", now
     session.flush()
-    case = place_report(session, triage, report, now)
+    # The parts the public host delivered against what the body binds (binding.py). A
+    # later submission is verified with the first report's key: read that one first.
+    first = first_report_of(session, report)
+    if first is not None and binding_of(session, first.id) is None:
+        index_report(session, store, keyring, first.id, now, commit=False, index_key=index_key)
+    check_body(session, report, body, _opened_attachments(session, report.id), now)
+    case = place_report(
+        session, triage, report, now, by_reporter=verified_with_reporter(session, report)
+    )
     if matches:
         apply_hash_matches(session, matches, now)
     record_case_event(
@@ -177,6 +179,16 @@ def index_report(
         notify_reporters(session, case, now)
     _finish(session, commit)
     return "indexed"
+
+
+def _opened_attachments(session: Session, report_id: str) -> dict[str, tuple[int, str]]:
+    """Each attachment blob that opened: its content size and SHA-256 (the trailer's)."""
+    rows = session.execute(
+        select(ReportAttachment.blob_name, ReportAttachment.size, ReportAttachment.sha256).where(
+            ReportAttachment.report_id == report_id
+        )
+    )
+    return {name: (size, sha256) for name, size, sha256 in rows}
 
 
 def _check_reporter_key(

@@ -19,6 +19,7 @@ from crypto.contents import ContentError, ReplyContent
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import CaseNote, Reply, ReplyCopy
 from journalist_app.reports.sealed import Purpose, SealedUnreadable, open_sealed_envelope
+from journalist_app.triage.binding import unverified_reports
 
 if TYPE_CHECKING:
     from journalist_app.triage.cases import ReportView
@@ -66,16 +67,18 @@ def build_thread(
     entries: list[ThreadEntry] = []
     first_by_reporter: dict[str, str] = {}
     identity_by_reporter: dict[str, bool] = {}
+    # A submission whose signature did not verify is nobody's "same reporter" (binding.py).
+    unverified = unverified_reports(session, [view.report.id for view in reports])
     for view in reports:
         report = view.report
-        reporter_id = report.reporter_id
+        reporter_id = report.id if report.id in unverified else report.reporter_id
         first_by_reporter.setdefault(reporter_id, report.id)
         identity_by_reporter[reporter_id] = (
             identity_by_reporter.get(reporter_id, False) or view.identity_present
         )
     for index, view in enumerate(reports):
         report = view.report
-        reporter_id = report.reporter_id
+        reporter_id = report.id if report.id in unverified else report.reporter_id
         entries.append(
             ThreadEntry(
                 kind="followup" if report.kind == "followup" else "report",

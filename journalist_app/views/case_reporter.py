@@ -9,6 +9,7 @@ from journalist_app.models import ReportTriage
 from journalist_app.roles import Permission
 from journalist_app.triage.errors import (
     CaseNotFound,
+    IdentityNotBound,
     InvalidTransition,
     RevealRefused,
     UnknownReplyTemplate,
@@ -119,6 +120,16 @@ def reveal(case_id: int, report_id: str) -> Response | str | tuple[str, int]:
         )
     except CaseNotFound:
         abort(404)
+    except IdentityNotBound:
+        flash(
+            _(
+                "Warning: the identity that arrived is not the one this report was sent with "
+                "(the public host moved, dropped or replaced it, or the report is too old to "
+                "bind one). It was not shown, and the refusal is in the audit log."
+            ),
+            "error",
+        )
+        return redirect(url_for("cases.detail", case_id=case_id))
     except RevealRefused:
         flash(
             _(

@@ -17,6 +17,7 @@ from journalist_app.i18n import current_language
 from journalist_app.models import Case, HashMatch
 from journalist_app.roles import Permission
 from journalist_app.triage import statuses
+from journalist_app.triage.binding import binding_of, problems_of
 from journalist_app.triage.cases import CaseView, open_case
 from journalist_app.triage.categories import PRIORITIES, active_categories, category_label
 from journalist_app.triage.errors import (
@@ -51,6 +52,7 @@ from journalist_app.triage.workflow import (
     set_territory,
 )
 from journalist_app.views.access import permission_required
+from journalist_app.views.binding_labels import problem_label
 from journalist_app.views.case_files import is_revealed
 from journalist_app.views.context import db, state
 from journalist_app.views.forms import ActionForm
@@ -80,7 +82,14 @@ def _triage_labels() -> dict[str, object]:
         "match_reason": _match_reason,
         "new_case_count": _new_case_count,
         "status_choices": statuses.STATUSES,
+        "binding_problems": _binding_problems,
+        "binding_problem_label": problem_label,
     }
+
+
+def _binding_problems(report_id: str) -> list[str]:
+    """What did not match the report's sealed body (journalist_app/triage/binding.py)."""
+    return problems_of(binding_of(db(), report_id))
 
 
 def _new_case_count() -> int:

@@ -18,7 +18,15 @@ from nacl.public import PublicKey
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crypto.contents import AttachmentRecord, IdentitySection, ReportBody, encode_reporter_key
+from crypto.contents import (
+    AttachmentRecord,
+    IdentitySection,
+    ReportBody,
+    encode_reporter_key,
+    envelope_sha256,
+    new_binding,
+)
+from crypto.encoding import b64encode
 from crypto.envelope import EnvelopeMetadata, seal_bytes
 from crypto.receipt import ReceiptCode, derive_reporter_secrets, lookup_hash
 from crypto.recipients import RecipientSet
@@ -85,13 +93,29 @@ def submit_report(
         reporter_secrets = derive_reporter_secrets(code)
     public_key = bytes(reporter_secrets.public_key)
     keys = recipients.public_keys()
-    content = replace(content, reporter_public_key=encode_reporter_key(public_key))
-    envelopes = {"body": _seal_document(content.to_json(), keys, "report")}
+    # Body version 2 (docs/envelope.md): one fresh binding sealed in the body and in the
+    # identity, the identity envelope's SHA-256 in the body, the body signed.
+    binding = new_binding()
+    identity_envelope = None
     if identity is not None:
         # Identity keys and the recovery key only, never an intake key (invariant 5).
-        envelopes["identity"] = _seal_document(
-            identity.to_json(), recipients.identity_public_keys(), "identity"
+        identity_envelope = _seal_document(
+            replace(identity, binding=binding).to_json(),
+            recipients.identity_public_keys(),
+            "identity",
         )
+    content = replace(
+        content,
+        reporter_public_key=encode_reporter_key(public_key),
+        binding=binding,
+        identity_sha256=None if identity_envelope is None else envelope_sha256(identity_envelope),
+        reporter_verify_key=b64encode(bytes(reporter_secrets.verify_key)),
+    )
+    envelopes = {
+        "body": _seal_document(content.to_signed_json(reporter_secrets.signing_key), keys, "report")
+    }
+    if identity_envelope is not None:
+        envelopes["identity"] = identity_envelope
     hour = current_hour()
     reporter = Reporter(
         id=secrets.token_hex(16),
@@ -133,9 +157,21 @@ def submit_followup(
             attachment.discard()
         raise
     public_key = bytes(reporter_secrets.public_key)
-    content = replace(content, reporter_public_key=encode_reporter_key(public_key))
+    # Signed with the code's Ed25519 key: the officer host groups it with the case only
+    # if it verifies against the key sealed in the first report (docs/envelope.md).
+    content = replace(
+        content,
+        reporter_public_key=encode_reporter_key(public_key),
+        binding=new_binding(),
+        identity_sha256=None,
+        reporter_verify_key=b64encode(bytes(reporter_secrets.verify_key)),
+    )
     keys = recipients.public_keys()
-    envelopes = {"body": _seal_document(content.to_json(), keys, "followup")}
+    envelopes = {
+        "body": _seal_document(
+            content.to_signed_json(reporter_secrets.signing_key), keys, "followup"
+        )
+    }
     submission = _store_submission(
         session, store, reporter, "followup", envelopes, attachments, form_token=form_token
     )

@@ -19,6 +19,7 @@ import pytest
 from nacl.signing import VerifyKey
 from sqlalchemy import delete, func, select, update
 
+from crypto.contents import ReportBody
 from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
 from crypto.errors import NoMatchingRecipient
 from crypto.recipients import RecipientSet, verify_recipient_set
@@ -45,31 +46,26 @@ from journalist_app.sync.blob_store import LocalBlobStore
 from journalist_app.sync.pull import run_sync
 from journalist_app.triage.errors import IdentityKeyMissing, RevealRefused
 from journalist_app.triage.identity import reveal_identity
+from tests.support.bound import bound_parts
 from tests.support.triage import TriageWorld, log_in, make_world
 
 REASON = "The prosecutor asked to hear the witness in case 2026/114."
 NOW = datetime(2026, 11, 29, 9)
 
 
-def _body(description: str) -> bytes:
-    return json.dumps({"v": 1, "category": "terrorism", "description": description}).encode()
+def _body(description: str) -> str:
+    return description
 
 
 def _submit(mailbox, recipient_set: RecipientSet, description: str, name: str):
-    """A report with an identity, sealed as the public host seals it."""
+    """A report with an identity, sealed and bound as the public host seals it."""
     return mailbox.add(
-        {
-            "body": seal_bytes(
-                _body(description),
-                recipient_set.public_keys(),
-                EnvelopeMetadata(kind="report", content_type="application/json"),
-            ),
-            "identity": seal_bytes(
-                json.dumps({"v": 1, "full_name": name}).encode(),
-                recipient_set.identity_public_keys(),
-                EnvelopeMetadata(kind="identity", content_type="application/json"),
-            ),
-        }
+        bound_parts(
+            {"category": "terrorism", "description": description},
+            recipient_set.public_keys(),
+            {"full_name": name},
+            recipient_set.identity_public_keys(),
+        )
     )
 
 
@@ -333,7 +329,8 @@ def test_identity_rotation_grants_the_new_key_to_its_holders_only(
         assert _reveal(db, config, keyring, after.id) == "After"
     analyst_keyring = unlock(db, analyst.username, analyst.passphrase, config.wrap_params)
     assert analyst_keyring.identity_keys == {}
-    assert _reads(analyst_keyring, after.blobs["body"]) == _body("after the rotation")
+    body = ReportBody.from_json(_reads(analyst_keyring, after.blobs["body"]))
+    assert body.description == _body("after the rotation")
     with pytest.raises(NoMatchingRecipient):
         open_bytes(after.blobs["identity"], analyst_keyring.intake_identities())
     assert admin.identity_keys == {}
@@ -464,7 +461,9 @@ def test_after_recovery_reports_read_and_identities_reveal_for_supervisors_only(
         assert _reveal(db, config, nadia, submitted.id) == name
     omar = made["analyst"]
     assert omar.recovery_keys == {} and omar.identity_keys == {}
-    assert _reads(omar, after.blobs["body"]) == _body("after the disaster")
+    assert ReportBody.from_json(_reads(omar, after.blobs["body"])).description == _body(
+        "after the disaster"
+    )
     for submitted in (before, after):
         with pytest.raises(NoMatchingRecipient):
             open_bytes(

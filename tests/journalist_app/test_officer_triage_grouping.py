@@ -66,9 +66,14 @@ def test_reports_carrying_the_same_file_share_one_case(world) -> None:
     assert _case_of(world, first) == _case_of(world, second) != _case_of(world, different)
 
 
-def test_a_follow_up_joins_its_reporters_case_without_any_key(world) -> None:
+def test_a_follow_up_joins_its_reporters_case_once_its_signature_verifies(world) -> None:
+    # The reporter id alone is the public host's word (issue 9, item 2): no grouping
+    # before the follow-up's signature is checked against the first report's key.
     first = world.add_report({"category": "fraud"}, reporter_id="ab" * 16)
     follow_up = world.add_report({"category": "fraud"}, reporter_id="ab" * 16, kind="followup")
+    assert _case_of(world, first) != _case_of(world, follow_up)
+
+    index_pending(world.session, world.store, world.supervisor)
 
     assert _case_of(world, first) == _case_of(world, follow_up)
     assert world.session.get(Case, _case_of(world, first)).report_count == 2

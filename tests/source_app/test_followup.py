@@ -1,5 +1,6 @@
 """After the report: the receipt file, the status page, answers and more files."""
 
+import json
 import secrets
 from pathlib import Path
 
@@ -104,7 +105,9 @@ def test_a_follow_up_with_files_is_a_followup_submission_of_the_same_reporter(
     assert followup.reporter_id == report.reporter_id
     body = followup.blobs["body"]
     assert body.metadata.kind == "followup"
-    document = body.json()
+    wrapper = body.json()
+    assert wrapper["v"] == 2, "a follow-up body is signed (docs/envelope.md)"
+    document = json.loads(wrapper["content"])
     assert document["category"] == FOLLOWUP_CATEGORY
     assert document["description"] == "New account: @other"
     assert document["urls"] == ["https://t.me/other"]

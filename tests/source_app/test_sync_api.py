@@ -63,7 +63,7 @@ def test_pulled_report_decrypts_with_the_intake_key_and_the_recovery_key(
     for key in (unit_keys.intake, unit_keys.recovery):
         metadata, plaintext = open_bytes(body.data, [key])
         assert metadata.kind == "report"
-        content = json.loads(plaintext)
+        content = json.loads(json.loads(plaintext)["content"])
         assert content["description"] == "Le canal publie des vidéos de décapitation."
         assert content["urls"] == ["https://t.me/example/42"]
     identity = officer.get(f"/sync/v1/submissions/{item['id']}/blobs/identity")

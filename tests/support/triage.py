@@ -17,9 +17,12 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 from nacl.public import PrivateKey
+from nacl.signing import SigningKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crypto.contents import BODY_SIGNATURE_PREFIX, envelope_sha256, new_binding
+from crypto.encoding import b64encode
 from crypto.envelope import EnvelopeMetadata, open_bytes, seal_bytes
 from crypto.keys import key_id_hex
 from journalist_app.config import OfficerConfig
@@ -48,6 +51,8 @@ class TriageWorld:
     keyrings: dict[str, UnlockedKeyring] = field(default_factory=dict)
     # Each report's reporter key, to open the replies sealed to them.
     reporter_keys: dict[str, PrivateKey] = field(default_factory=dict)
+    # Each reporter id's signing key (the receipt code's Ed25519 key, docs/receipt.md).
+    signing_keys: dict[str, SigningKey] = field(default_factory=dict)
 
     @property
     def supervisor(self) -> UnlockedKeyring:
@@ -109,16 +114,56 @@ class TriageWorld:
         reporter_id: str | None = None,
         kind: str = "report",
         raw_blobs: dict[str, bytes] | None = None,
+        version: int = 2,
+        sign_with: SigningKey | None = None,
     ) -> str:
-        """Store a sealed report as the sync does, queued and not yet read. Returns its id."""
+        """Store a sealed report as the sync does, queued and not yet read. Returns its id.
+
+        A dict ``body`` becomes a version 2 body (docs/envelope.md) bound to the identity
+        and attachments given and signed with the reporter id's key (or ``sign_with``);
+        ``version=1`` writes the unsigned version 1 document; bytes are sealed as given.
+        """
         blobs: dict[str, bytes] = {}
-        content = body if isinstance(body, bytes) else json.dumps({"v": 1, **body}).encode()
-        blobs["body"] = self.seal(content, kind, content_type="application/json")
+        reporter_id = reporter_id or secrets.token_hex(16)
+        signing_key = self.signing_keys.setdefault(reporter_id, SigningKey.generate())
+        binding = new_binding()
         if identity is not None:
-            document = json.dumps({"v": 1, "full_name": identity}).encode()
+            document = json.dumps(
+                {"v": version, "full_name": identity}
+                | ({"binding": binding} if version >= 2 else {})
+            ).encode()
             blobs["identity"] = self.seal(document, "identity", content_type="application/json")
         for index, (name, data) in enumerate(attachments, start=1):
             blobs[f"attachment-{index}"] = self.seal(data, "attachment", name=name)
+        if isinstance(body, bytes):
+            content = body
+        elif version < 2:
+            content = json.dumps({"v": 1, **body}).encode()
+        else:
+            content = self.signed_body(
+                {
+                    "attachments": [
+                        {
+                            "blob": f"attachment-{index}",
+                            "name": name,
+                            "type": "application/octet-stream",
+                            "size": len(data),
+                            "sha256": hashlib.sha256(data).hexdigest(),
+                        }
+                        for index, (name, data) in enumerate(attachments, start=1)
+                    ],
+                    **body,
+                    "binding": binding,
+                    "identity": (
+                        {"sha256": envelope_sha256(blobs["identity"])}
+                        if "identity" in blobs
+                        else None
+                    ),
+                    "reporter_verify_key": b64encode(bytes(signing_key.verify_key)),
+                },
+                sign_with or signing_key,
+            )
+        blobs["body"] = self.seal(content, kind, content_type="application/json")
         blobs.update(raw_blobs or {})
         report_id = secrets.token_hex(16)
         reporter_key = PrivateKey.generate()
@@ -149,7 +194,7 @@ class TriageWorld:
         report = Report(
             id=report_id,
             kind=kind,
-            reporter_id=reporter_id or secrets.token_hex(16),
+            reporter_id=reporter_id,
             reporter_public_key=bytes(reporter_key.public_key),
             received_hour=received,
             blobs=rows,
@@ -158,6 +203,15 @@ class TriageWorld:
         register_report(self.session, report)
         self.session.commit()
         return report_id
+
+    @staticmethod
+    def signed_body(document: dict[str, Any], key: SigningKey) -> bytes:
+        """A version 2 body wrapper around ``document`` signed with ``key``."""
+        content = json.dumps({"v": 2, **document}, ensure_ascii=False)
+        signature = key.sign(BODY_SIGNATURE_PREFIX + content.encode("utf-8")).signature
+        return json.dumps(
+            {"v": 2, "content": content, "signature": b64encode(signature)}, ensure_ascii=False
+        ).encode("utf-8")
 
     def replies_to(self, report_id: str) -> list[dict[str, Any]]:
         """The reply documents queued for this report's reporter, oldest first."""
