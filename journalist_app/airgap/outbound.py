@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from crypto.audit_anchor import MAX_ANCHOR_BYTES
 from crypto.batch import BatchHeader, StagedEntry, VerifiedBatch
 from crypto.errors import MalformedBatch
 from crypto.sync_api import MAX_ACK_IDS, MAX_REPLY_BYTES, is_id
@@ -29,6 +30,7 @@ from journalist_app.airgap.batch_files import (
     verify_batch_file,
     written_batch,
 )
+from journalist_app.audit_anchor import sign_current_checkpoint
 from journalist_app.clock import utc_now
 from journalist_app.config import OfficerConfig
 from journalist_app.errors import MissingKey, UnknownReporter
@@ -50,12 +52,17 @@ class OutboxExport:
     header: BatchHeader
     replies: int = 0
     acknowledgements: int = 0
+    # Entries of the audit chain the batch's signed checkpoint covers (0: none, no sync key).
+    anchored_entries: int = 0
 
     def summary(self) -> str:
-        return (
+        line = (
             f"exported outbox batch {self.header.sequence} ({self.header.batch_id}): "
             f"{self.replies} replies, {self.acknowledgements} acknowledgements"
         )
+        if self.anchored_entries:
+            line += f", audit anchor at entry {self.anchored_entries}"
+        return line
 
 
 @requires(Permission.BATCHES_EXPORT)
@@ -81,6 +88,11 @@ def export_outbox(
     result = OutboxExport(header=header)
     now = utc_now()
     with written_batch(session, keyring, out_path, header, keyring.signing_key) as writer:
+        # The audit chain as it stands, for the public host to keep write-once (docs/batch.md).
+        if keyring.sync_key is not None:
+            anchor = sign_current_checkpoint(session, keyring.sync_key)
+            writer.add("audit_anchor", {}, anchor)
+            result.anchored_entries = json.loads(anchor)["count"]
         for reply in replies:
             writer.add(
                 "reply", {"reply_id": reply.id, "reporter_id": reply.reporter_id}, reply.envelope
@@ -140,6 +152,7 @@ class OutboxUpload:
     replies_failed: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    anchor_sent: bool = False
 
     def summary(self) -> str:
         line = (
@@ -147,6 +160,8 @@ class OutboxUpload:
             f"{len(self.replies_delivered)} replies delivered, "
             f"{len(self.deleted)} submissions deleted from the public host"
         )
+        if self.anchor_sent:
+            line += ", audit anchor kept"
         if self.unknown:
             line += f", {len(self.unknown)} already gone"
         if self.replies_failed:
@@ -193,7 +208,7 @@ def upload_outbox(
     with verify_batch_file(
         session, config, path, direction="outbound", signer_role="signing", progress=byte_progress
     ) as batch:
-        replies, acks = plan_or_refuse(_plan_outbound, batch)
+        replies, acks, anchors = plan_or_refuse(_plan_outbound, batch)
         if on_verified is not None:
             on_verified(len(replies) + len(acks))
         client = SyncClient.from_config(config, keyring.sync_key)
@@ -216,6 +231,10 @@ def upload_outbox(
             result.unknown.extend(answer.unknown)
             for _ in chunk:
                 tick("ack")
+        for anchor in anchors:
+            with batch.open_content(anchor) as source:
+                client.push_audit_anchor(source.read())
+            result.anchor_sent = True
         session.add(
             UploadReceipt(
                 batch_id=batch.header.batch_id,
@@ -227,10 +246,13 @@ def upload_outbox(
     return result
 
 
-def _plan_outbound(batch: VerifiedBatch) -> tuple[list[_PlannedReply], list[str]]:
+def _plan_outbound(
+    batch: VerifiedBatch,
+) -> tuple[list[_PlannedReply], list[str], list[StagedEntry]]:
     """Check every entry before anything is sent; MalformedBatch otherwise."""
     replies: list[_PlannedReply] = []
     acks: list[str] = []
+    anchors: list[StagedEntry] = []
     for entry in batch.entries:
         if entry.type == "reply":
             reply_id = entry.descriptor.get("reply_id")
@@ -245,6 +267,11 @@ def _plan_outbound(batch: VerifiedBatch) -> tuple[list[_PlannedReply], list[str]
             if not is_id(submission_id) or entry.size:
                 raise MalformedBatch(f"acknowledgement entry {entry.index} is malformed")
             acks.append(str(submission_id))
+        elif entry.type == "audit_anchor":
+            # Its signature is the public host's to check (the sync key's, not the batch's).
+            if not 0 < entry.size <= MAX_ANCHOR_BYTES:
+                raise MalformedBatch(f"audit anchor entry {entry.index} is malformed")
+            anchors.append(entry)
         else:
             raise MalformedBatch(f"entry {entry.index} has the unknown type {entry.type!r}")
-    return replies, acks
+    return replies, acks, anchors

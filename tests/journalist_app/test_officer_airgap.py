@@ -4,6 +4,7 @@ The public host is source_app; the connected machine and the offline officer hos
 two data dirs set up as an operator would (tests/support/airgap.py).
 """
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -271,3 +272,27 @@ def test_an_export_that_fails_leaves_no_batch_file(
     result = gap.connected.run(capsys, "export", "--officer", OFFICER, "--out", str(target))
     assert result.code == 1 and "cannot reach the public host" in result.err
     assert list(target.parent.glob("*.batch*")) == []
+
+
+def test_the_outbound_batch_carries_an_audit_anchor_that_the_public_host_keeps(
+    gap: AirGap, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from journalist_app.audit_anchor import verify_against_anchor
+
+    outbound = gap.work / "carry" / "out-anchor.batch"
+    written = gap.offline.run(capsys, "export-outbox", "--officer", OFFICER, "--out", str(outbound))
+    assert written.code == 0, written.err
+    assert "audit anchor at entry " in written.out
+    uploaded = gap.connected.run(capsys, "upload", "--officer", OFFICER, str(outbound))
+    assert uploaded.code == 0, uploaded.err
+    assert "audit anchor kept" in uploaded.out
+
+    with gap.offline.session() as session:
+        sync_key = gap.offline.keyring(session).sync_key
+        assert sync_key is not None
+        kept = SyncClient(gap.sync_url, sync_key).fetch_latest_audit_anchor()
+        assert kept is not None
+        check, anchor = verify_against_anchor(session, kept)
+    assert check.intact and anchor.checkpoint.count >= 1
+    anchored = re.search(r"audit anchor at entry (\d+)", written.out)
+    assert anchored is not None and anchor.checkpoint.count == int(anchored.group(1))
