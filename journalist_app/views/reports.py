@@ -85,6 +85,14 @@ def sync() -> Response:
         )
         if result.recipient_set is not None and not result.recipient_set.current:
             _flash_recipient_set_warning(result.recipient_set)
+        if result.audit_anchor_problem:
+            flash(
+                _(
+                    "The audit log does not match the last anchor the public host keeps: "
+                    "it may have been rewritten. No new anchor was sent; alert a supervisor."
+                ),
+                "error",
+            )
     return redirect(url_for("cases.queue"))
 
 

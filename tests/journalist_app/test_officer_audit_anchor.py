@@ -208,3 +208,24 @@ def test_every_sync_sends_an_anchor_and_audit_verify_checks_the_public_hosts_lat
     assert after.anchored_entries == 0 and "entry 7 is not the one" in after.audit_anchor_problem
     assert "WARNING: the audit log does not match the last anchor" in after.summary()
     assert max(mailbox.audit_anchors) == 7
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("en", "The audit log does not match the last anchor the public host keeps"),
+        ("fr", "Le journal d’audit ne correspond pas au dernier ancrage"),
+        ("es", "El registro de auditoría no coincide con el último anclaje"),
+        ("ar", "سجل التدقيق لا يطابق آخر مرساة"),
+    ],
+)
+def test_the_web_sync_page_warns_when_the_log_no_longer_matches_its_anchor(
+    client, auth, mailbox, db, config, unit, lang, expected
+) -> None:
+    client.get(f"/login?lang={lang}")
+    auth.login()
+    auth.sync()
+    _rewrite_from(db, config, 1, actor="someone_else")
+    auth.sync()
+    html = client.get("/").get_data(as_text=True)
+    assert expected in html
