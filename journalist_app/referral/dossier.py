@@ -32,6 +32,7 @@ from journalist_app.models import (
 from journalist_app.referral.errors import ReferralRefused
 from journalist_app.reports.sealed import Purpose, SealedUnreadable, open_sealed
 from journalist_app.sync.blob_store import BlobStore
+from journalist_app.triage.binding import IDENTITY_PROBLEMS, binding_of, problems_of
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_IDENTITY_BYTES = 64 * 1024
@@ -275,6 +276,17 @@ def read_identities(
             raise ReferralRefused(
                 "no_identity", f"an identity section does not open: {exc}"
             ) from exc
+        # Only an identity bound to its report's body goes (journalist_app/triage/binding.py).
+        bound = binding_of(session, report.report_id)
+        if (
+            bound is None
+            or bound.binding is None
+            or identity.binding != bound.binding
+            or IDENTITY_PROBLEMS.intersection(problems_of(bound))
+        ):
+            raise ReferralRefused(
+                "identity_not_bound", f"the identity of report {report.number} is not bound to it"
+            )
         parts.append(IdentityPart(report.number, identity))
     if not parts:
         raise ReferralRefused("no_identity", "no reporter of this case gave their identity")

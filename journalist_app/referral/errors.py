@@ -9,7 +9,8 @@ class ReferralRefused(OfficerError):
     Codes: ``no_unit_key``, ``no_key`` (a partner has no key in the directory),
     ``key_refused`` (expired, revoked or wrong fingerprint), ``no_territory``,
     ``unknown_partner``, ``unknown_qualification``, ``override_reason``,
-    ``identity_not_approved``, ``no_identity``, ``not_indexed``, ``evidence_changed``,
+    ``identity_not_approved``, ``no_identity``, ``identity_not_bound``, ``not_indexed``,
+    ``evidence_changed``,
     ``wrong_status``, ``bad_acknowledgement``, ``not_found``.
     """
 

@@ -57,6 +57,10 @@ REFUSALS = {
     ),
     "identity_not_approved": _l("Only a supervisor may include a reporter's identity."),
     "no_identity": _l("No reporter of this case gave their identity."),
+    "identity_not_bound": _l(
+        "An identity of this case is not the one its report was sent with: nothing was "
+        "built. See the warnings on the case page."
+    ),
     "not_indexed": _l("A report of this case is not read yet or cannot be read."),
     "evidence_changed": _l(
         "A file no longer matches what was recorded when it was read. Nothing was built: "

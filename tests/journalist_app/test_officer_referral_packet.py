@@ -331,3 +331,22 @@ def test_a_case_not_triaged_cannot_be_referred(unit) -> None:
     with pytest.raises(ReferralRefused) as refused:
         _build(unit, case_id)
     assert refused.value.code == "wrong_status"
+
+
+def test_an_identity_not_bound_to_its_report_is_never_referred(unit) -> None:
+    """Issue 9, item 1: another reporter's identity envelope in place of the report's own."""
+    from journalist_app.models import Report
+
+    other = unit.add_report({"category": "fraud"}, identity="Someone Else")
+    case_id, report_ids = referable_case(unit, identity="Amina El Idrissi")
+    swapped = next(
+        r for r in (unit.session.get(Report, i) for i in report_ids) if r.blob("identity")
+    )
+    with unit.store.open(unit.session.get(Report, other).blob("identity").path) as handle:
+        foreign = handle.read()
+    with unit.store.writer(swapped.blob("identity").path) as handle:
+        handle.write(foreign)
+    reason = "The prosecutor asked to hear the reporter as a witness."
+    with pytest.raises(ReferralRefused) as refused:
+        _build(unit, case_id, unit.supervisor, include_identity=True, identity_reason=reason)
+    assert refused.value.code == "identity_not_bound"
