@@ -1,0 +1,60 @@
+"""Tables that repeat the audit log, checked against it (issue 9, item 6).
+
+The identity reveals shown on a case page (``identity_reveals``) are written beside the
+audit entry of the same reveal, in the same transaction. The audit chain is anchored
+outside the database (journalist_app/audit_anchor.py); the table is not. So ``audit
+verify`` derives the reveals from the chain and compares: a reveal whose officer, case,
+report or reason was rewritten in the table, or one added or removed there, no longer
+matches an entry of the chain.
+"""
+
+import json
+from collections import Counter
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from journalist_app.audit import Action
+from journalist_app.models import IdentityReveal
+from journalist_app.models.audit import AuditEntry
+
+Reveal = tuple[str, str, str, str]
+
+
+def reveals_from_chain(session: Session) -> Counter[Reveal]:
+    """(officer, case target, report id, reason) of every reveal the audit chain records."""
+    found: Counter[Reveal] = Counter()
+    entries = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == Action.IDENTITY_REVEALED)
+    )
+    for entry in entries:
+        details = json.loads(entry.details)
+        found[
+            (entry.actor, entry.target, str(details.get("report")), str(details.get("reason")))
+        ] += 1
+    return found
+
+
+def check_reveals(session: Session) -> str:
+    """ "" when ``identity_reveals`` holds exactly the reveals of the chain, else the problem."""
+    table: Counter[Reveal] = Counter(
+        (row.officer, f"case:{row.case_id}", row.report_id, row.reason)
+        for row in session.scalars(select(IdentityReveal))
+    )
+    chain = reveals_from_chain(session)
+    if table == chain:
+        return ""
+    extra, missing = table - chain, chain - table
+    parts = []
+    if extra:
+        officer, case, _report, _reason = next(iter(extra))
+        parts.append(
+            f"{sum(extra.values())} recorded reveal(s) not in the audit log ({officer}, {case})"
+        )
+    if missing:
+        officer, case, _report, _reason = next(iter(missing))
+        parts.append(
+            f"{sum(missing.values())} reveal(s) of the audit log not recorded as such "
+            f"({officer}, {case})"
+        )
+    return "identity reveals differ from the audit log: " + "; ".join(parts)
