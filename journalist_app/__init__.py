@@ -34,9 +34,10 @@ def create_app(config: "OfficerConfig | None" = None) -> Flask:
     from flask_wtf.csrf import CSRFProtect
 
     from journalist_app.config import OfficerConfig, load_or_create_secret_key
-    from journalist_app.database import create_schema, make_engine, make_session_factory
+    from journalist_app.database import make_engine, make_session_factory
     from journalist_app.i18n import init_i18n
     from journalist_app.keys.keyring import KeyringStore
+    from journalist_app.schema import upgrade_to_head
     from journalist_app.sync.blob_store_s3 import open_blob_store
     from journalist_app.triage.categories import install as install_categories
     from journalist_app.views import (
@@ -77,7 +78,7 @@ def create_app(config: "OfficerConfig | None" = None) -> Flask:
     )
     install_categories(app, config.categories)
     engine = make_engine(config.database_url)
-    create_schema(engine)
+    upgrade_to_head(engine)
     app.extensions[EXTENSION] = OfficerState(
         config=config,
         session_factory=make_session_factory(engine),

@@ -7,6 +7,7 @@ import sys
 from source_app.config import ConfigError, SourceConfig
 from source_app.db import make_engine, make_session_factory
 from source_app.recipients import load_recipient_set
+from source_app.schema import SchemaError, current_revision, upgrade_to_head
 from source_app.services.maintenance import expire_leftovers, sweep_orphans
 from source_app.static_assets import static_manifest
 from source_app.storage_s3 import open_blob_store
@@ -40,6 +41,24 @@ def _check(config: SourceConfig) -> int:
     return 0
 
 
+def _upgrade(config: SourceConfig) -> int:
+    engine = make_engine(config.database_url)
+    try:
+        with engine.connect() as connection:
+            before = current_revision(connection)
+        after = upgrade_to_head(engine)
+    except SchemaError as exc:
+        print(f"iblagh-source upgrade: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if before == after:
+        print(f"database already at {after}")
+    else:
+        print(f"database upgraded from {before or 'no version'} to {after}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="iblagh-source", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser("check", help="verify the installed recipient set and print it")
     commands.add_parser(
+        "upgrade", help="apply the database migrations this release brings (back up first)"
+    )
+    commands.add_parser(
         "static-manifest",
         help="print the SHA-384 of every static file, as /static/manifest.json serves it",
     )
@@ -66,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         config = SourceConfig.from_env()
         if args.command == "recover":
             return _recover(config, args.grace)
+        if args.command == "upgrade":
+            return _upgrade(config)
         return _check(config)
     except ConfigError as exc:
         print(f"iblagh-source: {exc}", file=sys.stderr)

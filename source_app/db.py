@@ -8,6 +8,7 @@ from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
 from source_app.models import Base
+from source_app.schema import stamp_head, upgrade_to_head
 
 
 def make_engine(database_url: str) -> Engine:
@@ -32,21 +33,21 @@ def make_engine(database_url: str) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Create the tables if needed and return the session factory."""
-    create_tables(engine)
+    """Bring the database to this release's schema (migrations) and return the factory.
+
+    Every gunicorn worker does this at boot; source_app.schema serialises them.
+    """
+    upgrade_to_head(engine)
     return sessionmaker(engine, expire_on_commit=False)
 
 
 def create_tables(engine: Engine, attempts: int = 10) -> None:
-    """``create_all``, safe when several workers boot at once on a fresh database.
-
-    Each worker checks which tables exist, then creates the missing ones: two workers
-    can both find a table missing, and the slower one's CREATE fails. That worker
-    only has to look again; gunicorn must not see it fail to boot (it would stop).
-    """
+    """The models' tables straight from ``create_all``, stamped at the head migration:
+    for tests that say so. A host starts through :func:`make_session_factory`."""
     for attempt in range(attempts):
         try:
             Base.metadata.create_all(engine)
+            stamp_head(engine)
             return
         except DatabaseError:
             if attempt == attempts - 1:

@@ -42,7 +42,7 @@ from journalist_app.cli.common import (
 )
 from journalist_app.cli.progress import progress_bar, say
 from journalist_app.config import ConfigError, OfficerConfig, passphrase_from_env
-from journalist_app.database import create_schema, make_engine, make_session_factory
+from journalist_app.database import make_engine, make_session_factory
 from journalist_app.errors import KeysNotInitialised, MissingKey, OfficerError, SyncError
 from journalist_app.keys import custody
 from journalist_app.keys import rotation as key_ops
@@ -52,6 +52,7 @@ from journalist_app.models import Officer
 from journalist_app.referral.demo import set_up_demo_partners
 from journalist_app.referral.unit_key import current_unit_key
 from journalist_app.roles import Role, parse_role
+from journalist_app.schema import SchemaError, current_revision, upgrade_to_head
 from journalist_app.sync.pull import SyncEvent, run_sync
 from journalist_app.triage.categories import use_process_categories
 
@@ -111,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
         help="role of the new officer (default: analyst)",
     )
     add.set_defaults(handler=officer_add)
+
+    upgrade = commands.add_parser(
+        "upgrade", help="apply the database migrations this release brings (back up first)"
+    )
+    upgrade.set_defaults(handler=upgrade_database)
 
     sync = commands.add_parser("sync", help="pull reports from the public host, push replies")
     add_you(sync)
@@ -320,8 +326,28 @@ def export_public(args: argparse.Namespace, config: OfficerConfig, out: TextIO) 
 def _open_database(config: OfficerConfig) -> Session:
     config.ensure_data_dir()
     engine = make_engine(config.database_url)
-    create_schema(engine)
+    upgrade_to_head(engine)
     return make_session_factory(engine)()
+
+
+def upgrade_database(_args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> int:
+    """Apply the migrations the database lacks (start-up does too; this says what it did)."""
+    config.ensure_data_dir()
+    engine = make_engine(config.database_url)
+    try:
+        with engine.connect() as connection:
+            before = current_revision(connection)
+        after = upgrade_to_head(engine)
+    except SchemaError as exc:
+        print(f"iblagh-officer upgrade: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if before == after:
+        print(f"database already at {after}", file=out)
+    else:
+        print(f"database upgraded from {before or 'no version'} to {after}", file=out)
+    return 0
 
 
 def _unlock(
