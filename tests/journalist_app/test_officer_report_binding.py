@@ -258,3 +258,33 @@ def test_the_case_page_shows_each_problem_translated(
     assert 'data-problem="attachment_missing:attachment-2"' in html
     if lang == "en":
         assert "Same reporter as report" not in html
+
+
+def test_over_the_real_sync_a_hosts_moved_identity_is_flagged_and_not_revealed(
+    db, config, synced_config, unit, mailbox
+) -> None:
+    """Attack 1 end to end: the host serves A's identity envelope as B's, the officer syncs."""
+    from journalist_app.keys.custody import unlock
+    from journalist_app.sync.blob_store import LocalBlobStore
+    from journalist_app.sync.pull import run_sync
+    from tests.support.bound import bound_parts
+
+    keys = unit.recipient_set
+    a = bound_parts(
+        {"category": "terrorism"},
+        keys.public_keys(),
+        {"full_name": "Amina Reporter", "phone": "+212612345678"},
+        keys.identity_public_keys(),
+    )
+    b = bound_parts({"category": "terrorism", "description": "made up"}, keys.public_keys())
+    mailbox.add(a)
+    forged = mailbox.add({**b, "identity": a["identity"]})
+    supervisor = unlock(db, unit.username, unit.passphrase, config.wrap_params)
+    run_sync(db, synced_config, supervisor)
+
+    db.expire_all()
+    assert problems_of(binding_of(db, forged.id)) == ["identity_unexpected"]
+    case_id = db.get(ReportTriage, forged.id).case_id
+    with pytest.raises(IdentityNotBound):
+        reveal_identity(db, LocalBlobStore(config.data_dir), supervisor, case_id, forged.id, REASON)
+    assert db.scalar(select(IdentityReveal).where(IdentityReveal.report_id == forged.id)) is None
