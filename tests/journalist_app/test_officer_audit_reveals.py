@@ -6,6 +6,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import text
 
+from journalist_app import audit
 from journalist_app.audit_derived import check_reveals
 from journalist_app.models import ReportTriage
 from journalist_app.triage.identity import reveal_identity
@@ -42,5 +43,17 @@ def test_a_reveal_whose_officer_was_rewritten_in_the_table_is_caught(world, reve
 
 def test_a_reveal_deleted_from_the_table_is_caught(world, revealed) -> None:
     world.session.execute(text("DELETE FROM identity_reveals"))
+    world.session.commit()
+    assert "1 reveal(s) of the audit log not recorded as such" in check_reveals(world.session)
+
+
+def test_an_identity_opened_then_refused_as_unbound_needs_no_row(world, revealed) -> None:
+    # As triage/identity.py logs it: opened (identity.revealed), then refused, no row.
+    target, details = f"case:{revealed}", {"report": "f" * 32}
+    audit.record(world.session, "sara", audit.Action.IDENTITY_REVEALED, target, details)
+    audit.record(world.session, "sara", audit.Action.IDENTITY_BINDING_REFUSED, target, details)
+    world.session.commit()
+    assert check_reveals(world.session) == ""
+    audit.record(world.session, "sara", audit.Action.IDENTITY_REVEALED, target, details)
     world.session.commit()
     assert "1 reveal(s) of the audit log not recorded as such" in check_reveals(world.session)
