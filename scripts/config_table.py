@@ -54,6 +54,11 @@ TEST_VARIABLES = (
         "A PostgreSQL server URL; the `postgres` tests make a schema there (skipped unset).",
     ),
     (
+        "IBLAGH_TEST_OFFICER_ENGINES",
+        "`both`: every officer test that uses the officer database runs on SQLite and on "
+        "PostgreSQL, not only the modules that ask for it.",
+    ),
+    (
         "IBLAGH_TEST_OPEN_LOG",
         "Set by the invariant tests for the audited gunicorn config: where it records "
         "every file opened for writing.",
