@@ -5,7 +5,9 @@ demo receiving unit's key, and the acknowledgement signed there imports.
 """
 
 import hashlib
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,18 @@ def world(tmp_path):
     yield from make_world(tmp_path)
 
 
+@pytest.fixture
+def partners():
+    """A short folder for the GnuPG homes: gpg's agent socket lives in the home, and a
+    deep pytest folder is too long for it (about 100 characters)."""
+    folder = Path(tempfile.mkdtemp(prefix="ibl-demo-"))
+    yield folder
+    for home in folder.iterdir():
+        if home.is_dir():
+            subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _gpg(home: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["gpg", "--homedir", str(home), "--batch", "--status-fd", "2", *args],
@@ -37,9 +51,8 @@ def _gpg(home: Path, *args: str, stdin: bytes | None = None) -> subprocess.Compl
 
 
 def test_the_demo_receiving_unit_opens_the_proposed_packet_and_acknowledges_it(
-    world, tmp_path
+    world, tmp_path, partners
 ) -> None:
-    partners = tmp_path / "demo-partners"
     homes = set_up_demo_partners(world.session, world.supervisor, partners)
     unit_key = current_unit_key(world.session)
     assert unit_key is not None
@@ -88,11 +101,10 @@ def test_the_demo_receiving_unit_opens_the_proposed_packet_and_acknowledges_it(
     assert "gpg --homedir" in (partners / "README.txt").read_text()
 
 
-def test_demo_init_sets_up_the_partners_once(tmp_path, monkeypatch, capsys) -> None:
+def test_demo_init_sets_up_the_partners_once(tmp_path, monkeypatch, capsys, partners) -> None:
     monkeypatch.setenv("IBLAGH_DATA_DIR", str(tmp_path / "officer"))
     monkeypatch.setenv("IBLAGH_KDF", "fast")
     monkeypatch.delenv("IBLAGH_DATABASE_URL", raising=False)
-    partners = tmp_path / "demo-partners"
     arguments = ["demo-init", "--public-out", str(tmp_path / "public")]
     assert main([*arguments, "--partners-out", str(partners)]) == 0
     assert f"demo referral partners (stock GnuPG homes) in {partners}" in capsys.readouterr().out
