@@ -49,7 +49,7 @@ from journalist_app.keys import rotation as key_ops
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.keys.recipient_sets import latest_public_files, write_public_files
 from journalist_app.models import Officer
-from journalist_app.referral.demo import set_up_demo_partners
+from journalist_app.referral.demo import DemoHomeError, set_up_demo_partners
 from journalist_app.referral.unit_key import current_unit_key
 from journalist_app.roles import Role, parse_role
 from journalist_app.schema import SchemaError, current_revision, upgrade_to_head
@@ -287,7 +287,11 @@ def _demo_partners(
         return
     keyring = custody.unlock(session, DEMO_OFFICER, passphrase, config.wrap_params)
     partners_dir = partners_out or config.data_dir.parent / "demo-partners"
-    set_up_demo_partners(session, keyring, partners_dir)
+    try:
+        set_up_demo_partners(session, keyring, partners_dir)
+    except DemoHomeError as exc:
+        print(f"demo referral partners: {exc}", file=out)
+        return
     print(f"demo referral partners (stock GnuPG homes) in {partners_dir}", file=out)
 
 

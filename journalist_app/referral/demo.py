@@ -25,6 +25,11 @@ from journalist_app.referral.unit_key import create_unit_key, current_unit_key
 DEMO_PARTNERS = ("police", "prosecutor")
 
 
+class DemoHomeError(Exception):
+    """The keys are made and imported on this host, but a stock GnuPG home could not
+    take them; the message says what to do."""
+
+
 @dataclass(frozen=True)
 class DemoPartner:
     kind: str
@@ -106,7 +111,11 @@ def set_up_demo_partners(
         secret_file = partners_dir / f"{kind}-secret.asc"
         secret_file.touch(mode=0o600)
         secret_file.write_text(keys[kind].secret, encoding="ascii")
-        _stock_home(home, [keys[kind].secret, unit_key.public_key])
+        if not _stock_home(home, [keys[kind].secret, unit_key.public_key]):
+            raise DemoHomeError(
+                f"gpg could not import the demo {kind} key into {home} (a folder too deep "
+                f"for gpg-agent's socket?): import {secret_file} into a shorter GnuPG home"
+            )
     (partners_dir / "README.txt").write_text(_README.format(dir=partners_dir), encoding="utf-8")
     return homes
 
