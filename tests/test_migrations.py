@@ -5,11 +5,12 @@ from types import ModuleType
 
 import pytest
 from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.exc import DatabaseError
 
 import journalist_app.schema as officer_schema
 import source_app.schema as source_schema
+from journalist_app.models import AuditEntry, Case, Report, ReportBlob, ReportTriage
 from journalist_app.models import Base as OfficerBase
-from journalist_app.models import Case, Report, ReportBlob, ReportTriage
 from source_app import create_app
 from source_app.config import SourceConfig
 from source_app.db import make_engine as make_source_engine
@@ -137,3 +138,26 @@ def test_the_upgrade_commands_say_what_they_did(
     monkeypatch.setenv("IBLAGH_DATA_DIR", str(tmp_path / "source"))
     assert source_main(["upgrade"]) == 0
     assert f"upgraded from no version to {source_schema.head_revision()}" in capsys.readouterr().out
+
+
+def test_a_migrated_officer_database_refuses_to_rewrite_its_audit_log(database_url: str) -> None:
+    """The append-only triggers come with the migration, not only with create_all."""
+    from journalist_app.database import make_engine
+
+    engine = make_engine(database_url)
+    officer_schema.upgrade_to_head(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO audit_entries (id, time, actor, action, target, details, "
+                "prev_hash, hash) VALUES (1, 't', 'alice', 'a', 'x', '{}', 'p', 'h')"
+            )
+        )
+    for statement in (
+        "UPDATE audit_entries SET actor = 'mallory'",
+        "DELETE FROM audit_entries",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), engine.begin() as connection:
+            connection.execute(text(statement))
+    assert _count(engine, AuditEntry) == 1
+    engine.dispose()
