@@ -326,19 +326,24 @@ class SyncClient:
         self._request_deadline = request_deadline
         self._run_deadline_seconds = run_deadline
         self._run_ends = time.monotonic() + run_deadline
-        handlers: list[urllib.request.BaseHandler] = [
-            urllib.request.ProxyHandler({}),
-            _RefuseRedirects(),
-            _DeadlineHTTPHandler(),
-            _DeadlineHTTPSHandler(),
-        ]
         if parts.hostname and parts.hostname.endswith(".onion") and not socks_proxy:
             # Without tor the name would go to the system resolver: a leak, and no answer.
             raise ValueError("an .onion sync URL is reached through tor's SOCKS port only")
-        if socks_proxy:
-            if parts.scheme != "http":
-                raise ValueError("through tor's SOCKS port the sync URL is http://<address>.onion")
-            handlers.append(SocksHandler(parse_socks_address(socks_proxy)))
+        if socks_proxy and parts.scheme != "http":
+            raise ValueError("through tor's SOCKS port the sync URL is http://<address>.onion")
+        # Exactly one handler opens http://: urllib asks handlers of equal order in the order
+        # they were added, so a direct one beside the SOCKS one would bypass tor.
+        http_handler: urllib.request.BaseHandler = (
+            SocksHandler(parse_socks_address(socks_proxy))
+            if socks_proxy
+            else _DeadlineHTTPHandler()
+        )
+        handlers: list[urllib.request.BaseHandler] = [
+            urllib.request.ProxyHandler({}),
+            _RefuseRedirects(),
+            http_handler,
+            _DeadlineHTTPSHandler(),
+        ]
         self._opener = urllib.request.build_opener(*handlers)
 
     @classmethod

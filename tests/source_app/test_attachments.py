@@ -55,7 +55,7 @@ def test_attachments_reach_the_unit_sealed_with_name_type_size_and_hash(
     )  # fmt: skip
     assert first.content == PNG and second.content == PDF
     assert second.metadata.content_type == "application/pdf"
-    records = submission.blobs["body"].json()["attachments"]
+    records = submission.blobs["body"].report()["attachments"]
     assert records == [
         {"blob": "attachment-1", "name": "لقطة شاشة.png", "type": "image/png",
          "size": len(PNG), "sha256": hashlib.sha256(PNG).hexdigest()},

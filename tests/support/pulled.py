@@ -21,6 +21,12 @@ class OpenedBlob:
     def json(self) -> Any:
         return json.loads(self.content)
 
+    def report(self) -> Any:
+        """The fields of a version 2 body: the signed ``content`` inside its wrapper."""
+        wrapper = self.json()
+        assert wrapper["v"] == 2 and isinstance(wrapper["signature"], str), wrapper
+        return json.loads(wrapper["content"])
+
 
 @dataclass
 class PulledSubmission:
