@@ -54,6 +54,11 @@ TEST_VARIABLES = (
         "A PostgreSQL server URL; the `postgres` tests make a schema there (skipped unset).",
     ),
     (
+        "IBLAGH_WORKFLOW_EXAMPLES",
+        "How many random sequences the officer workflow state machine runs (30 in "
+        "`make test`; 200 for the long search, docs/reliability.md).",
+    ),
+    (
         "IBLAGH_TEST_OFFICER_ENGINES",
         "`both`: every officer test that uses the officer database runs on SQLite and on "
         "PostgreSQL, not only the modules that ask for it.",

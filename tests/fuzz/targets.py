@@ -129,9 +129,12 @@ def _metadata_seeds() -> Iterator[bytes]:
 
 def run_report_body(data: bytes) -> None:
     try:
-        ReportBody.from_json(data)
+        body = ReportBody.from_json(data)
     except ContentError:
         return
+    # A parsed body answers whether a signature holds, never raises (issue 9, item 2).
+    if not isinstance(body.signature_valid(body.reporter_verify_key), bool):
+        raise FuzzCrash("signature_valid returned a non-boolean")
 
 
 def run_identity(data: bytes) -> None:
@@ -165,6 +168,10 @@ def _content_seeds() -> Iterator[bytes]:
     yield json.dumps({"v": 1, "full_name": "Nom", "phone": "+212600000000"}).encode()
     yield json.dumps({"v": 1, "sent_at": "2026-11-28T18:00:00Z", "status": "referred"}).encode()
     yield b'{"v":1,"category":"x","urls":[1],"attachments":{}}'
+    # Signed version 2 bodies, good and tampered (docs/envelope.md, body version 2).
+    vectors = json.loads((VECTORS / "body_v2.json").read_text(encoding="utf-8"))
+    for vector in [*vectors["good"], *vectors["bad"][:6]]:
+        yield vector["body"].encode()
 
 
 # --- batches -------------------------------------------------------------------------
