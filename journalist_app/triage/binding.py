@@ -73,12 +73,14 @@ def check_body(
     body: ReportBody,
     attachments: Mapping[str, tuple[int, str]],
     now: datetime,
+    first: Report | None,
 ) -> ReportBinding:
     """Compare what arrived with ``body``; keep, audit and return the outcome (flushes).
 
     ``attachments`` maps each ``attachment-<n>`` blob that opened to its content size
     and SHA-256 (hex) as its envelope's trailer gives them; a blob that did not open is
-    absent, so it counts as altered when the body lists it.
+    absent, so it counts as altered when the body lists it. ``first`` is
+    :func:`first_report_of` the report, asked once by the caller.
     """
     record = session.get(ReportBinding, report.id) or ReportBinding(report_id=report.id)
     session.add(record)
@@ -99,7 +101,7 @@ def check_body(
         problems += _attachment_problems(report, body, attachments)
         if _binding_seen_elsewhere(session, report.id, body.binding):
             problems.append(BINDING_REPLAYED)
-    problems += _signature_problems(session, report, body, record)
+    problems += _signature_problems(session, report, body, record, first)
     record.problems = " ".join(problems)
     session.flush()
     if problems:
@@ -115,9 +117,8 @@ def check_body(
 
 
 def _signature_problems(
-    session: Session, report: Report, body: ReportBody, record: ReportBinding
+    session: Session, report: Report, body: ReportBody, record: ReportBinding, first: Report | None
 ) -> list[str]:
-    first = first_report_of(session, report)
     own_key = _verify_key(body.reporter_verify_key)
     if first is None and report.kind == "report":
         record.signed = own_key is not None and body.signature_valid(own_key)
@@ -133,9 +134,10 @@ def _signature_problems(
     return [] if record.signed else [UNVERIFIED_FOLLOWUP]
 
 
-def verified_with_reporter(session: Session, report: Report) -> bool:
-    """May ``report`` be grouped with its reporter id's first report? (after check_body)"""
-    if first_report_of(session, report) is None:
+def verified_with_reporter(session: Session, report: Report, first: Report | None) -> bool:
+    """May ``report`` be grouped with ``first``, its reporter id's first report (or None)?
+    (after check_body)"""
+    if first is None:
         return False
     record = session.get(ReportBinding, report.id)
     return record is not None and record.signed

@@ -292,7 +292,19 @@ def refresh_case(session: Session, case: Case, now: datetime) -> None:
     case.updated_at = now
 
 
+def _mutes_exist(session: Session) -> bool:
+    """Whether any receipt code is muted; a session that saw none does not ask again
+    (muting sets the flag in its own session, journalist_app/triage/bulk.py)."""
+    cached = session.info.get("muted_reporters")
+    if cached is None:
+        cached = session.scalar(select(MutedReporter.reporter_id).limit(1)) is not None
+        session.info["muted_reporters"] = cached
+    return bool(cached)
+
+
 def _all_muted(session: Session, case_id: int) -> bool:
+    if not _mutes_exist(session):
+        return False
     reporters = (
         select(Report.reporter_id)
         .join(ReportTriage, ReportTriage.report_id == Report.id)

@@ -160,9 +160,9 @@ def index_report(
     first = first_report_of(session, report)
     if first is not None and binding_of(session, first.id) is None:
         index_report(session, store, keyring, first.id, now, commit=False, index_key=index_key)
-    check_body(session, report, body, _opened_attachments(session, report.id), now)
+    check_body(session, report, body, _opened_attachments(session, report.id), now, first)
     case = place_report(
-        session, triage, report, now, by_reporter=verified_with_reporter(session, report)
+        session, triage, report, now, by_reporter=verified_with_reporter(session, report, first)
     )
     if matches:
         apply_hash_matches(session, matches, now)

@@ -9,8 +9,9 @@ indexed when they are read (triage/ingest.py), replies when sent, notes when add
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from crypto.blind_index import blind_token, derive_search_key
@@ -23,6 +24,9 @@ MAX_WORDS = 5_000
 _WORD = re.compile(r"\w+", re.UNICODE)
 _ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
+
+# The Core table, for inserts that skip the ORM (ingest writes many tokens per report).
+SEARCH_TOKENS: Table = SearchToken.__table__  # type: ignore[assignment]
 
 
 def search_key(session: Session, keyring: UnlockedKeyring) -> bytes | None:
@@ -92,6 +96,27 @@ def body_terms(body: ReportBody) -> tuple[set[str], set[str], set[str]]:
     return text_terms, accounts, platforms
 
 
+def _token_rows(
+    key: bytes, terms: Iterable[str], source: str, report_id: str | None, case_id: int | None
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "token": blind_token(key, term),
+            "report_id": report_id,
+            "case_id": case_id,
+            "source": source,
+        }
+        for term in set(terms)
+    ]
+
+
+def _insert_tokens(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        # One executemany on the Core table: ingest writes a few dozen tokens per report,
+        # and the ORM's bulk path costs more than the insert itself.
+        session.connection().execute(insert(SEARCH_TOKENS), rows)
+
+
 def add_tokens(
     session: Session,
     key: bytes,
@@ -101,27 +126,19 @@ def add_tokens(
     report_id: str | None = None,
     case_id: int | None = None,
 ) -> None:
-    rows = [
-        {
-            "token": blind_token(key, term),
-            "report_id": report_id,
-            "case_id": case_id,
-            "source": source,
-        }
-        for term in set(terms)
-    ]
-    if rows:
-        # One multi-row INSERT: ingest writes a few dozen tokens per report.
-        session.execute(insert(SearchToken), rows)
+    _insert_tokens(session, _token_rows(key, terms, source, report_id, case_id))
 
 
 def index_body(session: Session, key: bytes | None, report_id: str, body: ReportBody) -> None:
     if key is None:
         return
     text_terms, accounts, platforms = body_terms(body)
-    add_tokens(session, key, text_terms, source="body", report_id=report_id)
-    add_tokens(session, key, accounts, source="account", report_id=report_id)
-    add_tokens(session, key, platforms, source="platform", report_id=report_id)
+    _insert_tokens(
+        session,
+        _token_rows(key, text_terms, "body", report_id, None)
+        + _token_rows(key, accounts, "account", report_id, None)
+        + _token_rows(key, platforms, "platform", report_id, None),
+    )
 
 
 def index_text(

@@ -5,11 +5,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from journalist_app.errors import PermissionDenied
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import Case, CaseEvent, ReportTriage
 from journalist_app.triage import statuses
+from journalist_app.triage.bulk import mute_reporters
 from journalist_app.triage.errors import GroupingRefused
 from journalist_app.triage.grouping import merge_cases, split_case
 from journalist_app.triage.ingest import index_pending, index_report
@@ -230,3 +232,20 @@ def test_normalising_is_stable(raw) -> None:
     key = normalise_url("https://example.org/" + raw)
     if key is not None:
         assert normalise_url("https://" + key) == key
+
+
+def test_a_muted_receipt_code_ranks_its_later_reports_lowest(world) -> None:
+    reporter = "ab" * 16
+    first = world.add_report({"category": "fraud"}, reporter_id=reporter)
+    index_pending(world.session, world.store, world.supervisor)
+    # This session has now seen that nothing is muted; muting from another session (an
+    # officer's request) must still reach this one's next reports.
+    with Session(world.session.get_bind()) as officer_request:
+        mute_reporters(officer_request, world.supervisor, _case_of(world, first), datetime.now())
+        officer_request.commit()
+    world.session.info.pop("muted_reporters", None)  # a new sync run starts a new session
+    later = world.add_report({"category": "fraud"}, reporter_id=reporter)
+    other = world.add_report({"category": "fraud"})
+    index_pending(world.session, world.store, world.supervisor)
+    priority = {r: world.session.get(Case, _case_of(world, r)).priority for r in (later, other)}
+    assert priority[later] == 4 and priority[other] < 4
