@@ -6,10 +6,20 @@ checkpoint signed with the sync key (crypto/audit_anchor.py), which rests only s
 officers and is in memory only while one is logged in, names the chain's length and head
 at a moment; kept where the officer host cannot change it (the public host keeps them
 write-once), it makes both visible: the entry it counts must still carry the hash it names.
+
+Every anchor sent (online sync or outbound batch) is also copied into the data folder's
+``audit-anchors/``, which ``audit verify`` checks by default: that catches a rewrite by
+whoever can write the database but not this folder (a database on another server, a
+stolen and returned copy). Root on this host can delete the copies too — verify then says
+no anchor is kept here — which is why the public host's copy (``--officer``) and a copy
+off the host (``--anchor``) remain the proof.
 """
 
+import hashlib
+import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from nacl.signing import SigningKey, VerifyKey
 from sqlalchemy import select
@@ -96,8 +106,40 @@ def verify_against_anchor(
     return check, anchor
 
 
+ANCHOR_FOLDER = "audit-anchors"
+
+
+def keep_anchor_copy(data_dir: Path, document: bytes) -> Path:
+    """Write a sent anchor into ``data_dir/audit-anchors/`` (durably; never overwritten)."""
+    count = parse_checkpoint(document)[0].count
+    folder = data_dir / ANCHOR_FOLDER
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    digest = hashlib.sha256(document).hexdigest()[:16]
+    path = folder / f"{count:012d}-{digest}.json"
+    if path.exists():
+        return path
+    temporary = folder / f".{path.name}.tmp"
+    with temporary.open("wb") as handle:
+        handle.write(document)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return path
+
+
+def latest_kept_anchor(data_dir: Path) -> tuple[Path, bytes] | None:
+    """The kept anchor that counts the most entries (file names sort by count), if any."""
+    kept = sorted((data_dir / ANCHOR_FOLDER).glob("[0-9]*-*.json"))
+    return (kept[-1], kept[-1].read_bytes()) if kept else None
+
+
 def anchor_audit_chain(
-    session: Session, client: SyncClient, signing_key: SigningKey
+    session: Session, client: SyncClient, signing_key: SigningKey, data_dir: Path | None = None
 ) -> tuple[int, str]:
     """At each sync: check the log against the latest anchor the public host keeps, then
     send a new one; (entries anchored, "") or (0, the problem) when the log no longer
@@ -112,4 +154,6 @@ def anchor_audit_chain(
             return 0, check.problem
     document = sign_current_checkpoint(session, signing_key)
     client.push_audit_anchor(document)
+    if data_dir is not None:
+        keep_anchor_copy(data_dir, document)
     return parse_checkpoint(document)[0].count, ""

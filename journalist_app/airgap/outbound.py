@@ -30,7 +30,7 @@ from journalist_app.airgap.batch_files import (
     verify_batch_file,
     written_batch,
 )
-from journalist_app.audit_anchor import sign_current_checkpoint
+from journalist_app.audit_anchor import keep_anchor_copy, sign_current_checkpoint
 from journalist_app.clock import utc_now
 from journalist_app.config import OfficerConfig
 from journalist_app.errors import MissingKey, UnknownReporter
@@ -73,6 +73,7 @@ def export_outbox(
     *,
     include_all: bool = False,
     progress: Tick | None = None,
+    anchor_copies: Path | None = None,
 ) -> OutboxExport:
     """Write the acknowledgements and replies owed to the public host into a signed batch.
 
@@ -93,6 +94,8 @@ def export_outbox(
             anchor = sign_current_checkpoint(session, keyring.sync_key)
             writer.add("audit_anchor", {}, anchor)
             result.anchored_entries = json.loads(anchor)["count"]
+            if anchor_copies is not None:
+                keep_anchor_copy(anchor_copies, anchor)
         for reply in replies:
             writer.add(
                 "reply", {"reply_id": reply.id, "reporter_id": reply.reporter_id}, reply.envelope

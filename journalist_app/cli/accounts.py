@@ -13,7 +13,7 @@ from crypto.encoding import b64encode
 from crypto.errors import CryptoError
 from journalist_app import audit
 from journalist_app.accounts import officers, resets
-from journalist_app.audit_anchor import verify_against_anchor
+from journalist_app.audit_anchor import ANCHOR_FOLDER, latest_kept_anchor, verify_against_anchor
 from journalist_app.audit_derived import check_reveals
 from journalist_app.cli.common import (
     NEW_PASSPHRASE_ENV,
@@ -340,8 +340,16 @@ def audit_verify(
             raise AuditChainBroken(f"{source} keeps no audit anchor: sync once to send one")
     else:
         session = helpers.open_database(config)
+        if args.anchor is None and (kept := latest_kept_anchor(config.data_dir)) is not None:
+            # By default, the latest anchor this host sent (audit_anchor.py says what that
+            # proves and what only the public host's copy or one kept elsewhere proves).
+            source = f"the copy kept in {kept[0]}"
+            document = kept[1]
     check = audit.verify_chain(session, expected_head=args.head)
-    anchored = "not checked against an anchor: --officer NAME asks the public host for the latest"
+    anchored = (
+        f"no anchor kept in {config.data_dir / ANCHOR_FOLDER} (none sent yet, or removed): "
+        "--officer NAME asks the public host for the latest"
+    )
     if check.intact and (args.anchor is not None or document is not None):
         try:
             document = document if document is not None else args.anchor.read_bytes()

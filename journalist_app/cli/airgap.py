@@ -195,6 +195,7 @@ def export_outbox(
             args.out,
             include_all=args.include_all,
             progress=lambda _what: phases.advance(),
+            anchor_copies=config.data_dir,
         )
     print(f"{result.summary()}; wrote {args.out}", file=out)
     return 0

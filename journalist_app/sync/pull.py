@@ -192,7 +192,9 @@ def run_sync(
     limits = IngestLimits.from_config(config, session)
     # Before pulling: which keys the public host seals new reports to (sync/freshness.py).
     recipient_set = check_served_recipient_set(session, client)
-    anchored, anchor_problem = anchor_audit_chain(session, client, keyring.sync_key)
+    anchored, anchor_problem = anchor_audit_chain(
+        session, client, keyring.sync_key, config.data_dir
+    )
     result = pull(session, client, store, progress, limits=limits)
     result.recipient_set = recipient_set
     result.refused_waiting = count_refused(session)

@@ -296,3 +296,6 @@ def test_the_outbound_batch_carries_an_audit_anchor_that_the_public_host_keeps(
     assert check.intact and anchor.checkpoint.count >= 1
     anchored = re.search(r"audit anchor at entry (\d+)", written.out)
     assert anchored is not None and anchor.checkpoint.count == int(anchored.group(1))
+    # The offline host keeps its own copy, which a plain 'audit verify' checks.
+    copies = list((gap.offline.data_dir / "audit-anchors").glob("*.json"))
+    assert [path.read_bytes() for path in copies] == [kept]

@@ -238,3 +238,29 @@ def test_the_web_sync_page_warns_when_the_log_no_longer_matches_its_anchor(
     auth.sync()
     html = client.get("/").get_data(as_text=True)
     assert expected in html
+
+
+def test_plain_audit_verify_checks_the_anchor_this_host_kept_of_its_last_sync(
+    db, config, synced_config, mailbox, keyring, plain_log, monkeypatch, capsys
+) -> None:
+    from journalist_app.audit_anchor import ANCHOR_FOLDER
+    from journalist_app.sync.pull import run_sync
+
+    run_sync(db, synced_config, keyring)
+    kept = list((synced_config.data_dir / ANCHOR_FOLDER).glob("*.json"))
+    assert len(kept) == 1 and parse_checkpoint(kept[0].read_bytes())[0].count == 7
+    monkeypatch.setenv("IBLAGH_DATA_DIR", str(synced_config.data_dir))
+    monkeypatch.delenv("IBLAGH_DATABASE_URL", raising=False)
+    assert main(["audit", "verify"]) == 0
+    assert "anchored: entry 7 is the one signed at" in capsys.readouterr().out
+
+    # Whoever can write the database but not the data folder (a database server apart).
+    _rewrite_from(db, config, 4, actor="someone_else")
+    assert _verify_alone(db).intact, "the chain alone still verifies"
+    assert main(["audit", "verify"]) == 1
+    assert "entry 7 is not the one anchored at" in capsys.readouterr().err
+
+    # Root on this host can remove the copies: verify then says there is none to check.
+    kept[0].unlink()
+    assert main(["audit", "verify"]) == 0
+    assert "no anchor kept in" in capsys.readouterr().out
