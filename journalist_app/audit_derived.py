@@ -6,6 +6,14 @@ outside the database (journalist_app/audit_anchor.py); the table is not. So ``au
 verify`` derives the reveals from the chain and compares: a reveal whose officer, case,
 report or reason was rewritten in the table, or one added or removed there, no longer
 matches an entry of the chain.
+
+The case history (``case_events``) is checked the same way in one direction: every event
+an officer did is written with an audit entry of the same officer, action, case and
+details (journalist_app/triage/events.py), so an event whose officer, action or details
+were rewritten in the table, or one added there, matches none. Events removed from the
+table are not looked for: purge removes a case's history by design (its tombstone stays
+in the chain). System events (grouping at ingest) and the two kinds the decryption
+itself audits with other details (downloads, reveals — compared above) are left out.
 """
 
 import json
@@ -14,9 +22,10 @@ from collections import Counter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from journalist_app.audit import Action
-from journalist_app.models import IdentityReveal
+from journalist_app.audit import Action, canonical_details
+from journalist_app.models import CaseEvent, IdentityReveal
 from journalist_app.models.audit import AuditEntry
+from journalist_app.triage.events import SYSTEM, TriageAction
 
 Reveal = tuple[str, str, str, str]
 
@@ -79,3 +88,46 @@ def _binding_refusals(session: Session) -> Counter[tuple[str, str, str]]:
     for entry in entries:
         found[(entry.actor, entry.target, str(json.loads(entry.details).get("report")))] += 1
     return found
+
+
+# (officer, action, case target, details). Not the time: a database may hand it back
+# shifted by its own time zone, and a false alarm here would hide a real one.
+CaseEventKey = tuple[str, str, str, str]
+# Case events the decryption audits itself, with details of its own (reports/sealed.py).
+_AUDITED_ELSEWHERE = frozenset({TriageAction.ATTACHMENT_DOWNLOADED, TriageAction.IDENTITY_REVEALED})
+
+
+def check_case_events(session: Session) -> str:
+    """ "" when every officer's case event has its audit entry, else the problem."""
+    events: Counter[CaseEventKey] = Counter(
+        (
+            event.actor,
+            event.action,
+            f"case:{event.case_id}",
+            canonical_details(event.details or {}),
+        )
+        for event in session.scalars(
+            select(CaseEvent).where(
+                CaseEvent.actor != SYSTEM, CaseEvent.action.not_in(_AUDITED_ELSEWHERE)
+            )
+        )
+    )
+    if not events:
+        return ""
+    chain: Counter[CaseEventKey] = Counter(
+        (entry.actor, entry.action, entry.target, entry.details)
+        for entry in session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action.in_({key[1] for key in events}),
+                AuditEntry.target.like("case:%"),
+            )
+        )
+    )
+    unmatched = events - chain
+    if not unmatched:
+        return ""
+    actor, action, case, _details = next(iter(unmatched))
+    return (
+        f"{sum(unmatched.values())} case history event(s) not in the audit log "
+        f"(first: {actor}, {action}, {case}): the history was edited"
+    )

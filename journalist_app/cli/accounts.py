@@ -14,7 +14,7 @@ from crypto.errors import CryptoError
 from journalist_app import audit
 from journalist_app.accounts import officers, resets
 from journalist_app.audit_anchor import ANCHOR_FOLDER, latest_kept_anchor, verify_against_anchor
-from journalist_app.audit_derived import check_reveals
+from journalist_app.audit_derived import check_case_events, check_reveals
 from journalist_app.cli.common import (
     NEW_PASSPHRASE_ENV,
     PASSPHRASE_ENV,
@@ -358,7 +358,7 @@ def audit_verify(
             raise AuditChainBroken(f"the audit anchor from {source} is not usable: {exc}") from exc
         mark = signed.checkpoint
         anchored = f"anchored: entry {mark.count} is the one signed at {mark.time} ({source})"
-    if check.intact and (derived := check_reveals(session)):
+    if check.intact and (derived := check_reveals(session) or check_case_events(session)):
         raise AuditChainBroken(f"audit log intact but {derived}")
     if not check.intact:
         where = f"entry {check.broken_at}: " if check.broken_at is not None else ""

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from journalist_app import clock
 from journalist_app.cli.main import main
 from journalist_app.database import make_engine, make_session_factory
-from journalist_app.models import AuditEntry, Case, CaseEvent
-from journalist_app.triage.events import TriageAction
+from journalist_app.models import AuditEntry, Case
+from journalist_app.triage.events import TriageAction, record_case_event
 
 PASSPHRASE = "a passphrase for the command line"
 T0 = datetime(2026, 12, 1, 10, 0)
@@ -45,14 +45,14 @@ def _closed_case(data_dir: Path, category: str, reason: str) -> int:
         )
         session.add(case)
         session.flush()
-        session.add(
-            CaseEvent(
-                case_id=case.id,
-                at=T0,
-                actor="alice",
-                action=TriageAction.STATUS_CHANGED,
-                details={"from": "triaged", "to": "closed", "reason": reason},
-            )
+        # As the workflow writes it: the history event with its audit entry.
+        record_case_event(
+            session,
+            case.id,
+            "alice",
+            TriageAction.STATUS_CHANGED,
+            {"from": "triaged", "to": "closed", "reason": reason},
+            now=T0,
         )
         session.commit()
         case_id = case.id

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 
 from crypto.contents import CLOSE_REASONS
 from journalist_app.audit import verify_chain
+from journalist_app.audit_derived import check_case_events, check_reveals
 from journalist_app.models import AuditEntry, Case, ReportTriage
 from journalist_app.triage.errors import (
     GroupingRefused,
@@ -270,6 +271,9 @@ class OfficerWorkflow(RuleBasedStateMachine):
     def the_audit_chain_is_intact(self) -> None:
         check = verify_chain(self.world.session)
         assert check.intact, check.problem
+        # What the case pages show is what the chain says (journalist_app/audit_derived.py).
+        assert check_reveals(self.world.session) == ""
+        assert check_case_events(self.world.session) == ""
 
 
 OfficerWorkflow.TestCase.settings = settings(
