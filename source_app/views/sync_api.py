@@ -56,6 +56,11 @@ def authenticate() -> tuple[Response, int] | None:
     # Refuse the unsigned before reading (and hashing) up to 2 MiB of body.
     if not all(request.headers.get(name) for name in SIGNATURE_HEADERS):
         return _error(401, "unsigned")
+    # The path as sent (gunicorn's RAW_URI, Werkzeug's REQUEST_URI): the signature covers
+    # the decoded path, so an escaped form of it would pass; docs/sync-api.md has none.
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    if "%" in raw.partition("?")[0]:
+        return _error(400, "encoded_path")
     body = request.get_data(cache=True)
     path = request.path + (
         f"?{request.query_string.decode('latin-1')}" if request.query_string else ""

@@ -269,3 +269,14 @@ def test_blob_path_tricks_are_404(officer: SignedSyncClient, public: ReporterAct
     stream = io.BytesIO()
     stream.write(officer.get(f"/sync/v1/submissions/{item['id']}/blobs/body").data)
     assert stream.getbuffer().nbytes == item["blobs"][0]["size"]
+
+
+def test_a_percent_encoded_path_is_refused_even_when_it_decodes_to_the_signed_one(
+    officer: SignedSyncClient, public: ReporterActions
+) -> None:
+    public.report()
+    signed = sign_request(officer.key, "GET", "/sync/v1/submissions", b"")
+    # docs/sync-api.md: paths carry no percent-escapes; the signed path is the one sent.
+    response = officer.client.get("/sync/v1/%73ubmissions", headers=signed)
+    assert (response.status_code, response.get_json()) == (400, {"error": "encoded_path"})
+    assert officer.pending(), "the submission is still there for a proper request"
