@@ -98,9 +98,18 @@ def verify_batch_file(
     signer_role: str,
     progress: BytesRead | None = None,
 ) -> VerifiedBatch:
-    """Read and verify a batch file, then refuse a replay. Typed :class:`BatchRefused`."""
+    """Read and verify a batch file, then refuse a replay. Typed :class:`BatchRefused`.
+
+    Two passes, so that nothing of a batch is written to this host's disk before its
+    signature is known good: the first reads the whole file and checks the signature
+    writing nothing; the second stages the contents, and must find the same digest (a
+    file changed between the passes is refused and its staging folder removed).
+    ``progress`` counts the bytes of both passes (twice the file's size).
+    """
     keys = trusted_keys(session, signer_role)
     try:
+        with path.open("rb") as source:
+            checked = read_batch(source, keys, None, direction=direction, progress=progress)
         with path.open("rb") as source:
             batch = read_batch(
                 source, keys, staging_root(config), direction=direction, progress=progress
@@ -109,6 +118,9 @@ def verify_batch_file(
         raise BatchRefused(f"cannot read {path}: {exc.strerror or exc}") from exc
     except BatchError as exc:
         raise BatchRefused(refusal(exc)) from exc
+    if batch.digest != checked.digest:
+        batch.discard()
+        raise BatchRefused(f"{path} changed while it was read: import it again")
     try:
         check_not_replayed(
             batch.header,

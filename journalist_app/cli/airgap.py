@@ -158,7 +158,8 @@ def import_batch(
 ) -> int:
     session, keyring = helpers.unlocked(config, args.officer)
     with Phases() as phases:
-        phases.start("verifying", _size(args.batch), in_bytes=True)
+        # Read twice: signature first, then staging (airgap/batch_files.py).
+        phases.start("verifying", _read_twice(args.batch), in_bytes=True)
 
         def on_event(event: SyncEvent) -> None:
             phases.advance()
@@ -206,7 +207,8 @@ def upload_batch(
 ) -> int:
     session, keyring = helpers.unlocked(config, args.officer)
     with Phases() as phases:
-        phases.start("verifying", _size(args.batch), in_bytes=True)
+        # Read twice: signature first, then staging (airgap/batch_files.py).
+        phases.start("verifying", _read_twice(args.batch), in_bytes=True)
         result = outbound.upload_outbox(
             session,
             config,
@@ -218,6 +220,11 @@ def upload_batch(
         )
     print(result.summary(), file=out)
     return 0
+
+
+def _read_twice(path: Path) -> int | None:
+    size = _size(path)
+    return None if size is None else 2 * size
 
 
 def _size(path: Path) -> int | None:

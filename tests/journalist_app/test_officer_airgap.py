@@ -4,7 +4,9 @@ The public host is source_app; the connected machine and the offline officer hos
 two data dirs set up as an operator would (tests/support/airgap.py).
 """
 
+import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,6 +165,57 @@ def damaged(kind: str, data: bytes, gap: AirGap) -> bytes:
         sync_key = gap.offline.keyring(session).sync_key
     assert sync_key is not None
     return resign(data, sync_key, SigningKey.generate(), "inbound")
+
+
+# Paths created or opened for writing while the flag is up (a Python audit hook, which
+# sees every open and mkdir of this process; hooks cannot be removed, hence the flag).
+_WRITES: list[str] = []
+_WATCHING: list[bool] = []
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND
+
+
+def _record_writes(event: str, args: tuple[object, ...]) -> None:
+    if not _WATCHING:
+        return
+    if event == "os.mkdir":
+        _WRITES.append(str(args[0]))
+    elif event == "open" and len(args) == 3:
+        path, mode, flags = args
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+            isinstance(flags, int) and flags & _WRITE_FLAGS
+        )
+        if writing:
+            _WRITES.append(str(path))
+
+
+sys.addaudithook(_record_writes)
+
+
+def test_nothing_of_a_batch_reaches_the_disk_before_its_signature_is_checked(
+    gap: AirGap, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gap.reporter.report(description=DESCRIPTION)
+    good = export(gap, capsys, "in.batch")
+    bad = gap.work / "flipped-late.batch"
+    data = bytearray(good.read_bytes())
+    data[-80] ^= 1  # in the trailer's digest: found only once the whole file was read
+    bad.write_bytes(bytes(data))
+    staging = str(gap.offline.data_dir / "staging")
+    _WRITES.clear()
+    _WATCHING.append(True)
+    try:
+        result = gap.offline.run(capsys, "import", "--officer", OFFICER, str(bad))
+    finally:
+        _WATCHING.clear()
+    assert result.code == 1 and "batch refused" in result.err
+    assert [path for path in _WRITES if path.startswith(staging)] == []
+    # The hook does see staging when a batch verifies (the check above can fail).
+    _WATCHING.append(True)
+    try:
+        assert gap.offline.run(capsys, "import", "--officer", OFFICER, str(good)).code == 0
+    finally:
+        _WATCHING.clear()
+    assert [path for path in _WRITES if path.startswith(staging)] != []
 
 
 @pytest.mark.parametrize(
