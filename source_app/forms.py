@@ -273,6 +273,16 @@ class ReportForm(FlaskForm, IdentityFields):
                     )
                 ]
             valid = False
+        if self.identity.data != "identified" and self.identity_typed():
+            # Never dropped silently (issue 10, item 9): the reporter decides, every
+            # field kept on the page they get back.
+            self.identity.errors = [
+                _l(
+                    "You chose to stay anonymous but typed details about yourself. Choose "
+                    "“Yes, give my identity” to send them, or clear them to stay anonymous."
+                )
+            ]
+            valid = False
         if self.identity.data == "identified" and self.category.data not in NO_IDENTITY_REQUIRED:
             if not self.full_name.data and not self.full_name.errors:
                 self.full_name.errors = [_l("Enter your name, or choose to stay anonymous.")]
@@ -285,6 +295,11 @@ class ReportForm(FlaskForm, IdentityFields):
                 ]
                 valid = False
         return valid
+
+    def identity_typed(self) -> bool:
+        """Any identity detail typed, whatever the choice (before or after normalising)."""
+        details = (self.full_name, self.national_id, self.phone, self.email, self.city)
+        return any((field.raw_data or [""])[0].strip() or field.data for field in details)
 
     def identity_given(self) -> bool:
         """Identified, with at least one detail filled in."""

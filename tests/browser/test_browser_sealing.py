@@ -241,6 +241,10 @@ def test_identity_typed_under_anonymous_is_left_to_the_servers_form(
         page.locator("input[name=identity][value=anonymous]").check(force=True)
         with page.expect_navigation():
             page.locator("form button[type=submit]").click()
+        # Refused with the reason, every typed field kept (issue 10, item 9).
+        assert "You chose to stay anonymous but typed details" in page.content()
+        assert page.locator("#full_name").input_value() == MARKERS["full_name"]
+        assert page.locator("#description").input_value() == MARKERS["description"]
     finally:
         context.close()
     assert not [url for url, _ in log.requests if url.endswith("/report/sealed")]

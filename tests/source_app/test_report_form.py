@@ -189,10 +189,32 @@ def test_a_child_abuse_report_keeps_what_is_given(
     assert officer.only().blobs["identity"].json()["city"] == "Tanger"
 
 
-def test_an_anonymous_report_seals_no_identity_even_if_fields_were_filled(
+def test_identity_typed_under_stay_anonymous_is_refused_with_every_field_kept(
+    reporter: ReporterActions, source_data_dir: Path
+) -> None:
+    # Issue 10, item 9: never dropped without telling the person.
+    status, page = post(
+        reporter,
+        identity="anonymous",
+        full_name="Should Not Vanish",
+        phone="06 12 34 56 78",
+        description="Seen on a channel.",
+    )
+    assert status == 400
+    assert "You chose to stay anonymous but typed details about yourself" in page
+    assert 'value="Should Not Vanish"' in page
+    assert "612345678" in page  # kept (in its standard form)
+    assert "Seen on a channel." in page
+    assert re.search(r'<input[^>]*value="anonymous" checked', page) or re.search(
+        r'<input[^>]*checked[^>]*value="anonymous"', page
+    )
+    assert stored_files(source_data_dir) == []
+
+
+def test_an_anonymous_report_with_no_identity_typed_seals_none(
     reporter: ReporterActions, officer: OfficerView
 ) -> None:
-    status, _ = post(reporter, identity="anonymous", full_name="Should Vanish")
+    status, _ = post(reporter, identity="anonymous", city="  ")
     assert status == 200
     assert "identity" not in officer.only().blobs
 
