@@ -13,6 +13,24 @@ PUBLIC_PORT=${IBLAGH_PUBLIC_PORT:-8080}
 SYNC_PORT=${IBLAGH_SYNC_PORT:-8081}
 OFFICER_PORT=${IBLAGH_OFFICER_PORT:-8082}
 ONION=${IBLAGH_ONION:-0}
+# A port already taken would leave the other program answering in our place: refuse now,
+# before anything is made, naming the port and the variable that moves it.
+for setting in "IBLAGH_PUBLIC_PORT=$PUBLIC_PORT" "IBLAGH_SYNC_PORT=$SYNC_PORT" \
+  "IBLAGH_OFFICER_PORT=$OFFICER_PORT"; do
+  port=${setting#*=}
+  if ! "$BIN/python" - "$HOST" "$port" 2>/dev/null <<'PY'
+import socket, sys
+with socket.socket() as s:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+    s.bind((sys.argv[1], int(sys.argv[2])))
+PY
+  then
+    echo "make run: port $port on $HOST is already in use (another program, or an earlier" \
+      "make run still running). Stop it, or choose another port: ${setting%%=*}=NNNN make run" >&2
+    exit 1
+  fi
+done
+
 # Everything made from here on (logs, data, keys) is for this user only; logs made by an
 # earlier run with a looser umask are closed too: the officer's log names the cases opened.
 umask 077
@@ -79,13 +97,41 @@ if [ "$ONION" = 1 ]; then
   pids+=($!)
 fi
 
-for port in "$PUBLIC_PORT" "$OFFICER_PORT"; do
-  for _ in $(seq 1 100); do
-    if "$BIN/python" -c "import socket,sys; socket.create_connection(('$HOST', $port), 1)" 2>/dev/null; then
+# Each app must answer on its port while its process lives; one that died at start (a
+# port taken meanwhile, a bad setting) stops the whole run with its log's last lines.
+names=(public sync officer)
+ports=("$PUBLIC_PORT" "$SYNC_PORT" "$OFFICER_PORT")
+for i in 0 1 2; do
+  up=0
+  for _ in $(seq 1 300); do
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      echo "make run: the ${names[$i]} app stopped at start (port ${ports[$i]})." \
+        "Its log, $VAR/log/${names[$i]}.log, ends:" >&2
+      tail -n 15 "$VAR/log/${names[$i]}.log" >&2
+      exit 1
+    fi
+    if "$BIN/python" -c "import socket; socket.create_connection(('$HOST', ${ports[$i]}), 1)" \
+      2>/dev/null; then
+      up=1
       break
     fi
     sleep 0.1
   done
+  if [ "$up" != 1 ]; then
+    echo "make run: the ${names[$i]} app did not answer on port ${ports[$i]} within 30 s;" \
+      "see $VAR/log/${names[$i]}.log" >&2
+    exit 1
+  fi
+done
+# gunicorn answers from its master before a worker that fails to boot exits it: look again.
+sleep 1
+for i in 0 1 2; do
+  if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+    echo "make run: the ${names[$i]} app stopped at start (port ${ports[$i]})." \
+      "Its log, $VAR/log/${names[$i]}.log, ends:" >&2
+    tail -n 15 "$VAR/log/${names[$i]}.log" >&2
+    exit 1
+  fi
 done
 
 onion_info=""
