@@ -80,6 +80,11 @@ def create_app(config: SourceConfig | None = None) -> Flask:
     # Ciphertext is never parsed as a form: the view checks the token from a header.
     app.extensions["csrf"].exempt(sealed_blueprint)
 
+    from source_app.views.uploads import blueprint as uploads_blueprint
+
+    app.register_blueprint(uploads_blueprint)
+    app.extensions["csrf"].exempt(uploads_blueprint)
+
     app.add_template_filter(format_size, "filesize")
 
     @app.context_processor

@@ -65,6 +65,9 @@ class SourceConfig:
     # Shared limits, nonces and slots in Redis (source_app/shared_state.py); empty: in memory.
     redis_url: str = field(default="", repr=False)
     orphan_grace_seconds: int = 3600
+    # Resumable uploads of the browser path (docs/sync-api.md, "Resumable uploads").
+    upload_expiry_hours: int = 24
+    max_open_uploads: int = 200
     # The host's own expiry of what the unit no longer needs here (docs/retention.md).
     reply_retention_days: int = 180
     reporter_retention_days: int = 365
@@ -119,6 +122,8 @@ class SourceConfig:
             argon2_wait_seconds=settings.argon2_wait_seconds,
             redis_url=settings.redis_url,
             orphan_grace_seconds=settings.orphan_grace_seconds,
+            upload_expiry_hours=settings.upload_expiry_hours,
+            max_open_uploads=settings.max_open_uploads,
             reply_retention_days=settings.reply_retention_days,
             reporter_retention_days=settings.reporter_retention_days,
             https=settings.https,
@@ -257,6 +262,18 @@ class SourceSettings(BaseSettings):
         SourceConfig.orphan_grace_seconds,
         ge=0,
         description="Age after which a blob no committed report names is deleted (seconds).",
+    )
+    upload_expiry_hours: int = Field(
+        SourceConfig.upload_expiry_hours,
+        ge=1,
+        description="Hours an unfinished resumable upload of the browser path is kept, to "
+        "resume after a cut; then it is aborted and nothing of it is left.",
+    )
+    max_open_uploads: int = Field(
+        SourceConfig.max_open_uploads,
+        ge=1,
+        description="Unfinished resumable uploads the host holds at once, all sessions "
+        "together (each session holds at most IBLAGH_MAX_ATTACHMENTS); over it: 503.",
     )
     reply_retention_days: int = Field(
         SourceConfig.reply_retention_days,

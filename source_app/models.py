@@ -7,7 +7,7 @@ Times are kept to the hour, so a seized database says little about when anyone w
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -117,3 +117,24 @@ class UsedFormToken(Base):
 
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     used_hour: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class UploadSession(Base):
+    """An attachment envelope the browser sends in parts (docs/sync-api.md, "Resumable
+    uploads"): where its unfinished blob is and how much of it is durable.
+
+    Only SHA-256 of the upload id (the browser's capability) and of the session's CSRF
+    secret (the owner, for the per-session caps) are kept. Nothing here is listed to the
+    officer host: the envelope joins a submission only in the commit that stores the
+    report, which deletes this row. An unfinished upload is aborted after ``expires_hour``.
+    """
+
+    __tablename__ = "upload_sessions"
+
+    id_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    owner_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    store_handle: Mapped[str] = mapped_column(String(1100))
+    total_bytes: Mapped[int] = mapped_column(BigInteger)
+    received_bytes: Mapped[int] = mapped_column(BigInteger)
+    claimed: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_hour: Mapped[datetime] = mapped_column(DateTime, index=True)

@@ -4,6 +4,12 @@ A small interface (``new_blob``, ``put``, ``open``, ``delete``, ``keys``) with a
 local-folder implementation; an S3-compatible one plugs in behind the same methods.
 A blob becomes visible under its key only once fully written and flushed to disk, so
 a crash leaves either nothing or a whole envelope, never a torn one.
+
+A resumable blob (``begin_resumable`` … ``finish_resumable``) is the same, written over
+many requests: each part is durable when ``write_resumable`` returns, so the browser is
+told only of bytes that survive a crash (docs/sync-api.md, "Resumable uploads"). It
+stays an unfinished write, invisible, until finished; ``sweep_incoming`` spares the ones
+named in ``keep`` (the uploads the database still holds open).
 """
 
 import hashlib
@@ -11,13 +17,15 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Protocol
 
 _INCOMING = ".incoming"
+# Every part of a resumable blob is this long but the last: one S3 multipart part each.
+RESUMABLE_PART_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -67,9 +75,17 @@ class BlobStore(Protocol):
 
     def keys(self) -> Iterator[tuple[str, float]]: ...
 
-    def sweep_incoming(self, older_than: float) -> int: ...
+    def sweep_incoming(self, older_than: float, keep: Collection[str] = ()) -> int: ...
 
     def free_bytes(self) -> int: ...
+
+    def begin_resumable(self) -> str: ...
+
+    def write_resumable(self, handle: str, offset: int, data: bytes) -> None: ...
+
+    def finish_resumable(self, handle: str, size: int) -> str: ...
+
+    def abort_resumable(self, handle: str) -> None: ...
 
 
 class _LocalUpload:
@@ -185,15 +201,69 @@ class LocalBlobStore:
         """Unfinished writes, for tests and the operator: empty when the host is idle."""
         return sorted((self.root / _INCOMING).iterdir())
 
-    def sweep_incoming(self, older_than: float) -> int:
-        """Remove unfinished writes (a crashed worker's) older than ``older_than`` seconds."""
+    def sweep_incoming(self, older_than: float, keep: Collection[str] = ()) -> int:
+        """Remove unfinished writes (a crashed worker's) older than ``older_than`` seconds,
+        but the resumable ones whose handle is in ``keep``."""
         removed = 0
         cutoff = time.time() - older_than
         for path in (self.root / _INCOMING).iterdir():
-            if path.stat().st_mtime <= cutoff:
+            if path.name not in keep and path.stat().st_mtime <= cutoff:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+    # --- Resumable blobs: one file in .incoming, written at offsets, renamed at the end.
+
+    def _resumable_path(self, handle: str) -> Path:
+        self.path_of(handle)  # the same shape as a key: 32 hex digits
+        return self.root / _INCOMING / handle
+
+    def begin_resumable(self) -> str:
+        """Start a blob written over many requests; returns its handle."""
+        handle = secrets.token_hex(16)
+        fd = os.open(self._resumable_path(handle), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.fsync(fd)
+        os.close(fd)
+        _fsync_dir(self.root / _INCOMING)
+        return handle
+
+    def write_resumable(self, handle: str, offset: int, data: bytes) -> None:
+        """Write ``data`` at ``offset``, dropping whatever lay past it (a part cut mid-way);
+        on disk when this returns."""
+        fd = os.open(self._resumable_path(handle), os.O_WRONLY)
+        try:
+            os.ftruncate(fd, offset)
+            view = memoryview(data)
+            while view:
+                written = os.pwrite(fd, view, offset)
+                offset += written
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def finish_resumable(self, handle: str, size: int) -> str:
+        """Make the blob visible under its key (the handle), cut to ``size`` bytes."""
+        path = self._resumable_path(handle)
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        # Its age counts from now for the orphan sweep's grace, not from its last part.
+        os.utime(path)
+        final = self.path_of(handle)
+        if not final.parent.exists():
+            final.parent.mkdir(exist_ok=True, mode=0o700)
+            _fsync_dir(final.parent.parent)
+        os.replace(path, final)
+        _fsync_dir(final.parent)
+        return handle
+
+    def abort_resumable(self, handle: str) -> None:
+        """Forget an unfinished resumable blob; nothing of it is left."""
+        self._resumable_path(handle).unlink(missing_ok=True)
 
 
 def _fsync_dir(directory: Path) -> None:

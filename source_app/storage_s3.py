@@ -13,18 +13,25 @@ aborts it.
 Server-side encryption is off unless asked for: the blobs are already envelopes.
 """
 
+import contextlib
 import hashlib
 import secrets
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 from source_app.config import SourceConfig
-from source_app.storage import BlobRef, BlobStore, BlobUpload, LocalBlobStore
+from source_app.storage import (
+    RESUMABLE_PART_BYTES,
+    BlobRef,
+    BlobStore,
+    BlobUpload,
+    LocalBlobStore,
+)
 
 # S3's smallest part but the last; 8 MiB keeps requests few and memory bounded.
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
@@ -253,12 +260,14 @@ class S3BlobStore:
             for upload in page.get("Uploads", ()):
                 yield upload["Key"], upload
 
-    def sweep_incoming(self, older_than: float) -> int:
-        """Abort unfinished uploads (a crashed worker's) started over ``older_than`` s ago."""
+    def sweep_incoming(self, older_than: float, keep: Collection[str] = ()) -> int:
+        """Abort unfinished uploads (a crashed worker's) started over ``older_than`` s ago,
+        but the resumable ones whose handle is in ``keep``."""
         cutoff = time.time() - older_than
+        kept = {_split_handle(handle)[1] for handle in keep}
         removed = 0
         for key, upload in list(self._unfinished()):
-            if upload["Initiated"].timestamp() <= cutoff:
+            if upload["UploadId"] not in kept and upload["Initiated"].timestamp() <= cutoff:
                 self.client.abort_multipart_upload(
                     Bucket=self.location.bucket, Key=key, UploadId=upload["UploadId"]
                 )
@@ -268,6 +277,69 @@ class S3BlobStore:
     def free_bytes(self) -> int:
         """An object store has no disk of ours to fill: the free-space guard never trips."""
         return sys.maxsize
+
+    # --- Resumable blobs: a multipart upload kept open across requests, one part per
+    # RESUMABLE_PART_BYTES of the blob, completed at the end.
+
+    def begin_resumable(self) -> str:
+        """Start a blob written over many requests; returns its handle (key:upload id)."""
+        key = secrets.token_hex(16)
+        started = self.client.create_multipart_upload(
+            Bucket=self.location.bucket, Key=self.object_key(key), **self.sse_args
+        )
+        return f"{key}:{started['UploadId']}"
+
+    def write_resumable(self, handle: str, offset: int, data: bytes) -> None:
+        """Send the part that starts at ``offset`` (again, if a cut left it unacknowledged);
+        the store acknowledges it once durable."""
+        key, upload_id = _split_handle(handle)
+        if offset % RESUMABLE_PART_BYTES or len(data) > RESUMABLE_PART_BYTES:
+            raise ValueError("a resumable part starts at a part boundary")
+        self.client.upload_part(
+            Bucket=self.location.bucket,
+            Key=self.object_key(key),
+            UploadId=upload_id,
+            PartNumber=offset // RESUMABLE_PART_BYTES + 1,
+            Body=data,
+        )
+
+    def finish_resumable(self, handle: str, size: int) -> str:
+        """Complete the upload from its first ``size`` bytes; the blob is visible from here."""
+        key, upload_id = _split_handle(handle)
+        wanted = max(1, -(-size // RESUMABLE_PART_BYTES))
+        parts: dict[int, str] = {}
+        pages = self.client.get_paginator("list_parts").paginate(
+            Bucket=self.location.bucket, Key=self.object_key(key), UploadId=upload_id
+        )
+        for page in pages:
+            for part in page.get("Parts", ()):
+                parts[part["PartNumber"]] = part["ETag"]
+        if any(number not in parts for number in range(1, wanted + 1)):
+            raise FileNotFoundError(f"{key}: a part is missing")
+        self.client.complete_multipart_upload(
+            Bucket=self.location.bucket,
+            Key=self.object_key(key),
+            UploadId=upload_id,
+            MultipartUpload={
+                "Parts": [{"ETag": parts[n], "PartNumber": n} for n in range(1, wanted + 1)]
+            },
+        )
+        return key
+
+    def abort_resumable(self, handle: str) -> None:
+        """Forget an unfinished resumable blob: its upload is aborted, nothing is left."""
+        key, upload_id = _split_handle(handle)
+        with contextlib.suppress(self.client.exceptions.NoSuchUpload):
+            self.client.abort_multipart_upload(
+                Bucket=self.location.bucket, Key=self.object_key(key), UploadId=upload_id
+            )
+
+
+def _split_handle(handle: str) -> tuple[str, str]:
+    key, _, upload_id = handle.partition(":")
+    if not upload_id:
+        raise KeyError(handle)
+    return key, upload_id
 
 
 def open_blob_store(config: SourceConfig) -> BlobStore:

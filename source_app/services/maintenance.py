@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from source_app.models import Reply, Reporter, Submission, SubmissionBlob
 from source_app.services.clock import current_hour
+from source_app.services.resumable_uploads import expire_uploads, open_handles
 from source_app.storage import BlobStore
 
 
@@ -17,6 +18,7 @@ from source_app.storage import BlobStore
 class SweepResult:
     orphans_removed: int
     unfinished_removed: int
+    uploads_expired: int = 0
 
 
 def sweep_orphans(session: Session, store: BlobStore, grace_seconds: float) -> SweepResult:
@@ -25,7 +27,12 @@ def sweep_orphans(session: Session, store: BlobStore, grace_seconds: float) -> S
     A blob is written before the row that references it is committed, so a worker that
     dies between the two leaves an unreferenced blob. Run with a grace of 0 only when no
     worker is running (at start-up, from the master process or ``iblagh-source recover``).
+    Resumable uploads past their expiry are aborted first; the open ones are spared,
+    however old their last part (a reporter may resume hours later).
     """
+    expired = expire_uploads(session, store)
+    keep = open_handles(session)
+    session.rollback()
     referenced = set(session.scalars(select(SubmissionBlob.blob_key)))
     referenced.update(session.scalars(select(Reply.blob_key)))
     cutoff = time.time() - grace_seconds
@@ -34,8 +41,10 @@ def sweep_orphans(session: Session, store: BlobStore, grace_seconds: float) -> S
         if key not in referenced and modified <= cutoff:
             store.delete(key)
             orphans += 1
-    unfinished = store.sweep_incoming(older_than=grace_seconds)
-    return SweepResult(orphans_removed=orphans, unfinished_removed=unfinished)
+    unfinished = store.sweep_incoming(older_than=grace_seconds, keep=keep)
+    return SweepResult(
+        orphans_removed=orphans, unfinished_removed=unfinished, uploads_expired=expired
+    )
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,16 @@ Wire form of the request body (``application/octet-stream``)::
     u32be manifest_length || manifest (UTF-8 JSON) || the envelopes, in manifest order
     manifest = {"lookup_value": base64(32 bytes), "reporter_public_key": base64(32 bytes),
                 "parts": [["body", size], ["identity", size]?, ["attachment-1", size], ...]}
+
+An attachment part may name a resumable upload instead (``["attachment-1", size,
+"<upload id>"]``, source_app/services/resumable_uploads.py): its envelope is then not in
+the body but already in the blob store, and joins the report in the report's commit.
 """
 
 import json
 import secrets
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import IO, Final
 
@@ -34,6 +38,11 @@ from crypto.receipt import lookup_hash
 from crypto.recipients import RecipientSet
 from source_app.models import Reply, Reporter, Submission
 from source_app.services.clock import current_hour
+from source_app.services.resumable_uploads import (
+    ClaimedUpload,
+    FinishedUpload,
+    forget_in_transaction,
+)
 from source_app.services.status import find_reporter_by_lookup_value
 from source_app.services.submission import _store_submission, attachment_blob_name
 from source_app.storage import BlobRef, BlobStore, BlobUpload
@@ -56,6 +65,7 @@ class SealedManifest:
     reporter_public_key: bytes
     parts: tuple[tuple[str, int], ...]
     encoded_bytes: int = 0  # the length prefix and the manifest, as read
+    uploads: tuple[tuple[str, str], ...] = ()  # (part name, upload id) sent apart
 
     @property
     def attachment_count(self) -> int:
@@ -64,7 +74,13 @@ class SealedManifest:
     @property
     def body_length(self) -> int:
         """The whole request body's length this manifest announces."""
-        return self.encoded_bytes + sum(size for _name, size in self.parts)
+        apart = {name for name, _id in self.uploads}
+        return self.encoded_bytes + sum(size for name, size in self.parts if name not in apart)
+
+    def upload_sizes(self) -> list[tuple[str, int]]:
+        """(upload id, declared size) of each part sent as a resumable upload."""
+        sizes = dict(self.parts)
+        return [(upload_id, sizes[name]) for name, upload_id in self.uploads]
 
 
 def parse_manifest(raw: bytes, max_attachments: int) -> SealedManifest:
@@ -73,7 +89,12 @@ def parse_manifest(raw: bytes, max_attachments: int) -> SealedManifest:
         document = json.loads(raw.decode("utf-8"))
         lookup_value = b64decode(document["lookup_value"], length=32)
         public_key = b64decode(document["reporter_public_key"], length=32)
-        parts = tuple((str(name), size) for name, size in document["parts"])
+        parts = tuple((str(part[0]), part[1]) for part in document["parts"])
+        uploads = tuple((str(part[0]), part[2]) for part in document["parts"] if len(part) == 3)
+        if any(len(part) not in (2, 3) for part in document["parts"]):
+            raise ValueError("a part is [name, size] or [name, size, upload id]")
+        if any(not isinstance(upload_id, str) or len(upload_id) > 64 for _n, upload_id in uploads):
+            raise ValueError("an upload id is a short string")
     except (ValueError, UnicodeDecodeError, KeyError, TypeError, CryptoError) as exc:
         raise SealedSubmissionError("the manifest is not valid") from exc
     names = [name for name, _size in parts]
@@ -88,7 +109,11 @@ def parse_manifest(raw: bytes, max_attachments: int) -> SealedManifest:
     for name, size in parts[: 2 if with_identity else 1]:
         if size > MAX_DOCUMENT_ENVELOPE_BYTES:
             raise SealedSubmissionError(f"the {name} envelope is too large")
-    return SealedManifest(lookup_value, public_key, parts)
+    if any(not name.startswith("attachment-") for name, _id in uploads) or len(
+        {upload_id for _n, upload_id in uploads}
+    ) != len(uploads):
+        raise SealedSubmissionError("only attachments go apart, each in its own upload")
+    return SealedManifest(lookup_value, public_key, parts, uploads=uploads)
 
 
 def read_manifest(stream: IO[bytes], max_attachments: int) -> SealedManifest:
@@ -111,7 +136,7 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes:
 class _CheckedUpload:
     """An attachment envelope streamed into an uncommitted blob, framing checked."""
 
-    def __init__(self, upload: BlobUpload) -> None:
+    def __init__(self, upload: BlobUpload | FinishedUpload) -> None:
         self.upload = upload
 
     def commit(self) -> BlobRef:
@@ -148,12 +173,17 @@ def submit_sealed_report(
     recipients: RecipientSet,
     manifest: SealedManifest,
     stream: IO[bytes],
+    uploaded: Mapping[str, FinishedUpload] | None = None,
+    claimed: Sequence[ClaimedUpload] = (),
 ) -> str:
     """Check, store and commit a browser-sealed report; returns the submission id.
 
     Raises :class:`SealedSubmissionError` (with nothing kept) when an envelope's framing
-    or stanzas are not what an honest browser writes to this recipient set.
+    or stanzas are not what an honest browser writes to this recipient set. The parts
+    sent as resumable uploads come ``uploaded`` (already finished and checked); their
+    ``claimed`` rows are deleted in the commit that stores the report.
     """
+    uploaded = uploaded or {}
     report_ids = [key_id(bytes(k)) for k in recipients.public_keys()]
     identity_ids = [key_id(bytes(k)) for k in recipients.identity_public_keys()]
     documents: dict[str, bytes] = {}
@@ -161,7 +191,9 @@ def submit_sealed_report(
     try:
         for name, size in manifest.parts:
             checker = FramingChecker(identity_ids if name == "identity" else report_ids)
-            if name in ("body", "identity"):
+            if name in uploaded:
+                attachments.append(_CheckedUpload(uploaded[name]))
+            elif name in ("body", "identity"):
                 buffer = bytearray()
                 _copy_checked(stream, size, checker, buffer)
                 documents[name] = bytes(buffer)
@@ -177,6 +209,7 @@ def submit_sealed_report(
     except BaseException:
         _discard(attachments)
         raise
+    forget_in_transaction(session, claimed)
     reporter = Reporter(
         id=secrets.token_hex(16),
         lookup_hash=lookup_hash(manifest.lookup_value),

@@ -13,15 +13,23 @@ the same token is checked by hand.
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
-from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy.exc import IntegrityError
-from wtforms import ValidationError
 
 from crypto.encoding import b64encode
+from crypto.errors import EnvelopeError
+from crypto.keys import key_id
 from crypto.receipt import LOOKUP_VALUE_BYTES
 from source_app.admission import spend_code_attempt, spend_submission
 from source_app.host import current_host, db_session
+from source_app.services.resumable_uploads import (
+    FinishedUpload,
+    UploadRefused,
+    claim_uploads,
+    finish_upload,
+    release,
+)
 from source_app.services.sealed_submission import (
+    SealedManifest,
     SealedSubmissionError,
     read_manifest,
     read_sealed_status,
@@ -36,6 +44,12 @@ from source_app.static_assets import (
     static_manifest,
 )
 from source_app.uploads import FORM_OVERHEAD_BYTES
+from source_app.views.script_requests import (
+    check_csrf_header,
+    refusal_message,
+    refused,
+    session_owner,
+)
 
 blueprint = Blueprint("sealed", __name__)
 # The pages whose script seals or opens in the browser, and that script.
@@ -91,18 +105,11 @@ def unit_verify_key() -> Response:
     return Response(current_host().config.unit_verify_key + "\n", mimetype="text/plain")
 
 
-def _check_csrf_header() -> None:
-    try:
-        validate_csrf(request.headers.get("X-CSRFToken", ""))
-    except ValidationError as exc:
-        raise CSRFError(str(exc)) from exc
-
-
 @blueprint.post("/status/sealed")
 def status_sealed() -> tuple[Response, int]:
     """The replies for a lookup value, still sealed: the page derives the key and opens
     them (source_app/static/js/status_page.js); the code never reaches the host."""
-    _check_csrf_header()
+    check_csrf_header()
     if request.mimetype != "application/octet-stream":
         return jsonify(error="expected application/octet-stream"), 415
     lookup_value = request.get_data()
@@ -119,7 +126,7 @@ def status_sealed() -> tuple[Response, int]:
 
 @blueprint.post("/report/sealed")
 def report_sealed() -> tuple[Response, int]:
-    _check_csrf_header()
+    check_csrf_header()
     if request.mimetype != "application/octet-stream":
         return jsonify(error="expected application/octet-stream"), 415
     host = current_host()
@@ -133,11 +140,44 @@ def report_sealed() -> tuple[Response, int]:
             raise SealedSubmissionError("the body's length does not match its manifest")
         # The same budget as the form's path, spent once the request is well formed.
         spend_submission(with_files=manifest.attachment_count > 0)
-        submit_sealed_report(db_session(), host.store, host.recipient_set, manifest, request.stream)
+        _submit_with_uploads(manifest)
     except SealedSubmissionError as exc:
-        return jsonify(error=str(exc)), 400
+        return jsonify(error=str(exc), message=refusal_message("bad_request")), 400
+    except UploadRefused as exc:
+        return refused(exc)
     except IntegrityError:
         # The lookup hash is taken: this very report was already committed (a repeated
         # POST), and nothing new was kept.
         return jsonify(error="already sent"), 409
     return jsonify(committed=True), 201
+
+
+def _submit_with_uploads(manifest: SealedManifest) -> None:
+    """Claim the manifest's uploads, finish and check them, and commit the report; the
+    uploads go (rows and bytes) whatever stops it, so one serves at most one report."""
+    host = current_host()
+    session = db_session()
+    claimed = claim_uploads(session, session_owner(), manifest.upload_sizes())
+    finished: dict[str, FinishedUpload] = {}
+    report_ids = [key_id(bytes(k)) for k in host.recipient_set.public_keys()]
+    try:
+        for (name, _upload_id), upload in zip(manifest.uploads, claimed, strict=True):
+            try:
+                finished[name] = finish_upload(host.store, upload, report_ids)
+            except EnvelopeError as exc:
+                raise SealedSubmissionError(str(exc)) from exc
+        submit_sealed_report(
+            session,
+            host.store,
+            host.recipient_set,
+            manifest,
+            request.stream,
+            uploaded=finished,
+            claimed=claimed,
+        )
+    except BaseException:
+        session.rollback()
+        for done in finished.values():
+            done.discard()
+        release(session, host.store, claimed)
+        raise
