@@ -67,9 +67,11 @@ def gunicorn(
     threads: int = 4,
     probe_path: str = "/",
     cwd: Path | None = None,
+    port: int | None = None,
 ) -> Iterator[Server]:
-    """Run ``gunicorn app_spec`` on a free loopback port until the block ends."""
-    port = free_port()
+    """Run ``gunicorn app_spec`` on a free loopback port (or ``port``, to restart a
+    server where its clients expect it) until the block ends."""
+    port = port or free_port()
     command = [GUNICORN, "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     command += ["--threads", str(threads), "--graceful-timeout", "2"]
     if config:

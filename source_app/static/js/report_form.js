@@ -5,13 +5,16 @@
 // and the form posts as it always did (the server seals, in memory).
 //
 // What leaves the browser: the envelopes, the reporter's X25519 public key and the
-// lookup value (docs/receipt.md), to POST /report/sealed. The receipt code is shown
-// only once the host answered 201, after its commit (invariant 4).
+// lookup value (docs/receipt.md), to POST /report/sealed. Each file's envelope goes
+// first, as it is sealed, through the resumable uploads (resumable_upload.js), and the
+// final POST names them. The receipt code is shown only once the host answered 201,
+// after its commit (invariant 4).
 
 import sodium from "libsodium-wrappers-sumo";
 
 import { SNIFF_BYTES, sanitiseFileName, sniffMediaType } from "./attachments.js";
 import { sealBlob, sealBytes } from "./envelope_writer.js";
+import { UploadChannel, UploadRefused, sealAndUpload } from "./resumable_upload.js";
 import { normaliseIdentity } from "./identity.js";
 import { pastedUrls } from "./urls.js";
 import { bodyDocument, identityDocument, newBinding, signedBody } from "./report_body.js";
@@ -55,8 +58,17 @@ export async function verifyRecipientSet(signedText, verifyKeyText) {
 /**
  * Seal a report: returns { request: Blob (the POST body), code }. ``fields`` holds the
  * form's values, ``files`` File objects, ``identity`` the identity details or null.
+ * With an UploadChannel, each file's envelope is sent as it is sealed and the request
+ * names its upload; without one, the envelopes are in the request.
  */
-export async function sealReport(keys, fields, identity, files, onProgress = () => {}) {
+export async function sealReport(
+  keys,
+  fields,
+  identity,
+  files,
+  onProgress = () => {},
+  channel = null,
+) {
   await sodium.ready;
   const code = generateCode();
   const master = await deriveMasterKey(code);
@@ -71,10 +83,16 @@ export async function sealReport(keys, fields, identity, files, onProgress = () 
       name: sanitiseFileName(file.name),
       type: sniffMediaType(head),
     };
-    const sealed = await sealBlob(file, keys.reportKeys, metadata, (done, total) =>
-      onProgress(index, done, total),
+    const sealed = channel
+      ? await sealAndUpload(file, keys.reportKeys, metadata, channel, (done, sent, total) =>
+          onProgress(index, done, file.size, sent, total),
+        )
+      : await sealBlob(file, keys.reportKeys, metadata, (done, total) =>
+          onProgress(index, done, total),
+        );
+    sealedFiles.push(
+      sealed.upload ? { size: sealed.envelopeSize, upload: sealed.upload } : sealed.envelope,
     );
-    sealedFiles.push(sealed.envelope);
     records.push({
       blob: `attachment-${index + 1}`,
       name: metadata.name,
@@ -115,13 +133,18 @@ export async function sealReport(keys, fields, identity, files, onProgress = () 
     JSON.stringify({
       lookup_value: b64(secrets.lookupValue),
       reporter_public_key: b64(secrets.boxPublicKey),
-      parts: parts.map(([name, envelope]) => [name, envelope.size ?? envelope.length]),
+      parts: parts.map(([name, envelope]) =>
+        envelope.upload
+          ? [name, envelope.size, envelope.upload]
+          : [name, envelope.size ?? envelope.length],
+      ),
     }),
   );
   const prefix = new Uint8Array(4);
   new DataView(prefix.buffer).setUint32(0, manifest.length);
   sodium.memzero(secrets.lookupValue);
-  const request = new Blob([prefix, manifest, ...parts.map(([, envelope]) => envelope)]);
+  const inline = parts.map(([, envelope]) => envelope).filter((envelope) => !envelope.upload);
+  const request = new Blob([prefix, manifest, ...inline]);
   return { request, code };
 }
 
@@ -177,6 +200,8 @@ export function canSealHere() {
   );
 }
 
+const statusLine = () => document.getElementById("sealing-status");
+
 function showStatus(form, text) {
   const status = document.getElementById("sealing-status");
   if (status) {
@@ -231,21 +256,32 @@ async function enhance(form) {
     event.preventDefault();
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
+    const csrfToken = form.elements.namedItem("csrf_token").value;
+    const sending = files.length ? messages.msgUploading : messages.msgSealing;
+    const channel = new UploadChannel({
+      csrfToken,
+      language: document.documentElement.lang || "",
+      onRetry: () => showStatus(form, messages.msgResuming),
+    });
     try {
-      showStatus(form, messages.msgSealing);
+      showStatus(form, sending);
       const progress = document.getElementById("sealing-progress");
       progress.hidden = false;
       const sizes = files.map((file) => file.size);
       const whole = Math.max(1, sizes.reduce((sum, size) => sum + size, 0));
+      // One bar for both: half for the bytes sealed, half for the bytes the host holds.
       const { request, code } = await sealReport(
         keys,
         fields,
         identity,
         files,
-        (index, done) => {
-          const before = sizes.slice(0, index).reduce((sum, size) => sum + size, 0);
-          progress.value = (before + done) / whole;
+        (index, done, size, sent = 0, envelopeTotal = 1) => {
+          const before = sizes.slice(0, index).reduce((sum, s) => sum + s, 0);
+          const held = (sent / envelopeTotal) * size;
+          progress.value = (before + (done + held) / 2) / whole;
+          if (sent && statusLine().textContent !== sending) showStatus(form, sending);
         },
+        channel,
       );
       progress.value = 1;
       showStatus(form, messages.msgSending);
@@ -254,14 +290,16 @@ async function enhance(form) {
         credentials: "same-origin",
         headers: {
           "Content-Type": "application/octet-stream",
-          "X-CSRFToken": form.elements.namedItem("csrf_token").value,
+          "X-CSRFToken": csrfToken,
         },
         body: request,
       });
       if (response.status !== 201) throw new Error(`host answered ${response.status}`);
       showReceipt(code);
     } catch (error) {
-      showStatus(form, messages.msgFailed);
+      // The host's own words when it refused a file (sizes, counts, expiry), else ours.
+      const refused = error instanceof UploadRefused && error.message !== error.code;
+      showStatus(form, refused ? error.message : messages.msgFailed);
       button.disabled = false;
       console.error(error);
     }
