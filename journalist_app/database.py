@@ -27,6 +27,9 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    # Installs the flush listeners that keep the dashboard's daily summary exact.
+    import journalist_app.stats.summary  # noqa: F401
+
     return sessionmaker(engine, expire_on_commit=False)
 
 

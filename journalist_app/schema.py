@@ -19,7 +19,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.exc import DatabaseError
 
 from journalist_app.models import Base
@@ -101,9 +101,24 @@ def _upgrade(engine: Engine) -> str:
             command.stamp(config, "head")
         else:
             command.upgrade(config, "head")
+        _count_summary_if_missing(connection)
         revision = current_revision(connection)
     assert revision is not None
     return revision
+
+
+def _count_summary_if_missing(connection: Connection) -> None:
+    """The dashboard's daily summary, counted once for a database whose cases predate it
+    (the upgrade that added it); an empty database or a counted one is left as it is."""
+    from journalist_app.models import Case, Report, StatsDaily
+    from journalist_app.stats import summary
+
+    has = connection.scalar
+    if has(select(StatsDaily.scope).limit(1)) is not None:
+        return
+    if has(select(Case.id).limit(1)) is None and has(select(Report.id).limit(1)) is None:
+        return
+    summary.rebuild(connection)
 
 
 def stamp_head(engine: Engine) -> None:

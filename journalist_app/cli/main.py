@@ -31,6 +31,7 @@ from journalist_app.cli import hashlists as cli_hashlists
 from journalist_app.cli import privacy as cli_privacy
 from journalist_app.cli import referral as cli_referral
 from journalist_app.cli import retention as cli_retention
+from journalist_app.cli import stats as cli_stats
 from journalist_app.cli import transparency as cli_transparency
 from journalist_app.cli.common import (
     NEW_PASSPHRASE_ENV,
@@ -157,6 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_retention.register(commands, helpers)
     cli_privacy.register(commands, helpers)
     cli_transparency.register(commands, helpers)
+    cli_stats.register(commands, helpers)
     cli_referral.register(commands, helpers)
     cli_accounts.register(commands, keys, officer, helpers)
     return parser

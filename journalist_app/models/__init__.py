@@ -19,6 +19,7 @@ from journalist_app.models.refused import RefusedSubmission
 from journalist_app.models.reply import Reply
 from journalist_app.models.report import Report, ReportBlob
 from journalist_app.models.search import MutedReporter, SearchToken
+from journalist_app.models.stats import StatsDaily
 from journalist_app.models.thread import CaseNote, ReplyCopy
 from journalist_app.models.triage import ReportAttachment, ReportTriage, ReportUrl
 from journalist_app.models.unit_key import RecipientSetRecord, UnitKey
@@ -55,6 +56,7 @@ __all__ = [
     "ReportTriage",
     "ReportUrl",
     "SearchToken",
+    "StatsDaily",
     "UnitKey",
     "UploadReceipt",
 ]

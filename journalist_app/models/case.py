@@ -36,6 +36,8 @@ class Case(Base):
         # per officer, without scanning every case.
         Index("ix_cases_received", "received"),
         Index("ix_cases_open_assignee", "is_open", "assignee_id", "status"),
+        # Untriaged cases whose deadline has not passed yet ("not due yet"): a short range.
+        Index("ix_cases_due", "sla_due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +67,10 @@ class Case(Base):
     hash_label: Mapped[str | None] = mapped_column(String(200), default=None)
     # When the case first left "new": stops its SLA clock.
     triaged_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The first referral and the first answer to the reporter (a reply or a status notice),
+    # set by record_case_event, so the dashboard's delays read the case alone.
+    first_referral_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_answer_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
 

@@ -36,6 +36,7 @@ from journalist_app.retention.notices import seal_ended_notices
 from journalist_app.retention.rules import RetentionRules
 from journalist_app.retention.schedule import CaseRetention, due_cases, retention_of
 from journalist_app.roles import Permission, Principal, requires
+from journalist_app.stats import summary
 from journalist_app.triage.errors import TriageError
 from journalist_app.triage.events import case_target
 from journalist_app.triage.workflow import get_case
@@ -157,13 +158,15 @@ def _purge_batch(
     try:
         # While their keys are still known: each reporter will read "handling ended".
         result.notices += seal_ended_notices(session, list(report_root), now)
-        session.execute(
-            update(Case).where(Case.id.in_(list(case_root))).values(merged_into_id=None)
-        )
-        for table, where in reversed(plan):
-            session.execute(delete(table).where(where))
-        session.execute(delete(Report).where(Report.id.in_(list(report_root))))
-        session.execute(delete(Case).where(Case.id.in_(list(case_root))))
+        # The dashboard's daily counts lose these cases and reports in this transaction.
+        with summary.tracking(session, case_root, report_root):
+            session.execute(
+                update(Case).where(Case.id.in_(list(case_root))).values(merged_into_id=None)
+            )
+            for table, where in reversed(plan):
+                session.execute(delete(table).where(where))
+            session.execute(delete(Report).where(Report.id.in_(list(report_root))))
+            session.execute(delete(Case).where(Case.id.in_(list(case_root))))
         tombstones = [
             _tombstone(session, actor, retention, case_root, destroyed, reports, blobs, now)
             for retention in due

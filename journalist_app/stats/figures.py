@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from journalist_app.clock import utc_now
-from journalist_app.models import Case, CaseEvent, Officer, Report, ReportTriage
+from journalist_app.models import Case, Officer, Report, ReportTriage, StatsDaily
+from journalist_app.stats import summary
 from journalist_app.triage import statuses
-from journalist_app.triage.events import TriageAction
 from journalist_app.triage.territories import REGION_PREFIX, territories
 
 # The clear fields each figure reads (shown on the page, and in the CSV's first lines).
@@ -31,8 +31,8 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "delays": (
         "cases.received",
         "cases.triaged_at",
-        "case_events.at / action / details.to (first referral)",
-        "case_events.at / action (first reply or status notice to the reporter)",
+        "cases.first_referral_at (first referral event)",
+        "cases.first_answer_at (first reply or status notice to the reporter)",
     ),
     "deadlines": ("cases.sla_due_at", "cases.triaged_at", "cases.status"),
     "open_per_officer": ("cases.is_open", "cases.assignee_id", "officers.username"),
@@ -172,12 +172,157 @@ def compute(
     chosen: StatsFilter,
     now: datetime | None = None,
     parts: frozenset[str] = PARTS,
+    from_summary: bool = True,
 ) -> Figures:
-    """The figures of the dashboard for ``chosen`` (those in ``parts``); read-only, no key."""
+    """The figures of the dashboard for ``chosen`` (those in ``parts``); read-only, no key.
+
+    Counts come from the daily summary (journalist_app/stats/summary.py) when the filter
+    is one of its scopes, else (or with ``from_summary`` False, which tests compare) from
+    the cases themselves; both give the same figures."""
     now = now or utc_now()
     conditions = chosen.case_conditions()
     in_period = and_(Case.received >= chosen.since, Case.received < chosen.until, *conditions)
     figures = Figures(filter=chosen)
+    scope = summary_scope(chosen) if from_summary else None
+    if scope is not None:
+        _summary_figures(session, chosen, scope, now, in_period, figures, parts)
+    else:
+        _live_figures(session, chosen, conditions, in_period, now, figures, parts)
+    if "delays" in parts:
+        figures.to_triage, figures.to_referral, figures.to_acknowledgement = _delays(
+            session, in_period
+        )
+    return figures
+
+
+def summary_scope(chosen: StatsFilter) -> tuple[str, str] | None:
+    """The summary's scope for a filter, or None when it has none (a category and a
+    territory together are counted from the cases)."""
+    if chosen.category and chosen.territory:
+        return None
+    if chosen.category:
+        return ("category", chosen.category)
+    if chosen.territory:
+        if chosen.territory.startswith(REGION_PREFIX):
+            return ("region", chosen.territory[len(REGION_PREFIX) :])
+        return ("territory", chosen.territory)
+    return (summary.ALL, "")
+
+
+# The summary's figure behind each part of the dashboard.
+_DAILY = {"reports": "reports", "cases_by_day": "cases"}
+_TOTALS = {
+    "by_category": "category",
+    "by_territory": "territory",
+    "outcomes": "outcome",
+    "hash_matches": "hash",
+    "deadlines": "deadline",
+}
+
+
+def _summary_figures(
+    session: Session,
+    chosen: StatsFilter,
+    scope: tuple[str, str],
+    now: datetime,
+    in_period: ColumnElement[bool],
+    figures: Figures,
+    parts: frozenset[str],
+) -> None:
+    """The counts of the period from the daily summary: a few rows per day, not a scan
+    of the period's cases."""
+    row = StatsDaily
+    in_scope = and_(row.scope == scope[0], row.scope_key == scope[1])
+    in_days = and_(row.day >= chosen.start, row.day <= chosen.end)
+    daily = [_DAILY[p] for p in sorted(parts & _DAILY.keys())]
+    if daily:
+        by_day: dict[str, Counter[tuple[date, str]]] = {name: Counter() for name in daily}
+        for figure, day, key, n in session.execute(
+            select(row.figure, row.day, row.key, func.sum(row.count))
+            .where(in_scope, in_days, row.figure.in_(daily))
+            .group_by(row.figure, row.day, row.key)
+        ):
+            by_day[figure][(_as_date(day), key)] += int(n)
+        if "reports" in by_day:
+            reports_by_day: Counter[date] = Counter()
+            by_kind: Counter[str] = Counter()
+            for (day, kind), n in by_day["reports"].items():
+                reports_by_day[day] += n
+                by_kind[kind] += n
+            figures.reports_by_day = {d: n for d, n in reports_by_day.items() if n}
+            figures.by_kind = dict(_sorted((k, n) for k, n in by_kind.items() if n))
+        if "cases" in by_day:
+            figures.cases_by_day = {d: n for (d, _k), n in by_day["cases"].items() if n}
+    totals = [_TOTALS[p] for p in sorted(parts & _TOTALS.keys())]
+    if totals:
+        summed: dict[str, dict[str, int]] = {name: {} for name in totals}
+        for figure, key, n in session.execute(
+            select(row.figure, row.key, func.sum(row.count))
+            .where(in_scope, in_days, row.figure.in_(totals))
+            .group_by(row.figure, row.key)
+        ):
+            if n:
+                summed[figure][key] = int(n)
+        if "category" in summed:
+            figures.by_category = dict(_sorted(summed["category"].items()))
+        if "territory" in summed:
+            figures.by_territory = dict(_sorted(summed["territory"].items()))
+        if "outcome" in summed:
+            figures.outcomes = dict(_sorted(summed["outcome"].items()))
+        if "hash" in summed:
+            figures.hash_matches = sum(summed["hash"].values())
+        if "deadline" in summed:
+            due = summed["deadline"]
+            untriaged = due.get(summary.UNTRIAGED, 0)
+            running = _not_due_yet(session, in_period, now) if untriaged else 0
+            figures.deadlines = Deadlines(
+                due.get(summary.MET, 0), due.get(summary.LATE, 0) + untriaged - running, running
+            )
+    if "open_per_officer" in parts:
+        # Open now, whatever the day they came: every day of the scope.
+        rows = session.execute(
+            select(row.key, func.sum(row.count))
+            .where(in_scope, row.figure == "open")
+            .group_by(row.key)
+        )
+        open_by_id = {key: int(n) for key, n in rows if n}
+        ids = [int(key) for key in open_by_id if key]
+        names: dict[int, str] = {}
+        if ids:
+            found = session.execute(select(Officer.id, Officer.username).where(Officer.id.in_(ids)))
+            names = {officer_id: username for officer_id, username in found}
+        figures.open_per_officer = dict(
+            _sorted(
+                (names.get(int(key), UNASSIGNED) if key else UNASSIGNED, n)
+                for key, n in open_by_id.items()
+            )
+        )
+
+
+def _not_due_yet(session: Session, in_period: ColumnElement[bool], now: datetime) -> int:
+    """Untriaged cases of the period whose deadline is still ahead (a short index range:
+    only cases received within the longest deadline)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Case)
+            .where(Case.sla_due_at >= now, Case.triaged_at.is_(None), in_period)
+        )
+        or 0
+    )
+
+
+def _live_figures(
+    session: Session,
+    chosen: StatsFilter,
+    conditions: list[ColumnElement[bool]],
+    in_period: ColumnElement[bool],
+    now: datetime,
+    figures: Figures,
+    parts: frozenset[str],
+) -> None:
+    """The counts of the period straight from the cases (a filter the summary has no
+    scope for)."""
     if "reports" in parts:
         _report_figures(session, chosen, conditions, figures)
     if "cases_by_day" in parts:
@@ -185,25 +330,8 @@ def compute(
         figures.cases_by_day = {_as_date(d): n for d, n in _grouped(session, case_day, in_period)}
     if parts & ROLLUP_PARTS:
         _case_rollup(session, in_period, now, figures, parts & ROLLUP_PARTS)
-    if "delays" in parts:
-        hours = _hours_between(session, Case.received, Case.triaged_at)
-        figures.to_triage = _delay(
-            session, select(hours).where(in_period, Case.triaged_at.is_not(None)).subquery()
-        )
-        figures.to_referral = _delay(
-            session, _first_event_delays(session, in_period, _is_referral())
-        )
-        figures.to_acknowledgement = _delay(
-            session,
-            _first_event_delays(
-                session,
-                in_period,
-                CaseEvent.action.in_((TriageAction.REPLY_QUEUED, TriageAction.REPORTER_NOTIFIED)),
-            ),
-        )
     if "open_per_officer" in parts:
         figures.open_per_officer = _open_per_officer(session, conditions)
-    return figures
 
 
 # Figures read from one grouped pass over the period's cases.
@@ -321,50 +449,40 @@ def _sorted(rows: Iterable[tuple[Any, int]], none_as: str = "") -> list[tuple[st
     return sorted(merged.items(), key=lambda item: (-item[1], item[0]))
 
 
-def _is_referral() -> ColumnElement[bool]:
-    return and_(
-        CaseEvent.action == TriageAction.STATUS_CHANGED,
-        CaseEvent.details["to"].as_string() == statuses.REFERRED,
-    )
-
-
-def _first_event_delays(
-    session: Session, where: ColumnElement[bool], which: ColumnElement[bool]
-) -> Subquery:
-    """Hours from each period case's reception to its first event of ``which`` (one
-    column), as a subquery for :func:`_delay`."""
-    # Only the events of the period's cases are grouped.
-    cases_in_period = select(Case.id).where(where)
-    first = (
-        select(CaseEvent.case_id, func.min(CaseEvent.at).label("first_at"))
-        .where(which, CaseEvent.case_id.in_(cases_in_period))
-        .group_by(CaseEvent.case_id)
-        .subquery()
-    )
-    hours = _hours_between(session, Case.received, first.c.first_at)
-    return (
-        select(hours).select_from(Case).join(first, first.c.case_id == Case.id).where(where)
-    ).subquery()
-
-
-def _delay(session: Session, hours: Subquery) -> Delay:
-    """Count, median and 90th percentile (nearest rank) of a one-column subquery of hours,
-    negative hours counted as 0. PostgreSQL computes them itself (a year of a million
-    cases is a million rows not sent here); SQLite has no percentile, so it sends them."""
-    (column,) = hours.c
-    clamped = case((column < 0, 0.0), else_=column)
+def _delays(session: Session, in_period: ColumnElement[bool]) -> tuple[Delay, Delay, Delay]:
+    """Hours from reception to first triage, first referral and first answer, over the
+    period's cases that reached each step: one pass over the period's cases."""
+    columns = [
+        _hours_between(session, Case.received, end)
+        for end in (Case.triaged_at, Case.first_referral_at, Case.first_answer_at)
+    ]
+    clamped = [case((column < 0, 0.0), else_=column) for column in columns]
     if session.get_bind().dialect.name == "postgresql":
-        count, median, p90 = session.execute(
-            select(
-                func.count(),
-                func.percentile_cont(0.5).within_group(clamped),
-                func.percentile_disc(0.9).within_group(clamped),
-            ).select_from(hours)
-        ).one()
-        if not count:
-            return Delay(0, None, None)
-        return Delay(int(count), round(float(median), 2), round(float(p90), 2))
-    return Delay.of([float(h) for h in session.scalars(select(clamped).select_from(hours))])
+        # The database computes count, median and p90 (nulls are left out of each).
+        aggregates = []
+        for column in clamped:
+            aggregates += [
+                func.count(column),
+                func.percentile_cont(0.5).within_group(column),
+                func.percentile_disc(0.9).within_group(column),
+            ]
+        values = session.execute(select(*aggregates).where(in_period)).one()
+        delays = []
+        for index in range(0, 9, 3):
+            count, median, p90 = values[index : index + 3]
+            delays.append(
+                Delay(int(count), round(float(median), 2), round(float(p90), 2))
+                if count
+                else Delay(0, None, None)
+            )
+        return delays[0], delays[1], delays[2]
+    # SQLite has no percentile: the hours are sent and sorted here.
+    hours: list[list[float]] = [[], [], []]
+    for row in session.execute(select(*clamped).where(in_period)):
+        for index, value in enumerate(row):
+            if value is not None:
+                hours[index].append(float(value))
+    return Delay.of(hours[0]), Delay.of(hours[1]), Delay.of(hours[2])
 
 
 def _open_per_officer(session: Session, conditions: list[ColumnElement[bool]]) -> dict[str, int]:

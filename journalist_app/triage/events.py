@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from journalist_app import audit
-from journalist_app.models import CaseEvent
+from journalist_app.models import Case, CaseEvent
 from journalist_app.roles import Principal
+from journalist_app.triage import statuses
 
 SYSTEM = "system"
 
@@ -75,9 +76,32 @@ def record_case_event(
         details=dict(details or {}),
     )
     session.add(event)
+    _note_first_event(session, case_id, action, event.details, now)
     if audit_log and actor is not None:
         record_audit(session, actor, action, case_target(case_id), details, now=now)
     return event
+
+
+# The events whose first time the dashboard's delays measure, and the case column it goes in.
+_ANSWERS = frozenset({TriageAction.REPLY_QUEUED, TriageAction.REPORTER_NOTIFIED})
+
+
+def _note_first_event(
+    session: Session, case_id: int, action: str, details: Mapping[str, Any], at: datetime
+) -> None:
+    """Keep the case's first referral and first answer times (earliest wins)."""
+    if action == TriageAction.STATUS_CHANGED and details.get("to") == statuses.REFERRED:
+        column = "first_referral_at"
+    elif action in _ANSWERS:
+        column = "first_answer_at"
+    else:
+        return
+    case = session.get(Case, case_id)
+    if case is None:
+        return
+    first = getattr(case, column)
+    if first is None or at < first:
+        setattr(case, column, at)
 
 
 def record_audit(

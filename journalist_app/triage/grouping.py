@@ -31,6 +31,7 @@ from journalist_app.models import (
     ReportUrl,
 )
 from journalist_app.roles import Permission, Principal, requires
+from journalist_app.stats import summary
 from journalist_app.triage import statuses
 from journalist_app.triage.categories import (
     UNKNOWN_CATEGORY_PRIORITY,
@@ -338,13 +339,15 @@ def _move_reports(
     session: Session, triages: list[ReportTriage], source: Case, target: Case
 ) -> None:
     ids = [t.report_id for t in triages]
-    session.execute(
-        update(ReportTriage)
-        .where(ReportTriage.report_id.in_(ids), ReportTriage.case_id == source.id)
-        .values(case_id=target.id)
-        .execution_options(synchronize_session="fetch")
-    )
-    session.flush()
+    # A Core update: the dashboard's daily counts follow the reports explicitly.
+    with summary.tracking(session, [source.id, target.id], ids):
+        session.execute(
+            update(ReportTriage)
+            .where(ReportTriage.report_id.in_(ids), ReportTriage.case_id == source.id)
+            .values(case_id=target.id)
+            .execution_options(synchronize_session="fetch")
+        )
+        session.flush()
 
 
 def _fold(session: Session, emptied: Case, into: Case, now: datetime) -> None:
