@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import browser_path, officer, officer_retention, referral, upload
+from bench import browser_path, officer, officer_retention, referral, resumable_upload, upload
 from bench.harness import RssSampler, Server, make_data_dir
 from bench.submissions import run_level
 
@@ -117,6 +117,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         help="benchmark one attachment of this many MiB end to end instead (bench/upload.py)",
     )
+    parser.add_argument(
+        "--resumable",
+        action="store_true",
+        help="--upload-mb: browser-sealed, through the resumable uploads "
+        "(bench/resumable_upload.py)",
+    )
     args = parser.parse_args(argv)
     args.levels = [int(n) for n in args.concurrency.split(",") if n.strip()]
     if not args.levels or min(args.levels) < 1 or args.seconds <= 0:
@@ -136,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         return referral.run(args.attachments, args.attachment_mb, args.builds)
     if args.dashboard:
         return officer_retention.run(args.cases, args.purge_cases, args.pages, args.database_url)
+    if args.upload_mb and args.resumable:
+        return resumable_upload.run(args.upload_mb, args.json)
     if args.upload_mb:
         return upload.run(args.upload_mb, args.json)
     if args.browser_path:

@@ -17,7 +17,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -81,7 +81,7 @@ class BlobStore(Protocol):
 
     def begin_resumable(self) -> str: ...
 
-    def write_resumable(self, handle: str, offset: int, data: bytes) -> None: ...
+    def write_resumable(self, handle: str, offset: int, pieces: Iterable[bytes]) -> int: ...
 
     def finish_resumable(self, handle: str, size: int) -> str: ...
 
@@ -227,20 +227,23 @@ class LocalBlobStore:
         _fsync_dir(self.root / _INCOMING)
         return handle
 
-    def write_resumable(self, handle: str, offset: int, data: bytes) -> None:
-        """Write ``data`` at ``offset``, dropping whatever lay past it (a part cut mid-way);
-        on disk when this returns."""
+    def write_resumable(self, handle: str, offset: int, pieces: Iterable[bytes]) -> int:
+        """Write ``pieces`` from ``offset`` on, dropping whatever lay past it (a part cut
+        mid-way); on disk when this returns. Returns the bytes written."""
         fd = os.open(self._resumable_path(handle), os.O_WRONLY)
+        start = offset
         try:
             os.ftruncate(fd, offset)
-            view = memoryview(data)
-            while view:
-                written = os.pwrite(fd, view, offset)
-                offset += written
-                view = view[written:]
+            for piece in pieces:
+                view = memoryview(piece)
+                while view:
+                    written = os.pwrite(fd, view, offset)
+                    offset += written
+                    view = view[written:]
             os.fsync(fd)
         finally:
             os.close(fd)
+        return offset - start
 
     def finish_resumable(self, handle: str, size: int) -> str:
         """Make the blob visible under its key (the handle), cut to ``size`` bytes."""

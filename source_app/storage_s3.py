@@ -18,7 +18,7 @@ import hashlib
 import secrets
 import sys
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, BinaryIO, cast
@@ -289,10 +289,12 @@ class S3BlobStore:
         )
         return f"{key}:{started['UploadId']}"
 
-    def write_resumable(self, handle: str, offset: int, data: bytes) -> None:
+    def write_resumable(self, handle: str, offset: int, pieces: Iterable[bytes]) -> int:
         """Send the part that starts at ``offset`` (again, if a cut left it unacknowledged);
-        the store acknowledges it once durable."""
+        the store acknowledges it once durable. Returns the bytes sent."""
         key, upload_id = _split_handle(handle)
+        # One part in memory: S3 takes a part whole (and its length first).
+        data = b"".join(pieces)
         if offset % RESUMABLE_PART_BYTES or len(data) > RESUMABLE_PART_BYTES:
             raise ValueError("a resumable part starts at a part boundary")
         self.client.upload_part(
@@ -302,6 +304,7 @@ class S3BlobStore:
             PartNumber=offset // RESUMABLE_PART_BYTES + 1,
             Body=data,
         )
+        return len(data)
 
     def finish_resumable(self, handle: str, size: int) -> str:
         """Complete the upload from its first ``size`` bytes; the blob is visible from here."""

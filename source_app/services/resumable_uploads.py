@@ -18,7 +18,7 @@ finished by its expiry is aborted by :func:`expire_uploads`, and nothing of it i
 import hashlib
 import math
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -148,29 +148,39 @@ def upload_offset(session: Session, owner: bytes, upload_id: str) -> tuple[int, 
 
 
 def append_part(
-    session: Session, store: BlobStore, owner: bytes, upload_id: str, offset: int, data: bytes
+    session: Session,
+    store: BlobStore,
+    owner: bytes,
+    upload_id: str,
+    offset: int,
+    length: int,
+    pieces: Iterable[bytes],
 ) -> int:
-    """Store the part at ``offset``; returns the new offset, once the part is durable.
+    """Store the ``length``-byte part that ``pieces`` bring at ``offset``; returns the new
+    offset, once the part is durable.
 
     ``offset_mismatch`` (with the offset the host holds) when ``offset`` is not it: a
     part is never written twice nor leaves a gap. ``bad_part`` for a part that is not a
-    whole :data:`RESUMABLE_PART_BYTES` long but the last, or runs past the declared size.
+    whole :data:`RESUMABLE_PART_BYTES` long but the last, runs past the declared size,
+    or brings another length than announced (then nothing of it counts).
     """
     row = _find(session, owner, upload_id)
     if row.claimed:
         raise UploadRefused("finished")
     if offset != row.received_bytes:
         raise UploadRefused("offset_mismatch", offset=row.received_bytes)
-    end = offset + len(data)
+    end = offset + length
     if (
-        not data
+        not length
         or end > row.total_bytes
-        or (len(data) != RESUMABLE_PART_BYTES and end != row.total_bytes)
+        or (length != RESUMABLE_PART_BYTES and end != row.total_bytes)
     ):
         raise UploadRefused("bad_part", offset=row.received_bytes)
     handle = row.store_handle
     session.rollback()  # no transaction held open while the part is written
-    store.write_resumable(handle, offset, data)
+    if store.write_resumable(handle, offset, pieces) != length:
+        # Bytes past the offset the database holds: the next part overwrites them.
+        raise UploadRefused("bad_part", offset=offset)
     moved = session.execute(
         update(UploadSession)
         .where(

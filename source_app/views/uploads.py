@@ -10,6 +10,8 @@ Refusals are JSON ``{"error": code, "message": <in the page's language>}`` with 
 (503/507 when the host is full), so the page can say what happened.
 """
 
+from collections.abc import Iterator
+
 from flask import Blueprint, Response, jsonify, request
 
 from source_app.host import current_host, db_session
@@ -22,6 +24,7 @@ from source_app.services.resumable_uploads import (
     upload_offset,
 )
 from source_app.storage import RESUMABLE_PART_BYTES
+from source_app.uploads import READ_BYTES
 from source_app.views.script_requests import (
     OFFSET_HEADER,
     check_csrf_header,
@@ -102,18 +105,31 @@ def append_upload_part(upload_id: str) -> tuple[Response, int]:
         received, _total = upload_offset(db_session(), owner, upload_id)
         if int(offset_text) != received:
             raise UploadRefused("offset_mismatch", offset=received)
-        if request.content_length > RESUMABLE_PART_BYTES:
+        length = request.content_length
+        if length > RESUMABLE_PART_BYTES:
             raise UploadRefused("bad_part", offset=received)
-        # A cut mid-part raises ClientDisconnected (400) here: nothing of it is written.
-        data = request.get_data(cache=False)
-        if len(data) != request.content_length:
-            raise UploadRefused("bad_part", offset=received)
-        new_offset = append_part(db_session(), host.store, owner, upload_id, received, data)
+        # Streamed to the store in pieces: a part is never whole in the worker's memory
+        # (but for S3, which takes a part whole). A cut mid-part raises ClientDisconnected
+        # (400) while reading, before the offset moves: nothing of it counts.
+        new_offset = append_part(
+            db_session(), host.store, owner, upload_id, received, length, _body_pieces(length)
+        )
     except UploadRefused as exc:
         return refused(exc)
     response = jsonify(offset=new_offset)
     response.headers[OFFSET_HEADER] = str(new_offset)
     return response, 200
+
+
+def _body_pieces(length: int) -> Iterator[bytes]:
+    stream = request.stream
+    left = length
+    while left:
+        piece = stream.read(min(READ_BYTES, left))
+        if not piece:
+            return
+        left -= len(piece)
+        yield piece
 
 
 @blueprint.delete("/report/uploads/<upload_id>")
