@@ -58,6 +58,7 @@ class UploadLimits:
     max_open_uploads: int  # every session together
     expiry_hours: int
     recipient_count: int
+    min_free_bytes: int = 0  # what the store must keep free, promised parts counted
 
     def envelope_bytes(self, content_bytes: int) -> int:
         """The largest envelope sealing ``content_bytes`` can give (docs/envelope.md)."""
@@ -93,7 +94,9 @@ def open_upload(
 
     Refused before any byte is sent: ``too_large`` (over the files' limit, alone or with
     what the session already holds open), ``too_many`` (more files than a report takes),
-    ``busy`` (the host holds its maximum of unfinished uploads).
+    ``busy`` (the host holds its maximum of unfinished uploads), ``no_space`` (the store
+    could not take this and every byte still owed to the open uploads, and keep its
+    free-space watermark: declared sizes are a promise the disk must be able to keep).
     """
     if size < 1 or size > limits.envelope_bytes(limits.max_upload_bytes):
         raise UploadRefused("too_large")
@@ -107,10 +110,16 @@ def open_upload(
         raise UploadRefused("too_many")
     if held + size > limits.max_session_bytes:
         raise UploadRefused("too_large")
-    if (session.scalar(select(func.count()).select_from(UploadSession)) or 0) >= (
-        limits.max_open_uploads
-    ):
+    open_count, owed = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(UploadSession.total_bytes - UploadSession.received_bytes), 0),
+        )
+    ).one()
+    if open_count >= limits.max_open_uploads:
         raise UploadRefused("busy")
+    if store.free_bytes() - owed - size < limits.min_free_bytes:
+        raise UploadRefused("no_space")
     upload_id = secrets.token_urlsafe(UPLOAD_ID_BYTES)
     handle = store.begin_resumable()
     try:

@@ -46,6 +46,7 @@ def upload_limits() -> UploadLimits:
         max_open_uploads=host.config.max_open_uploads,
         expiry_hours=host.config.upload_expiry_hours,
         recipient_count=len(host.recipient_set.public_keys()),
+        min_free_bytes=host.config.min_free_bytes,
     )
 
 
@@ -62,8 +63,6 @@ def create_upload() -> tuple[Response, int]:
     try:
         if not 1 <= size <= limits.envelope_bytes(limits.max_upload_bytes):
             raise UploadRefused("too_large")
-        if host.store.free_bytes() - size < host.config.min_free_bytes:
-            raise UploadRefused("no_space")
         upload_id = open_upload(db_session(), host.store, limits, session_owner(), size)
     except UploadRefused as exc:
         return refused(exc)

@@ -217,9 +217,12 @@ def test_sizes_and_counts_are_refused_before_any_byte(
         ).status_code
         == 400
     )
+    # 40 MiB of files per report here: what the session holds open counts.
+    assert uploader.open(30 * 2**20)[0] == 201
+    assert uploader.open(15 * 2**20)[0] == 413
     # Three files per report here; the fourth open upload of the session is refused.
-    for _ in range(3):
-        assert uploader.open(10 * 2**20)[0] == 201
+    for _ in range(2):
+        assert uploader.open(5 * 2**20)[0] == 201
     status, answer = uploader.open(1000)
     assert (status, answer["error"]) == (400, "too_many")
     # Without the form's token: the CSRF page.
@@ -227,6 +230,31 @@ def test_sizes_and_counts_are_refused_before_any_byte(
     # Another session sees none of these uploads and may open its own.
     other = Uploader(upload_app.test_client())
     assert other.open(10 * 2**20)[0] == 201
+    # Nothing was written by any of this: rows only, empty unfinished writes.
+    rows, _, blobs, _ = leftovers(upload_app)
+    assert [row.received_bytes for row in rows] == [0, 0, 0, 0] and blobs == []
+
+
+def test_an_upload_the_disk_could_not_keep_is_refused(
+    source_data_dir: Path, unit_keys: UnitKeys
+) -> None:
+    """Declared sizes are promises: the free-space watermark counts what is still owed."""
+    import shutil
+
+    free = shutil.disk_usage(source_data_dir.parent).free
+    if free < 4 * 2**30:
+        pytest.skip("needs 4 GiB free to place the watermark")
+    environ = {
+        **source_environ(source_data_dir),
+        "IBLAGH_MAX_UPLOAD_BYTES": str(800 * 2**20),
+        # Room for one 700 MiB upload above the watermark, not for two (with 300 MiB of
+        # slack either way for whatever else this machine writes or frees meanwhile).
+        "IBLAGH_MIN_FREE_BYTES": str(free - 1000 * 2**20),
+    }
+    app = create_app(SourceConfig.from_env(environ))
+    assert Uploader(app.test_client()).open(700 * 2**20)[0] == 201
+    status, answer = Uploader(app.test_client()).open(700 * 2**20)
+    assert (status, answer["error"]) == (507, "no_space")
 
 
 def test_the_refusal_is_worded_in_the_pages_language(
