@@ -40,9 +40,15 @@ from tests.support.servers import gunicorn
 PART = RESUMABLE_PART_BYTES
 
 
-@pytest.fixture(params=["folder", "s3"])
+@pytest.fixture(params=["folder", "s3", "folder-postgres"])
 def upload_app(request: pytest.FixtureRequest, source_data_dir: Path, unit_keys: UnitKeys) -> Flask:
-    environ = {**source_environ(source_data_dir), "IBLAGH_MAX_UPLOAD_BYTES": str(40 * 2**20)}
+    """The public app with its blobs in a folder or a bucket, its rows in SQLite or in
+    PostgreSQL (when IBLAGH_TEST_POSTGRES_URL names one)."""
+    database = request.getfixturevalue("postgres_url") if "postgres" in request.param else None
+    environ = {
+        **source_environ(source_data_dir, database),
+        "IBLAGH_MAX_UPLOAD_BYTES": str(40 * 2**20),
+    }
     environ["IBLAGH_MAX_ATTACHMENTS"] = "3"
     if request.param == "s3":
         s3: S3Endpoint = request.getfixturevalue("s3_endpoint")
