@@ -27,6 +27,7 @@ def _recover(config: SourceConfig, grace: float) -> int:
     print(
         f"recover: removed {result.orphans_removed} unreferenced blob(s) and "
         f"{result.unfinished_removed} unfinished write(s); expired "
+        f"{result.uploads_expired} resumable upload(s), "
         f"{expired.replies_removed} reply(ies) and {expired.reporters_removed} reporter record(s)"
     )
     return 0

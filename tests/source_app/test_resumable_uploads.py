@@ -418,3 +418,32 @@ def test_a_part_cut_mid_way_is_not_kept_and_the_upload_resumes(
         blob = next(b for b in listed.blobs if b.name == "attachment-1")
         with host.store.open(blob.blob_key) as stored:
             assert open_bytes(stored.read(), [unit_keys.intake])[1] == content
+
+
+def test_recover_aborts_expired_uploads_and_spares_open_ones(
+    source_app: Flask,
+    source_data_dir: Path,
+    unit_keys: UnitKeys,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``iblagh-source recover`` (grace 0, as before start-up) on an open and an old upload."""
+    from source_app import cli
+
+    uploader = Uploader(source_app.test_client())
+    kept = uploader.open(PART + 10)[1]["upload"]
+    old = uploader.open(PART + 10)[1]["upload"]
+    for upload in (kept, old):
+        assert uploader.send(upload, 0, b"\x04" * PART)[0] == 200
+    host = host_of(source_app)
+    with host.sessions() as session:
+        rows = list(session.scalars(select(UploadSession)))
+        rows[0].expires_hour = current_hour() - timedelta(hours=1)
+        session.commit()
+    for name, value in source_environ(source_data_dir).items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["recover"]) == 0
+    assert "expired 1 resumable upload(s)" in capsys.readouterr().out
+    remaining, _, _, incoming = leftovers(source_app)
+    assert len(remaining) == 1 and len(incoming) == 1
+    assert [uploader.offset(kept), uploader.offset(old)].count(PART) == 1
