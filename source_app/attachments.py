@@ -45,6 +45,17 @@ def sanitise_file_name(raw: str | None) -> str:
     return _shorten(name)
 
 
+_EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,8})$")
+
+
+def numbered_file_name(index: int, raw: str | None) -> str:
+    """``attachment-<index>`` and the file's extension, lower case (``attachment-2.jpg``):
+    the name sent instead of the file's own when the reporter asks (issue 10, item 10).
+    Mirrored by ``numberedFileName`` in source_app/static/js/attachments.js."""
+    extension = _EXTENSION.search(sanitise_file_name(raw))
+    return f"attachment-{index}" + (f".{extension.group(1).lower()}" if extension else "")
+
+
 def _shorten(name: str) -> str:
     """Cut to MAX_NAME_BYTES of UTF-8, keeping a short extension, on a character boundary."""
     if len(name.encode("utf-8")) <= MAX_NAME_BYTES:

@@ -20,6 +20,10 @@ from crypto.categories import REQUIRED_LANGUAGES as REQUIRED_LANGUAGES
 from crypto.categories import load_category_specs
 from crypto.errors import CategoriesFileError as CategoriesFileError
 
+# Categories whose images must never be screenshot, downloaded or forwarded, not even to
+# report them (as hotlines advise): the form says "give the link only" beside them.
+NO_SCREENSHOT_CATEGORIES = frozenset({"child_abuse"})
+
 
 @dataclass(frozen=True)
 class Category:

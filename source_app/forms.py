@@ -143,6 +143,16 @@ def _detail(normalise: Any, message: Any) -> Any:
     return check
 
 
+class FileNameChoice:
+    """Mixed into forms with attachments: send files as ``attachment-1.jpg``… instead of
+    their names. Read by the host while the files arrive (source_app/uploads.py), which
+    is why the form puts the box before the file input; kept here for the page sent back."""
+
+    rename_files = BooleanField(
+        _l("Send my files as attachment-1, attachment-2… instead of their names")
+    )
+
+
 class IdentityFields:
     """Mixed into forms that offer the identified option."""
 
@@ -201,7 +211,7 @@ class IdentityFields:
     )
 
 
-class ReportForm(FlaskForm, IdentityFields):
+class ReportForm(FlaskForm, IdentityFields, FileNameChoice):
     """A report: what, where, when, the files (counted by the view) and who, if they say."""
 
     # One-time token of this form (source_app/services/form_tokens.py): a second POST of
@@ -323,7 +333,7 @@ class StatusForm(FlaskForm):
     )
 
 
-class FollowupForm(FlaskForm):
+class FollowupForm(FlaskForm, FileNameChoice):
     """More from the same reporter: a message, more addresses, more files."""
 
     # One-time token of this form, as on the report form: a second POST adds nothing.

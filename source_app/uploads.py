@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 
 from flask import Request, current_app, request
 from nacl.public import PublicKey
-from werkzeug.datastructures import FileStorage, MultiDict, iter_multi_items
+from werkzeug.datastructures import FileStorage, Headers, MultiDict, iter_multi_items
 from werkzeug.exceptions import (
     BadRequest,
     HTTPException,
@@ -33,14 +33,22 @@ from werkzeug.exceptions import (
     UnsupportedMediaType,
 )
 from werkzeug.formparser import FormDataParser, MultiPartParser
+from werkzeug.http import parse_options_header
 
 from crypto.contents import AttachmentRecord
 from crypto.envelope import EnvelopeMetadata, EnvelopeWriter
-from source_app.attachments import SNIFF_BYTES, sanitise_file_name, sniff_media_type
+from source_app.attachments import (
+    SNIFF_BYTES,
+    numbered_file_name,
+    sanitise_file_name,
+    sniff_media_type,
+)
 from source_app.host import current_host
 from source_app.storage import BlobRef, BlobStore, BlobUpload
 
 ATTACHMENT_FIELD: Final = "attachments"
+# A box sent before the files: name them attachment-1.jpg… (source_app/forms.py).
+RENAME_FILES_FIELD: Final = "rename_files"
 # Room for the text fields and multipart framing around the files.
 FORM_OVERHEAD_BYTES: Final = 2 * 1024 * 1024
 # How often a long upload re-checks the free space (bytes written between checks).
@@ -77,6 +85,9 @@ class UploadPolicy:
     files: int = 0
     received: int = 0
     since_space_check: int = 0
+    # A limit crossed: the rest of the body is still read (so that the text fields after
+    # the files reach the form sent back, issue 10, item 11), but no byte more is sealed.
+    refusal: RequestEntityTooLarge | None = None
 
     def charge(self, size: int, first: bool) -> None:
         """Count bytes (and a new file on its first bytes) against the limits."""
@@ -97,8 +108,15 @@ class UploadPolicy:
 class SealingFile:
     """The writable Werkzeug fills with one file part; it writes only ciphertext."""
 
-    def __init__(self, policy: UploadPolicy, raw_file_name: str | None) -> None:
-        self.file_name = sanitise_file_name(raw_file_name)
+    def __init__(
+        self, policy: UploadPolicy, raw_file_name: str | None, number: int | None = None
+    ) -> None:
+        # ``number``: the reporter asked not to send the file's name (issue 10, item 10).
+        self.file_name = (
+            sanitise_file_name(raw_file_name)
+            if number is None
+            else numbered_file_name(number, raw_file_name)
+        )
         self.content_type = ""
         self.complete = False
         self._policy = policy
@@ -118,7 +136,15 @@ class SealingFile:
             raise ValueError("write after the upload ended")
         if not data:
             return 0
-        self._policy.charge(len(data), first=self.empty)
+        if self._policy.refusal is not None:
+            return len(data)
+        try:
+            self._policy.charge(len(data), first=self.empty)
+        except RequestEntityTooLarge as refusal:
+            self._policy.refusal = refusal
+            self.discard()
+            self._done = False  # the part goes on arriving; it is dropped as it comes
+            return len(data)
         with _disk_full_is_507():
             if self._writer is not None:
                 self._writer.write(data)
@@ -183,6 +209,22 @@ class SealingFile:
         return b""  # the plaintext is gone: nothing of it can be read back
 
 
+class FieldNoticingParser(MultiPartParser):
+    """Werkzeug's multipart parser, telling ``on_field`` the name of each text field as it
+    completes: a file part can then depend on a box ticked before it in the form."""
+
+    def __init__(self, *args: Any, on_field: Callable[[str], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_field = on_field
+
+    def get_part_charset(self, headers: Headers) -> str:
+        # Werkzeug asks this of a text field's headers once its value is complete.
+        name = parse_options_header(headers.get("content-disposition"))[1].get("name")
+        if name:
+            self._on_field(name)
+        return super().get_part_charset(headers)
+
+
 class StreamingFormParser(FormDataParser):
     """Werkzeug's form parser, reading multipart bodies in pieces of up to 512 KiB.
 
@@ -192,6 +234,11 @@ class StreamingFormParser(FormDataParser):
     (Werkzeug checks each piece against it, file parts included), hence at most half.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Names of the text fields read so far, in the request (NoDiskRequest shares it).
+        self.fields_seen: set[str] = set()
+
     def _parse_multipart(
         self,
         stream: IO[bytes],
@@ -199,7 +246,8 @@ class StreamingFormParser(FormDataParser):
         content_length: int | None,
         options: dict[str, str],
     ) -> tuple[IO[bytes], MultiDict[str, str], MultiDict[str, FileStorage]]:
-        parser = MultiPartParser(
+        parser = FieldNoticingParser(
+            on_field=self.fields_seen.add,
             stream_factory=self.stream_factory,
             max_form_memory_size=self.max_form_memory_size,
             max_form_parts=self.max_form_parts,
@@ -246,6 +294,13 @@ class NoDiskRequest(Request):
         super().__init__(*args, **kwargs)
         self.sealing_files: list[SealingFile] = []
         self._upload_policy: UploadPolicy | None = None
+        self.fields_seen: set[str] = set()
+
+    def make_form_data_parser(self) -> FormDataParser:
+        parser = super().make_form_data_parser()
+        if isinstance(parser, StreamingFormParser):
+            parser.fields_seen = self.fields_seen
+        return parser
 
     def _get_file_stream(
         self,
@@ -256,7 +311,8 @@ class NoDiskRequest(Request):
     ) -> BinaryIO:
         # The parser does not say which field a part belongs to: parts of any other
         # field than ``attachments`` are sealed too, then refused once parsed.
-        sink = SealingFile(self._policy(), filename)
+        number = len(self.sealing_files) + 1 if RENAME_FILES_FIELD in self.fields_seen else None
+        sink = SealingFile(self._policy(), filename, number)
         self.sealing_files.append(sink)
         return sink  # type: ignore[return-value]
 
@@ -295,8 +351,12 @@ class NoDiskRequest(Request):
                 sink.discard()
 
     def sealed_attachments(self) -> list[SealingFile]:
-        """The complete, non-empty attachments, in the order they arrived."""
+        """The complete, non-empty attachments, in the order they arrived; raises the
+        413 of a limit crossed (every upload then discarded, the text fields kept)."""
         self._load_form_data()
+        if self._upload_policy is not None and self._upload_policy.refusal is not None:
+            self.discard_uploads()
+            raise self._upload_policy.refusal
         kept = []
         for sink in self.sealing_files:
             if sink.complete and not sink.empty:

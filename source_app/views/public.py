@@ -3,19 +3,29 @@
 import re
 
 from flask import Blueprint, Response, abort, render_template, send_from_directory
-from flask_babel import get_locale
+from flask.blueprints import BlueprintSetupState
+from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 
 from crypto.contents import FOLLOWUP_CATEGORY, IdentitySection, ReportBody
 from crypto.errors import InvalidReceiptCode
 from crypto.receipt import ReceiptCode
-from source_app.admission import argon2_slot, spend_code_attempt, spend_submission
+from source_app.admission import HostBusy, argon2_slot, spend_code_attempt, spend_submission
+from source_app.categories import NO_SCREENSHOT_CATEGORIES
 from source_app.forms import FollowupForm, ReceiptDownloadForm, ReportForm, StatusForm
 from source_app.host import current_host, db_session
 from source_app.services import form_tokens
 from source_app.services.status import UnknownCode, read_status
 from source_app.services.submission import finish_attachments, submit_followup, submit_report
-from source_app.uploads import accepts_uploads, sealed_attachments
+from source_app.uploads import (
+    SealingFile,
+    TooManyAttachments,
+    accepts_uploads,
+    sealed_attachments,
+)
+from source_app.web import format_size
 
 blueprint = Blueprint("public", __name__)
 
@@ -36,6 +46,65 @@ REASON_LABELS = {
 CODE_SHAPE = _l("A receipt code is twenty digits.")
 CODE_UNKNOWN = _l("No report matches this code. Check the digits and try again.")
 
+# Why a form came back although its answers were fine (issue 10, item 11): the answers
+# are on the page again, the files are not (a browser cannot be given them back).
+FORM_EXPIRED = _l(
+    "This form expired: it was open for more than 4 hours. Your answers are kept below; "
+    "check them and send the form again."
+)
+TOO_MANY_FILES = _l(
+    "Too many files: at most %(count)s can be sent at once. Your answers are kept below; "
+    "attach at most %(count)s files again."
+)
+FILES_TOO_LARGE = _l(
+    "The files are too large together: at most %(size)s can be sent at once. Your answers "
+    "are kept below; attach smaller files, or give their addresses instead."
+)
+TOO_MANY_REPORTS = _l(
+    "Many reports are arriving right now (this site takes %(count)s a minute). Your "
+    "answers are kept below; wait a minute, then send the form again."
+)
+HOST_BUSY = _l(
+    "The service is busy. Your answers are kept below; send the form again in a few minutes."
+)
+
+
+@blueprint.record_once
+def _forms_check_their_own_token(state: BlueprintSetupState) -> None:
+    """The report and follow-up forms check their CSRF token as a field, so that an
+    expired one brings the form back with its answers instead of an error page. Nothing
+    is accepted without a valid token either way (``FlaskForm`` checks it)."""
+    csrf = state.app.extensions["csrf"]
+    csrf.exempt(f"{__name__}.report")
+    csrf.exempt(f"{__name__}.followup")
+
+
+def _refusal_problem(error: Exception) -> LazyString:
+    """The reason, with its limit, for a refusal of a valid form."""
+    config = current_host().config
+    if isinstance(error, TooManyAttachments):
+        return TOO_MANY_FILES % {"count": format_decimal(config.max_attachments)}
+    if isinstance(error, RequestEntityTooLarge):
+        return FILES_TOO_LARGE % {"size": format_size(config.max_upload_bytes)}
+    if isinstance(error, TooManyRequests):
+        return TOO_MANY_REPORTS % {"count": format_decimal(config.submissions_per_minute)}
+    return HOST_BUSY
+
+
+def _report_page(
+    form: ReportForm, status: int, problem: object = "", files_not_kept: int = 0
+) -> tuple[str, int]:
+    categories = current_host().config.categories
+    page = render_template(
+        "report.html",
+        form=form,
+        categories=categories,
+        files_not_kept=files_not_kept,
+        problem=problem,
+        no_screenshot_categories=NO_SCREENSHOT_CATEGORIES,
+    )
+    return page, status
+
 
 @blueprint.get("/")
 def index() -> str:
@@ -47,15 +116,18 @@ def index() -> str:
 def report() -> tuple[str, int] | str:
     categories = current_host().config.categories
     form = ReportForm(categories=categories)
-    attachments = sealed_attachments() if form.is_submitted() else []
+    if not form.is_submitted():
+        return _report_page(form, 200)
+    try:
+        attachments = sealed_attachments()
+    except RequestEntityTooLarge as refused:  # files over a limit: the answers were read
+        return _report_page(form, 413, _refusal_problem(refused), files_not_kept=1)
     form.attachment_count = len(attachments)
     if not form.validate_on_submit():
-        return render_template(
-            "report.html",
-            form=form,
-            categories=categories,
-            files_not_kept=len(attachments),
-        ), 400 if form.is_submitted() else 200
+        expired = bool(form.csrf_token.errors)
+        return _report_page(
+            form, 400, FORM_EXPIRED if expired else "", files_not_kept=len(attachments)
+        )
     host = current_host()
     content = ReportBody(
         category=form.category.data or "",
@@ -80,9 +152,9 @@ def report() -> tuple[str, int] | str:
     token = form.form_token.data or None
     if form_tokens.is_spent(db_session(), token):  # a reload: no budget, no argon2id
         return already_sent()
-    # Budget is spent only now, by a form that passed every cheap check.
-    spend_submission(with_files=bool(attachments))
     try:
+        # Budget is spent only now, by a form that passed every cheap check.
+        spend_submission(with_files=bool(attachments))
         receipt = submit_report(
             db_session(),
             host.store,
@@ -95,6 +167,8 @@ def report() -> tuple[str, int] | str:
         )
     except form_tokens.AlreadySubmitted:  # the same form, committed a moment before
         return already_sent()
+    except (TooManyRequests, HostBusy) as refused:
+        return _report_page(form, refused.code or 429, _refusal_problem(refused), len(attachments))
     code = receipt.code.grouped()
     return render_template(
         "receipt.html",
@@ -158,15 +232,26 @@ def status() -> tuple[str, int] | str:
 def followup() -> tuple[str, int] | str:
     """More from a reporter: the code is asked again on this form (docs/threat-model.md)."""
     form = FollowupForm()
-    attachments = sealed_attachments() if form.is_submitted() else []
-    form.attachment_count = len(attachments)
+    attachments: list[SealingFile] = []
 
-    def again(status: int) -> tuple[str, int]:
-        page = render_template("followup.html", form=form, files_not_kept=len(attachments))
+    def again(status: int, problem: object = "", files_not_kept: int = 0) -> tuple[str, int]:
+        page = render_template(
+            "followup.html",
+            form=form,
+            problem=problem,
+            files_not_kept=files_not_kept or len(attachments),
+        )
         return page, status
 
+    if not form.is_submitted():
+        return again(200)
+    try:
+        attachments = sealed_attachments()
+    except RequestEntityTooLarge as refused:
+        return again(413, _refusal_problem(refused), files_not_kept=1)
+    form.attachment_count = len(attachments)
     if not form.validate_on_submit():
-        return again(400 if form.is_submitted() else 200)
+        return again(400, FORM_EXPIRED if form.csrf_token.errors else "")
     try:
         code = ReceiptCode.parse(form.code.data or "")
     except InvalidReceiptCode:
@@ -183,9 +268,9 @@ def followup() -> tuple[str, int] | str:
     token = form.form_token.data or None
     if form_tokens.is_spent(db_session(), token):
         return already_sent(followup=True)
-    spend_code_attempt()
-    spend_submission(with_files=bool(attachments))
     try:
+        spend_code_attempt()
+        spend_submission(with_files=bool(attachments))
         with argon2_slot(for_report=False):
             submit_followup(
                 db_session(),
@@ -201,6 +286,8 @@ def followup() -> tuple[str, int] | str:
     except UnknownCode:
         form.code.errors = [CODE_UNKNOWN]
         return again(404)
+    except (TooManyRequests, HostBusy) as refused:
+        return again(refused.code or 429, _refusal_problem(refused))
     return render_template("followup_sent.html", attachment_count=len(attachments))
 
 

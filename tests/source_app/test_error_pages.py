@@ -58,7 +58,12 @@ def test_each_limit_answers_with_its_own_translated_page(source_data_dir: Path) 
     assert_error_page(first, 507)  # the watermark is checked at the first byte of a file
     reporter.report()  # a refused request spent nothing: this one spends the minute's one
     second = reporter.client.post("/report?lang=fr", data=reporter.report_form())
-    assert_error_page(second, 429)
+    # The form comes back with its answers and the rate (issue 10, item 11).
+    assert second.status_code == 429
+    page = second.get_data(as_text=True)
+    assert '<html lang="fr"' in page and 'id="error-summary"' in page
+    assert "(ce site en reçoit 1 par minute)" in page
+    assert "A channel posts propaganda every day." in page
     status = {"csrf_token": reporter.csrf_token("/status"), "code": "9" * 2_000_000}
     assert_error_page(reporter.client.post("/status?lang=fr", data=status), 413)
 

@@ -75,7 +75,9 @@ def test_submissions_over_the_rate_get_a_translated_429_and_store_nothing(
     response = reporter.client.post("/report?lang=fr", data=data)
     assert response.status_code == 429
     page = response.get_data(as_text=True)
-    assert 'lang="fr"' in page and "Trop de demandes" in page
+    # The form again, its answers kept, the reason and the rate stated (issue 10, item 11).
+    assert 'lang="fr"' in page and "ce site en reçoit 2 par minute" in page
+    assert "A channel posts propaganda every day." in page
     assert sorted((source_data_dir / "blobs").rglob("*")) == blobs
     # Reading a status is not a submission.
     assert reporter.client.get("/status").status_code == 200

@@ -51,6 +51,13 @@ export function sanitiseFileName(raw) {
   return shorten(name);
 }
 
+/** ``attachment-<index>`` and the file's extension, lower case, as the host names a file
+ * when the reporter asks (numbered_file_name in source_app/attachments.py). */
+export function numberedFileName(index, raw) {
+  const extension = /\.([A-Za-z0-9]{1,8})$/.exec(sanitiseFileName(raw));
+  return `attachment-${index}${extension ? `.${extension[1].toLowerCase()}` : ""}`;
+}
+
 const SIMPLE_SIGNATURES = [
   ["\x89PNG\r\n\x1a\n", "image/png"],
   ["\xff\xd8\xff", "image/jpeg"],

@@ -12,10 +12,11 @@
 
 import sodium from "libsodium-wrappers-sumo";
 
-import { SNIFF_BYTES, sanitiseFileName, sniffMediaType } from "./attachments.js";
+import { SNIFF_BYTES, numberedFileName, sanitiseFileName, sniffMediaType } from "./attachments.js";
 import { sealBlob, sealBytes } from "./envelope_writer.js";
 import { UploadChannel, UploadRefused, sealAndUpload } from "./resumable_upload.js";
 import { normaliseIdentity } from "./identity.js";
+import { MetadataNotRemoved, STRIPPABLE_TYPES, withoutMetadata } from "./strip_metadata.js";
 import { pastedUrls } from "./urls.js";
 import { bodyDocument, identityDocument, newBinding, signedBody } from "./report_body.js";
 import { deriveMasterKey, generateCode, groupCode, secretsFromMasterKey } from "./receipt.js";
@@ -148,6 +149,35 @@ export async function sealReport(
   return { request, code };
 }
 
+// --- The files as the reporter asked them sent (issue 10, item 10) -------------------
+
+/**
+ * The files to seal: photos (JPEG, PNG) without their location and device data when
+ * ``strip`` is set, named attachment-1.jpg… when ``rename`` is. Throws
+ * MetadataNotRemoved (with ``fileName``) for a photo whose container cannot be followed.
+ */
+export async function preparedFiles(files, { strip, rename }) {
+  const prepared = [];
+  for (const [index, file] of files.entries()) {
+    let content = file;
+    if (strip) {
+      const head = new Uint8Array(await file.slice(0, SNIFF_BYTES).arrayBuffer());
+      const type = sniffMediaType(head);
+      if (STRIPPABLE_TYPES.has(type)) {
+        try {
+          content = await withoutMetadata(file, type);
+        } catch (error) {
+          if (error instanceof MetadataNotRemoved) error.fileName = sanitiseFileName(file.name);
+          throw error;
+        }
+      }
+    }
+    const name = rename ? numberedFileName(index + 1, file.name) : file.name;
+    prepared.push(content === file && !rename ? file : new File([content], name, { type: file.type }));
+  }
+  return prepared;
+}
+
 // --- The page -------------------------------------------------------------------------
 
 function formFields(form, language) {
@@ -202,6 +232,50 @@ export function canSealHere() {
 
 const statusLine = () => document.getElementById("sealing-status");
 
+/** A problem the page settles itself, shown as the host's error summary is: at the top of
+ * the form, announced and focused, linking to the field (item 11). */
+function showProblem(form, text, fieldId) {
+  let summary = document.getElementById("error-summary");
+  if (!summary) {
+    summary = document.createElement("div");
+    summary.id = "error-summary";
+    summary.className = "alert error-summary";
+    summary.setAttribute("role", "alert");
+    summary.tabIndex = -1;
+    form.before(summary);
+  }
+  const link = document.createElement("a");
+  link.href = `#${fieldId}`;
+  link.textContent = text;
+  const item = document.createElement("li");
+  item.append(link);
+  const list = document.createElement("ul");
+  list.append(item);
+  summary.replaceChildren(list);
+  summary.focus();
+}
+
+/** The option to strip photos, shown only here (the host cannot strip): on by default
+ * while "stay anonymous" is chosen, until the reporter sets it themselves. */
+function offerPhotoStripping(form) {
+  const option = document.getElementById("strip-metadata-option");
+  const box = document.getElementById("strip_metadata");
+  if (!option || !box) return;
+  option.hidden = false;
+  let touched = false;
+  box.addEventListener("change", () => {
+    touched = true;
+  });
+  const follow = () => {
+    const chosen = form.querySelector('input[name="identity"]:checked');
+    if (!touched) box.checked = !chosen || chosen.value !== "identified";
+  };
+  form.querySelectorAll('input[name="identity"]').forEach((radio) => {
+    radio.addEventListener("change", follow);
+  });
+  follow();
+}
+
 function showStatus(form, text) {
   const status = document.getElementById("sealing-status");
   if (status) {
@@ -236,6 +310,7 @@ async function enhance(form) {
   await sodium.ready;
   const keys = await loadKeys();
   const messages = document.getElementById("sealing-status").dataset;
+  offerPhotoStripping(form);
   form.dataset.sealing = "ready";
   form.addEventListener("submit", async (event) => {
     const fields = formFields(form, document.documentElement.lang || "ar");
@@ -252,10 +327,36 @@ async function enhance(form) {
     if (identity === undefined) return;
     const limits = document.getElementById("sealing-status").dataset;
     const total = files.reduce((sum, file) => sum + file.size, 0);
-    if (files.length > Number(limits.maxFiles) || total > Number(limits.maxBytes)) return;
+    const attachmentsField = document.getElementById("attachments-field")?.dataset ?? {};
+    // Over a limit: said here, with the limit, and nothing sent (the host would refuse).
+    const overLimit =
+      files.length > Number(limits.maxFiles)
+        ? attachmentsField.msgTooMany
+        : total > Number(limits.maxBytes)
+          ? attachmentsField.msgTooLarge
+          : null;
+    if (overLimit !== null) {
+      if (!overLimit) return; // no message on the page: the host's form explains
+      event.preventDefault();
+      showProblem(form, overLimit, "attachments");
+      return;
+    }
     event.preventDefault();
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
+    let toSeal;
+    try {
+      toSeal = await preparedFiles(files, {
+        strip: Boolean(form.elements.namedItem("strip_metadata")?.checked),
+        rename: Boolean(form.elements.namedItem("rename_files")?.checked),
+      });
+    } catch (error) {
+      const template = document.getElementById("strip-metadata-option")?.dataset.msgNotStripped;
+      button.disabled = false;
+      if (!(error instanceof MetadataNotRemoved) || !template) throw error;
+      showProblem(form, template.replace("{name}", error.fileName), "attachments");
+      return;
+    }
     const csrfToken = form.elements.namedItem("csrf_token").value;
     const sending = files.length ? messages.msgUploading : messages.msgSealing;
     const channel = new UploadChannel({
@@ -267,14 +368,14 @@ async function enhance(form) {
       showStatus(form, sending);
       const progress = document.getElementById("sealing-progress");
       progress.hidden = false;
-      const sizes = files.map((file) => file.size);
+      const sizes = toSeal.map((file) => file.size);
       const whole = Math.max(1, sizes.reduce((sum, size) => sum + size, 0));
       // One bar for both: half for the bytes sealed, half for the bytes the host holds.
       const { request, code } = await sealReport(
         keys,
         fields,
         identity,
-        files,
+        toSeal,
         (index, done, size, sent = 0, envelopeTotal = 1) => {
           const before = sizes.slice(0, index).reduce((sum, s) => sum + s, 0);
           const held = (sent / envelopeTotal) * size;
