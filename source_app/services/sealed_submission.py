@@ -222,6 +222,20 @@ def submit_sealed_report(
     return submission.id
 
 
+def already_committed(session: Session, lookup_value: bytes) -> bool:
+    """Whether a report with this lookup value is stored: the same request sent again.
+
+    Only the browser that drew the code knows the lookup value, and the reporter's row
+    is committed with the report, so a yes means this report is safely stored: the page,
+    whose first POST lost its answer to a cut, may show the code (invariant 4).
+    """
+    found = session.scalar(
+        select(Reporter.id).where(Reporter.lookup_hash == lookup_hash(lookup_value))
+    )
+    session.rollback()
+    return found is not None
+
+
 def _discard(attachments: Sequence[_CheckedUpload]) -> None:
     for attachment in attachments:
         attachment.discard()

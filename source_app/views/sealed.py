@@ -31,6 +31,7 @@ from source_app.services.resumable_uploads import (
 from source_app.services.sealed_submission import (
     SealedManifest,
     SealedSubmissionError,
+    already_committed,
     read_manifest,
     read_sealed_status,
     submit_sealed_report,
@@ -138,6 +139,10 @@ def report_sealed() -> tuple[Response, int]:
         manifest = read_manifest(request.stream, config.max_attachments)
         if request.content_length != manifest.body_length:
             raise SealedSubmissionError("the body's length does not match its manifest")
+        if already_committed(db_session(), manifest.lookup_value):
+            # Sent again after a cut lost the first answer: nothing new is kept, and
+            # its uploads were spent by the first (docs/sync-api.md).
+            return jsonify(error="already sent", committed=True), 409
         # The same budget as the form's path, spent once the request is well formed.
         spend_submission(with_files=manifest.attachment_count > 0)
         _submit_with_uploads(manifest)
@@ -147,8 +152,8 @@ def report_sealed() -> tuple[Response, int]:
         return refused(exc)
     except IntegrityError:
         # The lookup hash is taken: this very report was already committed (a repeated
-        # POST), and nothing new was kept.
-        return jsonify(error="already sent"), 409
+        # POST, racing the first), and nothing new was kept.
+        return jsonify(error="already sent", committed=True), 409
     return jsonify(committed=True), 201
 
 

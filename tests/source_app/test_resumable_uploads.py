@@ -447,3 +447,27 @@ def test_recover_aborts_expired_uploads_and_spares_open_ones(
     remaining, _, _, incoming = leftovers(source_app)
     assert len(remaining) == 1 and len(incoming) == 1
     assert [uploader.offset(kept), uploader.offset(old)].count(PART) == 1
+
+
+def test_the_same_report_sent_again_after_a_lost_answer_is_known_as_committed(
+    upload_app: Flask, unit_keys: UnitKeys
+) -> None:
+    """A cut that loses the 201 makes the page send the very request again: the host
+    says it is stored (409, committed) rather than that its uploads are unknown."""
+    envelope = attachment_envelope(unit_keys, b"evidence" * 1000)
+    uploader = Uploader(upload_app.test_client())
+    upload = uploader.upload(envelope)
+    payload = sealed_request(unit_keys, [(upload, len(envelope))])
+    answers = [
+        uploader.client.post(
+            "/report/sealed",
+            data=payload,
+            content_type="application/octet-stream",
+            headers=uploader.headers(),
+        )
+        for _ in range(2)
+    ]
+    assert [answer.status_code for answer in answers] == [201, 409]
+    assert answers[1].get_json()["committed"] is True
+    rows, submissions, _, _ = leftovers(upload_app)
+    assert rows == [] and len(submissions) == 1

@@ -386,16 +386,24 @@ async function enhance(form) {
       );
       progress.value = 1;
       showStatus(form, messages.msgSending);
-      const response = await fetch("/report/sealed", {
-        method: "POST",
-        credentials: "same-origin",
-        headers: {
-          "Content-Type": "application/octet-stream",
-          "X-CSRFToken": csrfToken,
-        },
-        body: request,
+      // Sent again after a cut: a 409 that says "committed" means the first one was
+      // stored and only its answer was lost (the lookup value is this page's alone).
+      await channel.withRetries(async () => {
+        const response = await fetch("/report/sealed", {
+          method: "POST",
+          credentials: "same-origin",
+          headers: {
+            "Content-Type": "application/octet-stream",
+            "X-CSRFToken": csrfToken,
+          },
+          body: request,
+        });
+        if (response.status === 201) return true;
+        const answer = await response.json().catch(() => ({}));
+        if (response.status === 409 && answer.committed) return true;
+        if (response.status >= 500 && response.status !== 507) return null;
+        throw new UploadRefused(answer.error || String(response.status), answer.message);
       });
-      if (response.status !== 201) throw new Error(`host answered ${response.status}`);
       showReceipt(code);
     } catch (error) {
       // The host's own words when it refused a file (sizes, counts, expiry), else ours.
