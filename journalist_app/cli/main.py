@@ -42,8 +42,10 @@ from journalist_app.cli.common import (
     load_totp_key,
 )
 from journalist_app.cli.progress import progress_bar, say
+from journalist_app.clock import utc_now
 from journalist_app.config import ConfigError, OfficerConfig, passphrase_from_env
 from journalist_app.database import make_engine, make_session_factory
+from journalist_app.demo_cases import DEMO_CASES, seed_demo_cases
 from journalist_app.errors import KeysNotInitialised, MissingKey, OfficerError, SyncError
 from journalist_app.keys import custody
 from journalist_app.keys import rotation as key_ops
@@ -54,6 +56,7 @@ from journalist_app.referral.demo import DemoHomeError, set_up_demo_partners
 from journalist_app.referral.unit_key import current_unit_key
 from journalist_app.roles import Role, parse_role
 from journalist_app.schema import SchemaError, current_revision, upgrade_to_head
+from journalist_app.sync.blob_store_s3 import open_blob_store
 from journalist_app.sync.pull import SyncEvent, run_sync
 from journalist_app.triage.categories import use_process_categories
 
@@ -130,6 +133,13 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="folder for the demo referral partners' GnuPG homes (default: beside the data dir)",
+    )
+    demo.add_argument(
+        "--demo-cases",
+        type=int,
+        default=DEMO_CASES,
+        help=f"made-up cases over the last quarter for the dashboard, into a database that "
+        f"holds none (default {DEMO_CASES}; 0 for none)",
     )
     demo.set_defaults(handler=demo_init)
     demo_code_parser = commands.add_parser(
@@ -264,6 +274,8 @@ def demo_init(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> i
         )
     logins = _read_demo_credentials(credentials)
     _demo_partners(session, config, logins[DEMO_OFFICER], args.partners_out, out)
+    if args.demo_cases > 0:
+        _demo_cases(session, config, logins[DEMO_OFFICER], args.demo_cases, out)
     _write_public(session, args.public_out, out)
     code_command = f"IBLAGH_DATA_DIR={config.data_dir} {_program()} demo-code"
     for username, passphrase in logins.items():
@@ -295,6 +307,21 @@ def _demo_partners(
         print(f"demo referral partners: {exc}", file=out)
         return
     print(f"demo referral partners (stock GnuPG homes) in {partners_dir}", file=out)
+
+
+def _demo_cases(
+    session: Session, config: OfficerConfig, passphrase: str, count: int, out: TextIO
+) -> None:
+    """A quarter of made-up cases for the dashboard (journalist_app/demo_cases.py), into a
+    demo database that holds none yet."""
+    keyring = custody.unlock(session, DEMO_OFFICER, passphrase, config.wrap_params)
+    seeded = seed_demo_cases(session, open_blob_store(config), keyring, utc_now(), count=count)
+    if seeded.cases:
+        print(
+            f"demo cases: {seeded.reports} made-up reports over the last quarter "
+            f"({seeded.cases} cases) for the dashboard",
+            file=out,
+        )
 
 
 def demo_code(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> int:

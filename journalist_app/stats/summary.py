@@ -332,12 +332,16 @@ def _touched(session: Session) -> tuple[set[int], set[str]]:
         elif isinstance(obj, Report):
             reports.add(obj.id)
     for obj in session.new:
+        # A new triage row joins a case that may exist; a new report is not stored yet,
+        # so only its triage row brings it (the after-flush pass adds new reports).
         if isinstance(obj, ReportTriage):
             cases.add(obj.case_id)
-            reports.add(obj.report_id)
-        elif isinstance(obj, Report):
-            reports.add(obj.id)
     return {c for c in cases if c is not None}, {r for r in reports if r is not None}
+
+
+def _new_reports(session: Session) -> set[str]:
+    """Reports a flush stores: they count in "all" after it only."""
+    return {obj.id for obj in session.new if isinstance(obj, Report) and obj.id is not None}
 
 
 def _report_cases(connection: Connection, report_ids: set[str]) -> set[int]:
@@ -360,14 +364,16 @@ def _report_cases(connection: Connection, report_ids: set[str]) -> set[int]:
 def _before_flush(session: Session, _context: UOWTransaction, _instances: Any) -> None:
     cases, reports = _touched(session)
     new_cases = [obj for obj in session.new if isinstance(obj, Case)]
-    if not cases and not reports and not new_cases:
+    new_reports = _new_reports(session)
+    if not cases and not reports and not new_cases and not new_reports:
         session.info.pop(_PENDING, None)
         return
     connection = session.connection()
-    # A report's case as stored (a moved report counts against the case it leaves).
+    # A report's case as stored (a moved report counts against the case it leaves). A
+    # new triage row changes its case's counts (read before and after), not "all".
     cases |= _report_cases(connection, reports)
     before = contributions(connection, cases, reports)
-    session.info[_PENDING] = (cases, reports, new_cases, before)
+    session.info[_PENDING] = (cases, reports, new_cases, new_reports, before)
 
 
 @event.listens_for(Session, "after_flush")
@@ -375,11 +381,13 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending is None:
         return
-    cases, reports, new_cases, before = pending
+    cases, reports, new_cases, new_reports, before = pending
     connection = session.connection()
     # Only cases that did not exist before join the set: the new ones, and those the
     # flushed reports now belong to (new cases, or ones already in the set).
     cases = cases | {obj.id for obj in new_cases} | _report_cases(connection, reports)
     after = contributions(connection, cases, reports)
+    # Reports new to the database count in "all" now.
+    _add_reports(connection, sorted(new_reports - reports), after)
     after.subtract(before)
     apply(connection, after)

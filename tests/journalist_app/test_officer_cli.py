@@ -72,12 +72,12 @@ def test_demo_init_is_idempotent_and_keeps_its_login_private(
     env, tmp_path, monkeypatch, capsys
 ) -> None:
     public = tmp_path / "public"
-    assert main(["demo-init", "--public-out", str(public)]) == 0
+    assert main(["demo-init", "--public-out", str(public), "--demo-cases", "0"]) == 0
     first_out = capsys.readouterr().out
     first_files = {p.name: p.read_bytes() for p in public.iterdir()}
     (public / "recipient-set.json").unlink()
 
-    assert main(["demo-init", "--public-out", str(public)]) == 0
+    assert main(["demo-init", "--public-out", str(public), "--demo-cases", "0"]) == 0
     second_out = capsys.readouterr().out
 
     assert {p.name: p.read_bytes() for p in public.iterdir()} == first_files
