@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from babel.dates import format_date
+from playwright.sync_api import Route
 
 from tests.browser.tab import (
     DESKTOP,
@@ -238,6 +239,43 @@ def test_home_and_report_form_in_english_and_spanish(
     tab.check("home")
     tab.open("/report")
     tab.check("report")
+    tab.assert_clean()
+
+
+ALREADY_SENT = {"ar": "سبق", "fr": "déjà", "en": "already", "es": "ya"}
+
+
+@pytest.mark.parametrize(
+    ("lang", "width"), [("ar", PHONE), ("fr", DESKTOP)], ids=["ar-phone", "fr-desktop"]
+)
+def test_a_report_form_sent_twice_is_filed_once_and_the_page_says_so(
+    open_tab: TabFactory, lang: str, width: int
+) -> None:
+    """A reload of the receipt sends the same form again (issue 10, item 8): the browser
+    here sends its POST twice, as a reload does, and shows the second answer."""
+    tab = open_tab(lang, width)
+    page = tab.page
+    tab.open("/report")
+    page.locator("#category-terrorism").check(force=True)
+    page.locator("#urls").fill("https://t.me/example/42")
+    page.locator("#description").fill(DESCRIPTIONS[lang])
+    page.locator("label[for=good_faith]").click()
+    firsts: list[int] = []
+
+    def twice(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        firsts.append(route.fetch().status)  # filed: its receipt is never shown
+        route.continue_()  # then the browser's own POST: the same bytes again
+
+    page.route("**/report*", twice)
+    with tab.navigation(status=409):
+        page.locator("form button[type=submit]").click()
+    assert firsts == [200]
+    assert ALREADY_SENT[lang] in page.locator("main h1").inner_text().lower()
+    assert page.locator("main a[href^='/status']").is_visible()
+    tab.check("already-sent")
     tab.assert_clean()
 
 
