@@ -12,7 +12,7 @@ VENDOR := source_app/static/vendor
 VENDORED := $(VENDOR)/libsodium-wrappers.mjs $(VENDOR)/libsodium-sumo.mjs
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test bench lint clean vendor fuzz
+.PHONY: run test bench lint clean vendor fuzz soak
 
 run: $(INSTALLED) $(VENDORED)
 	./scripts/run-demo.sh
@@ -31,6 +31,12 @@ bench: $(INSTALLED)
 # into the committed corpus. `make test` runs each target for a few seconds.
 fuzz: $(INSTALLED)
 	$(BIN)/python -m tests.fuzz.run --seconds $${FUZZ_SECONDS:-300} --merge
+
+# The crash-safety soak (tests/crash, docs/reliability.md): 100 SIGKILLs of the public
+# host, of the officer's sync and of the air-gap import, then the figures. `make test`
+# runs 10 per target.
+soak: $(INSTALLED) $(VENDORED)
+	$(BIN)/python -m tests.crash.run --kills $${SOAK_KILLS:-100} --seed $${SOAK_SEED:-1}
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
