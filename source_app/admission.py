@@ -25,6 +25,8 @@ from source_app.uploads import FORM_OVERHEAD_BYTES, LowDiskSpace
 
 # Text fields and framing of a form with files; Werkzeug's default is 1000.
 MAX_FORM_PARTS = 64
+# How far past the upload limit a form's body is still read (its files then dropped).
+UPLOAD_READ_FACTOR = 2
 
 
 class HostBusy(ServiceUnavailable):
@@ -64,7 +66,12 @@ def admit_request() -> None:
     # Only multipart bodies are parsed as they stream; any other body is read whole.
     uploads = getattr(view, "accepts_uploads", False) and request.mimetype == "multipart/form-data"
     if uploads:
-        request.max_content_length = config.max_upload_bytes + FORM_OVERHEAD_BYTES
+        # Up to twice the upload limit is read to its end, sealing nothing past the limit
+        # (source_app/uploads.py), so that the form comes back with its answers (issue 10,
+        # item 11); a larger body is refused from its Content-Length.
+        request.max_content_length = (
+            UPLOAD_READ_FACTOR * config.max_upload_bytes + FORM_OVERHEAD_BYTES
+        )
         request.max_form_parts = config.max_attachments + MAX_FORM_PARTS
     # Every form carries a CSRF token tied to the session: without a session it would
     # be refused after the whole body was read. Refuse it now.

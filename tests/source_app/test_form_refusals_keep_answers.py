@@ -178,3 +178,23 @@ def test_a_follow_up_over_the_file_limit_keeps_its_message(source_data_dir: Path
     page = response.get_data(as_text=True)
     assert ">A message that must come back.</textarea>" in page
     assert "Too many files: at most 1 can be sent at once" in page
+
+
+def test_a_file_well_over_the_limit_still_brings_the_form_back(source_data_dir: Path) -> None:
+    """Over the limit by more than the form's own 2 MiB: still read to its end (up to
+    twice the limit), nothing sealed past the limit, the answers back on the page."""
+    app = app_with(source_data_dir, IBLAGH_MAX_UPLOAD_BYTES=str(3_000_000))
+    reporter = ReporterActions(app.test_client())
+    response = post_with_files(reporter, [b"v" * 5_500_000])
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert_answers_kept(page)
+    assert "at most 2.9 MB" in page
+    assert stored_and_incoming(source_data_dir) == []
+
+
+def test_a_body_over_twice_the_limit_is_refused_from_its_length(source_data_dir: Path) -> None:
+    app = app_with(source_data_dir, IBLAGH_MAX_UPLOAD_BYTES=str(1_000_000))
+    reporter = ReporterActions(app.test_client())
+    assert post_with_files(reporter, [b"v" * 4_500_000]).status_code == 413
+    assert stored_and_incoming(source_data_dir) == []
