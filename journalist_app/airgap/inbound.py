@@ -52,7 +52,7 @@ from journalist_app.clock import utc_now
 from journalist_app.config import OfficerConfig
 from journalist_app.errors import BlobMismatch, MissingKey, SyncProtocolError
 from journalist_app.keys.keyring import UnlockedKeyring
-from journalist_app.models import OutboxItem, Reply, UploadReceipt
+from journalist_app.models import EndedNotice, OutboxItem, Reply, UploadReceipt
 from journalist_app.roles import Permission, requires
 from journalist_app.sync.blob_store import BlobWriter
 from journalist_app.sync.blob_store_s3 import open_blob_store
@@ -255,6 +255,8 @@ class InboundImport:
     receipts: int = 0
     replies_confirmed: int = 0
     acks_confirmed: int = 0
+    # "Handling ended" notices a receipt closed (delivered, or the reporter was gone).
+    notices_done: int = 0
     replies_failed: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -268,6 +270,8 @@ class InboundImport:
                 f"; {self.receipts} receipts: {self.replies_confirmed} replies delivered, "
                 f"{self.acks_confirmed} acknowledgements applied"
             )
+            if self.notices_done:
+                line += f", {self.notices_done} 'handling ended' notices done"
         if self.failed:
             line += f", {self.failed} failed"
         if self.replies_failed:
@@ -442,6 +446,16 @@ def _apply_receipt(session: Session, document: dict[str, list[str]], result: Inb
         item = session.get(OutboxItem, ("reply", reply_id))
         if item is not None and item.confirmed_at is None:
             item.confirmed_at = now
+    # A purged report's "handling ended" notice, delivered or refused (the public host
+    # forgot the reporter): gone, as after an online sync; nothing here refers to it.
+    for notice_id in [*document["replies_delivered"], *document["replies_failed"]]:
+        notice = session.get(EndedNotice, notice_id)
+        if notice is not None:
+            session.delete(notice)
+            result.notices_done += 1
+        item = session.get(OutboxItem, ("notice", notice_id))
+        if item is not None:
+            session.delete(item)
     result.replies_failed.extend(document["replies_failed"])
     result.receipts += 1
     session.commit()

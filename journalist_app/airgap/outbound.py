@@ -35,11 +35,13 @@ from journalist_app.clock import utc_now
 from journalist_app.config import OfficerConfig
 from journalist_app.errors import MissingKey, UnknownReporter
 from journalist_app.keys.keyring import UnlockedKeyring
-from journalist_app.models import OutboxItem, Reply, UploadReceipt
+from journalist_app.models import EndedNotice, OutboxItem, Reply, UploadReceipt
 from journalist_app.roles import Permission, requires
 from journalist_app.sync.client import SyncClient
 
 Tick = Callable[[str], None]
+# The outbox kind of an exported "handling ended" notice.
+NOTICE = "notice"
 
 
 # --- export-outbox (offline officer host) ----------------------------------------------
@@ -52,6 +54,8 @@ class OutboxExport:
     header: BatchHeader
     replies: int = 0
     acknowledgements: int = 0
+    # "Handling ended" notices of purged reports (journalist_app/retention/notices.py).
+    notices: int = 0
     # Entries of the audit chain the batch's signed checkpoint covers (0: none, no sync key).
     anchored_entries: int = 0
 
@@ -60,6 +64,8 @@ class OutboxExport:
             f"exported outbox batch {self.header.sequence} ({self.header.batch_id}): "
             f"{self.replies} replies, {self.acknowledgements} acknowledgements"
         )
+        if self.notices:
+            line += f", {self.notices} 'handling ended' notices"
         if self.anchored_entries:
             line += f", audit anchor at entry {self.anchored_entries}"
         return line
@@ -84,6 +90,7 @@ def export_outbox(
         raise MissingKey(f"officer {keyring.username!r} holds no unit signing key")
     tick = progress or ignore
     replies = _pending_replies(session, include_all)
+    notices = _pending_notices(session, include_all)
     acks = _pending_acks(session, include_all)
     header = BatchHeader.new("outbound", next_sequence(session, "outbound"), keyring.signing_key)
     result = OutboxExport(header=header)
@@ -107,6 +114,19 @@ def export_outbox(
             item.exported_batch, item.exported_at = header.batch_id, now
             result.replies += 1
             tick("reply")
+        # A purged report's notice goes as a reply (the same call of the sync API). It is
+        # deleted when a receipt says it was delivered, as the online sync deletes it.
+        for notice in notices:
+            writer.add(
+                "reply", {"reply_id": notice.id, "reporter_id": notice.reporter_id}, notice.envelope
+            )
+            item = session.get(OutboxItem, (NOTICE, notice.id))
+            if item is None:
+                item = OutboxItem(kind=NOTICE, item_id=notice.id)
+                session.add(item)
+            item.exported_batch, item.exported_at = header.batch_id, now
+            result.notices += 1
+            tick("reply")
         for ack in acks:
             writer.add("ack", {"submission_id": ack.item_id})
             ack.exported_batch, ack.exported_at = header.batch_id, now
@@ -117,7 +137,11 @@ def export_outbox(
 
 def count_pending(session: Session, include_all: bool = False) -> int:
     """How many entries the next ``export-outbox`` would write (for its progress bar)."""
-    return len(_pending_replies(session, include_all)) + len(_pending_acks(session, include_all))
+    return (
+        len(_pending_replies(session, include_all))
+        + len(_pending_notices(session, include_all))
+        + len(_pending_acks(session, include_all))
+    )
 
 
 def _pending_replies(session: Session, include_all: bool) -> list[Reply]:
@@ -126,6 +150,19 @@ def _pending_replies(session: Session, include_all: bool) -> list[Reply]:
         .outerjoin(OutboxItem, and_(OutboxItem.kind == "reply", OutboxItem.item_id == Reply.id))
         .where(Reply.pushed_at.is_(None))
         .order_by(Reply.created_at, Reply.id)
+    )
+    if not include_all:
+        query = query.where(or_(OutboxItem.item_id.is_(None), OutboxItem.exported_batch.is_(None)))
+    return list(session.scalars(query))
+
+
+def _pending_notices(session: Session, include_all: bool) -> list[EndedNotice]:
+    query = (
+        select(EndedNotice)
+        .outerjoin(
+            OutboxItem, and_(OutboxItem.kind == NOTICE, OutboxItem.item_id == EndedNotice.id)
+        )
+        .order_by(EndedNotice.created_at, EndedNotice.id)
     )
     if not include_all:
         query = query.where(or_(OutboxItem.item_id.is_(None), OutboxItem.exported_batch.is_(None)))
