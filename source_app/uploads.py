@@ -87,7 +87,7 @@ class UploadPolicy:
     since_space_check: int = 0
     # A limit crossed: the rest of the body is still read (so that the text fields after
     # the files reach the form sent back, issue 10, item 11), but no byte more is sealed.
-    refusal: RequestEntityTooLarge | None = None
+    refusal: RequestEntityTooLarge | LowDiskSpace | None = None
 
     def charge(self, size: int, first: bool) -> None:
         """Count bytes (and a new file on its first bytes) against the limits."""
@@ -140,18 +140,17 @@ class SealingFile:
             return len(data)
         try:
             self._policy.charge(len(data), first=self.empty)
-        except RequestEntityTooLarge as refusal:
+            with _disk_full_is_507():
+                if self._writer is not None:
+                    self._writer.write(data)
+                    return len(data)
+                self._head += data
+                if len(self._head) >= SNIFF_BYTES:
+                    self._start()
+        except (RequestEntityTooLarge, LowDiskSpace) as refusal:
             self._policy.refusal = refusal
             self.discard()
             self._done = False  # the part goes on arriving; it is dropped as it comes
-            return len(data)
-        with _disk_full_is_507():
-            if self._writer is not None:
-                self._writer.write(data)
-                return len(data)
-            self._head += data
-            if len(self._head) >= SNIFF_BYTES:
-                self._start()
         return len(data)
 
     def _start(self) -> None:
@@ -352,7 +351,8 @@ class NoDiskRequest(Request):
 
     def sealed_attachments(self) -> list[SealingFile]:
         """The complete, non-empty attachments, in the order they arrived; raises the
-        413 of a limit crossed (every upload then discarded, the text fields kept)."""
+        413 of a limit crossed or the 507 of the free-space watermark (every upload then
+        discarded, the text fields kept)."""
         self._load_form_data()
         if self._upload_policy is not None and self._upload_policy.refusal is not None:
             self.discard_uploads()

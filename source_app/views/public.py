@@ -20,6 +20,7 @@ from source_app.services import form_tokens
 from source_app.services.status import UnknownCode, read_status
 from source_app.services.submission import finish_attachments, submit_followup, submit_report
 from source_app.uploads import (
+    LowDiskSpace,
     SealingFile,
     TooManyAttachments,
     accepts_uploads,
@@ -64,6 +65,10 @@ TOO_MANY_REPORTS = _l(
     "Many reports are arriving right now (this site takes %(count)s a minute). Your "
     "answers are kept below; wait a minute, then send the form again."
 )
+NO_SPACE_FOR_FILES = _l(
+    "This site cannot take files right now: it is short of storage space. Your answers "
+    "are kept below; send your report without files, or try again later."
+)
 HOST_BUSY = _l(
     "The service is busy. Your answers are kept below; send the form again in a few minutes."
 )
@@ -82,6 +87,8 @@ def _forms_check_their_own_token(state: BlueprintSetupState) -> None:
 def _refusal_problem(error: Exception) -> LazyString:
     """The reason, with its limit, for a refusal of a valid form."""
     config = current_host().config
+    if isinstance(error, LowDiskSpace):
+        return NO_SPACE_FOR_FILES
     if isinstance(error, TooManyAttachments):
         return TOO_MANY_FILES % {"count": format_decimal(config.max_attachments)}
     if isinstance(error, RequestEntityTooLarge):
@@ -120,8 +127,8 @@ def report() -> tuple[str, int] | str:
         return _report_page(form, 200)
     try:
         attachments = sealed_attachments()
-    except RequestEntityTooLarge as refused:  # files over a limit: the answers were read
-        return _report_page(form, 413, _refusal_problem(refused), files_not_kept=1)
+    except (RequestEntityTooLarge, LowDiskSpace) as refused:  # the answers were read
+        return _report_page(form, refused.code or 413, _refusal_problem(refused), files_not_kept=1)
     form.attachment_count = len(attachments)
     if not form.validate_on_submit():
         expired = bool(form.csrf_token.errors)
@@ -247,8 +254,8 @@ def followup() -> tuple[str, int] | str:
         return again(200)
     try:
         attachments = sealed_attachments()
-    except RequestEntityTooLarge as refused:
-        return again(413, _refusal_problem(refused), files_not_kept=1)
+    except (RequestEntityTooLarge, LowDiskSpace) as refused:
+        return again(refused.code or 413, _refusal_problem(refused), files_not_kept=1)
     form.attachment_count = len(attachments)
     if not form.validate_on_submit():
         return again(400, FORM_EXPIRED if form.csrf_token.errors else "")

@@ -55,7 +55,12 @@ def test_each_limit_answers_with_its_own_translated_page(source_data_dir: Path) 
     data = reporter.report_form()
     data["attachments"] = [(io.BytesIO(b"a"), "a"), (io.BytesIO(b"b"), "b")]
     first = reporter.client.post("/report?lang=fr", data=data, content_type="multipart/form-data")
-    assert_error_page(first, 507)  # the watermark is checked at the first byte of a file
+    # The watermark is checked at the first byte of a file: the form comes back with its
+    # answers and the advice to send it without files (issue 10, item 11).
+    assert first.status_code == 507
+    page = first.get_data(as_text=True)
+    assert '<html lang="fr"' in page and 'id="error-summary"' in page
+    assert "envoyez votre signalement sans fichiers" in page
     reporter.report()  # a refused request spent nothing: this one spends the minute's one
     second = reporter.client.post("/report?lang=fr", data=reporter.report_form())
     # The form comes back with its answers and the rate (issue 10, item 11).

@@ -198,3 +198,16 @@ def test_a_body_over_twice_the_limit_is_refused_from_its_length(source_data_dir:
     reporter = ReporterActions(app.test_client())
     assert post_with_files(reporter, [b"v" * 4_500_000]).status_code == 413
     assert stored_and_incoming(source_data_dir) == []
+
+
+def test_under_the_disk_watermark_the_form_comes_back_to_be_sent_without_files(
+    source_data_dir: Path,
+) -> None:
+    app = app_with(source_data_dir, IBLAGH_MIN_FREE_BYTES=str(10**18))
+    reporter = ReporterActions(app.test_client())
+    response = post_with_files(reporter, [b"a photo"])
+    assert response.status_code == 507
+    page = response.get_data(as_text=True)
+    assert_answers_kept(page)
+    assert "send your report without files" in page
+    assert stored_and_incoming(source_data_dir) == []
