@@ -17,6 +17,7 @@ finished by its expiry is aborted by :func:`expire_uploads`, and nothing of it i
 
 import hashlib
 import math
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crypto.envelope import ABYTES, CHUNK_SIZE, MAX_METADATA_BYTES, STANZA_BYTES
@@ -34,6 +36,8 @@ from source_app.services.clock import current_hour
 from source_app.storage import RESUMABLE_PART_BYTES, BlobRef, BlobStore
 
 UPLOAD_ID_BYTES: Final = 24
+# What a page may name its upload: at least 192 bits of base64url (its own CSPRNG).
+_UPLOAD_ID: Final = re.compile(r"[A-Za-z0-9_-]{32,64}")
 # magic (8) + count (1) + stream header (24) + the metadata chunk's length and MAC (4 + 17)
 # + the trailer chunk (4 + 40 + 17): docs/envelope.md, "Size".
 _FIXED_ENVELOPE_BYTES: Final = 8 + 1 + 24 + 4 + ABYTES + 4 + 40 + ABYTES
@@ -87,17 +91,43 @@ def _id_hash(upload_id: str) -> bytes:
     return hashlib.sha256(b"iblagh-upload/1" + upload_id.encode()).digest()
 
 
+@dataclass(frozen=True)
+class OpenedUpload:
+    """An upload as declared: its id, the offset the host holds, whether it is new."""
+
+    upload_id: str
+    offset: int
+    created: bool
+
+
 def open_upload(
-    session: Session, store: BlobStore, limits: UploadLimits, owner: bytes, size: int
-) -> str:
-    """Declare an envelope of ``size`` bytes; returns the new upload's id.
+    session: Session,
+    store: BlobStore,
+    limits: UploadLimits,
+    owner: bytes,
+    size: int,
+    upload_id: str | None = None,
+) -> OpenedUpload:
+    """Declare an envelope of ``size`` bytes under ``upload_id`` (the page draws it, so
+    that a declaration sent again after a cut finds its upload instead of opening a
+    second one that would hold the session's quota until it expires); a new id if None.
 
     Refused before any byte is sent: ``too_large`` (over the files' limit, alone or with
     what the session already holds open), ``too_many`` (more files than a report takes),
     ``busy`` (the host holds its maximum of unfinished uploads), ``no_space`` (the store
     could not take this and every byte still owed to the open uploads, and keep its
-    free-space watermark: declared sizes are a promise the disk must be able to keep).
+    free-space watermark: declared sizes are a promise the disk must be able to keep),
+    ``bad_request`` for an id that is not 32 to 64 URL-safe characters or that names an
+    upload of another size or session.
     """
+    if upload_id is not None:
+        if not _UPLOAD_ID.fullmatch(upload_id):
+            raise UploadRefused("bad_request")
+        known = session.get(UploadSession, _id_hash(upload_id))
+        if known is not None:
+            if known.owner_hash != owner or known.total_bytes != size or known.claimed:
+                raise UploadRefused("bad_request")
+            return OpenedUpload(upload_id, known.received_bytes, created=False)
     if size < 1 or size > limits.envelope_bytes(limits.max_upload_bytes):
         raise UploadRefused("too_large")
     expire_uploads(session, store)
@@ -120,7 +150,7 @@ def open_upload(
         raise UploadRefused("busy")
     if store.free_bytes() - owed - size < limits.min_free_bytes:
         raise UploadRefused("no_space")
-    upload_id = secrets.token_urlsafe(UPLOAD_ID_BYTES)
+    upload_id = upload_id or secrets.token_urlsafe(UPLOAD_ID_BYTES)
     handle = store.begin_resumable()
     try:
         session.add(
@@ -135,11 +165,19 @@ def open_upload(
             )
         )
         session.commit()
+    except IntegrityError:
+        # The same declaration, sent again while the first was being stored.
+        session.rollback()
+        store.abort_resumable(handle)
+        known = session.get(UploadSession, _id_hash(upload_id))
+        if known is None or known.owner_hash != owner or known.total_bytes != size:
+            raise UploadRefused("bad_request") from None
+        return OpenedUpload(upload_id, known.received_bytes, created=False)
     except BaseException:
         session.rollback()
         store.abort_resumable(handle)
         raise
-    return upload_id
+    return OpenedUpload(upload_id, 0, created=True)
 
 
 def _find(session: Session, owner: bytes, upload_id: str) -> UploadSession:

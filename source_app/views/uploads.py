@@ -56,23 +56,30 @@ def create_upload() -> tuple[Response, int]:
     host = current_host()
     request.max_content_length = MAX_DECLARATION_BYTES
     document = request.get_json(silent=True)
-    size = document.get("size") if isinstance(document, dict) else None
+    if not isinstance(document, dict):
+        document = {}
+    size, upload_id = document.get("size"), document.get("upload")
     if not isinstance(size, int) or isinstance(size, bool):
+        return refused(UploadRefused("bad_request"))
+    if upload_id is not None and not isinstance(upload_id, str):
         return refused(UploadRefused("bad_request"))
     limits = upload_limits()
     try:
         if not 1 <= size <= limits.envelope_bytes(limits.max_upload_bytes):
             raise UploadRefused("too_large")
-        upload_id = open_upload(db_session(), host.store, limits, session_owner(), size)
+        opened = open_upload(
+            db_session(), host.store, limits, session_owner(), size, upload_id=upload_id
+        )
     except UploadRefused as exc:
         return refused(exc)
     response = jsonify(
-        upload=upload_id,
-        offset=0,
+        upload=opened.upload_id,
+        offset=opened.offset,
         part_bytes=RESUMABLE_PART_BYTES,
         expires_hours=host.config.upload_expiry_hours,
     )
-    return response, 201
+    # The same declaration again (its answer was lost) finds the upload it made.
+    return response, 201 if opened.created else 200
 
 
 @blueprint.route("/report/uploads/<upload_id>", methods=["GET", "HEAD"])

@@ -471,3 +471,33 @@ def test_the_same_report_sent_again_after_a_lost_answer_is_known_as_committed(
     assert answers[1].get_json()["committed"] is True
     rows, submissions, _, _ = leftovers(upload_app)
     assert rows == [] and len(submissions) == 1
+
+
+def test_a_declaration_sent_again_finds_its_upload(upload_app: Flask, unit_keys: UnitKeys) -> None:
+    """The page names its upload: the same POST again after a lost answer opens nothing new
+    (a second upload would hold the session's quota until it expired)."""
+    uploader = Uploader(upload_app.test_client())
+    name = "n" * 32
+
+    def declare(size: int, upload: object = name) -> tuple[int, dict[str, Any]]:
+        response = uploader.client.post(
+            "/report/uploads", json={"size": size, "upload": upload}, headers=uploader.headers()
+        )
+        return response.status_code, response.get_json()
+
+    status, first = declare(PART + 10)
+    assert (status, first["upload"]) == (201, name)
+    assert uploader.send(name, 0, b"\x05" * PART)[0] == 200
+    status, again = declare(PART + 10)
+    assert (status, again["upload"], again["offset"]) == (200, name, PART)
+    rows, _, _, incoming = leftovers(upload_app)
+    assert len(rows) == 1 and len(incoming) == 1
+    # Another size under that name, a short name, or the name from another session.
+    assert declare(PART + 11)[0] == 400
+    assert declare(100, "short")[0] == 400
+    assert declare(100, 42)[0] == 400
+    other = Uploader(upload_app.test_client())
+    response = other.client.post(
+        "/report/uploads", json={"size": PART + 10, "upload": name}, headers=other.headers()
+    )
+    assert response.status_code == 400

@@ -23,6 +23,14 @@ export class UploadRefused extends Error {
   }
 }
 
+/** 24 random bytes, base64url: the upload's name, a capability of this session only. */
+function newUploadId() {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(24));
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_");
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function refusal(response) {
@@ -50,16 +58,19 @@ export class UploadChannel {
     return { "X-CSRFToken": this.csrfToken, ...extra };
   }
 
-  /** Declare an envelope of ``size`` bytes; returns { upload, part_bytes }. */
+  /** Declare an envelope of ``size`` bytes; returns { upload, part_bytes }. The page
+   * names the upload, so that the declaration sent again after a cut finds it (200)
+   * instead of opening a second one. */
   async open(size) {
+    const upload = newUploadId();
     return this.withRetries(async () => {
       const response = await fetch(`/report/uploads${this.query}`, {
         method: "POST",
         credentials: "same-origin",
         headers: this.headers({ "Content-Type": "application/json" }),
-        body: JSON.stringify({ size }),
+        body: JSON.stringify({ size, upload }),
       });
-      if (response.status === 201) return response.json();
+      if (response.status === 201 || response.status === 200) return response.json();
       if (transient(response.status)) return null;
       throw await refusal(response);
     });
