@@ -225,11 +225,11 @@ def test_the_status_page_sends_the_lookup_value_and_opens_replies_in_the_page(
     assert [url for url, _ in log.requests if url.endswith("/status/sealed")]
 
 
-def test_identity_typed_under_anonymous_is_left_to_the_servers_form(
+def test_identity_typed_under_anonymous_is_refused_in_the_page_and_never_sent(
     browser: Browser, public_site: PublicSite, tmp_path: Path
 ) -> None:
-    """The page does not guess which one was meant nor drop the details: the server's
-    form decides (issue 10, item 9, is that form's to settle)."""
+    """The page does not guess which one was meant nor drop the details (issue 10, item
+    9): it says so at the top, every field kept, and nothing leaves the browser."""
     context = browser.new_context(locale="en")
     log = RequestLog()
     context.route("**/*", log.route)
@@ -239,14 +239,18 @@ def test_identity_typed_under_anonymous_is_left_to_the_servers_form(
         page.wait_for_selector("form[data-sealing=ready]", state="attached", timeout=30_000)
         _fill_report(page, tmp_path)
         page.locator("input[name=identity][value=anonymous]").check(force=True)
-        with page.expect_navigation():
-            page.locator("form button[type=submit]").click()
-        # Refused with the reason, every typed field kept (issue 10, item 9).
-        assert "You chose to stay anonymous but typed details" in page.content()
+        page.locator("form button[type=submit]").click()
+        summary = page.locator("#error-summary")
+        summary.wait_for(timeout=10_000)
+        assert "You chose to stay anonymous but typed details" in summary.inner_text()
+        assert page.evaluate("document.activeElement.id") == "error-summary"
+        summary.locator("a[href='#identity-0']").click()
+        assert page.evaluate("document.activeElement.id") == "identity-0"
         assert page.locator("#full_name").input_value() == MARKERS["full_name"]
         assert page.locator("#description").input_value() == MARKERS["description"]
     finally:
         context.close()
-    assert not [url for url, _ in log.requests if url.endswith("/report/sealed")]
+    assert not [url for url, _ in log.requests if "/report/" in url]
     form_posts = [url for url, seen in log.requests if url.endswith("/report?lang=en")]
-    assert len(form_posts) == 2  # the page, then the form's own POST to the server
+    assert len(form_posts) == 1  # the page only: no POST of the form either
+    assert log.leaks() == []

@@ -319,11 +319,19 @@ async function enhance(form) {
       (file) => file.size > 0,
     );
     // What the browser path cannot settle is left to the server's form, which names
-    // each problem and keeps every field: a missing category or good-faith box,
-    // identity details typed under "stay anonymous" (never dropped silently), files
-    // over the stated limits.
+    // each problem and keeps every field: a missing category or good-faith box, an
+    // identity detail the host would refuse.
     const identity = identityFields(form);
-    if (!fields.category || !fields.good_faith || identityTypedUnderAnonymous(form)) return;
+    if (!fields.category || !fields.good_faith) return;
+    // Identity typed under "stay anonymous" (item 9): never dropped, never sent; the
+    // reporter chooses. Said here, so the details do not leave the browser at all.
+    const anonymousTyped = form.querySelector("fieldset[data-msg-anonymous-typed]");
+    if (identityTypedUnderAnonymous(form)) {
+      if (!anonymousTyped) return; // the host's form explains
+      event.preventDefault();
+      showProblem(form, anonymousTyped.dataset.msgAnonymousTyped, "identity-0");
+      return;
+    }
     if (identity === undefined) return;
     const limits = document.getElementById("sealing-status").dataset;
     const total = files.reduce((sum, file) => sum + file.size, 0);
