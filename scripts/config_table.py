@@ -64,6 +64,11 @@ TEST_VARIABLES = (
         "PostgreSQL, not only the modules that ask for it.",
     ),
     (
+        "IBLAGH_RESUMABLE_BROWSER_MB",
+        "MiB of the file Chromium sends through the resumable uploads with its cuts "
+        "(24 in `make test`; 200 for the long run, bench/README.md).",
+    ),
+    (
         "IBLAGH_TEST_OPEN_LOG",
         "Set by the invariant tests for the audited gunicorn config: where it records "
         "every file opened for writing.",
