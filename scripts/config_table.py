@@ -69,6 +69,11 @@ TEST_VARIABLES = (
         "(24 in `make test`; 200 for the long run, bench/README.md).",
     ),
     (
+        "IBLAGH_SYNC_CONFORMANCE_EXAMPLES",
+        "Generated requests per sync API operation and mode that schemathesis sends "
+        "(20 in `make test`; raise it for a longer hunt, docs/sync-api.md).",
+    ),
+    (
         "IBLAGH_TEST_OPEN_LOG",
         "Set by the invariant tests for the audited gunicorn config: where it records "
         "every file opened for writing.",
