@@ -19,7 +19,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import DatabaseError
 
 from journalist_app.models import Base
@@ -100,24 +100,31 @@ def _upgrade(engine: Engine) -> str:
                 )
             command.stamp(config, "head")
         else:
+            before = current_revision(connection)
             command.upgrade(config, "head")
-        _count_summary_if_missing(connection)
+            if before is not None and _passed(config, before, SUMMARY_REVISION):
+                _count_summary(connection)
         revision = current_revision(connection)
     assert revision is not None
     return revision
 
 
-def _count_summary_if_missing(connection: Connection) -> None:
-    """The dashboard's daily summary, counted once for a database whose cases predate it
-    (the upgrade that added it); an empty database or a counted one is left as it is."""
-    from journalist_app.models import Case, Report, StatsDaily
+# The migration that added the dashboard's daily summary (journalist_app/stats/summary.py).
+SUMMARY_REVISION = "d43c2cc4b2cb"
+
+
+def _passed(config: Config, before: str, revision: str) -> bool:
+    """Whether upgrading from ``before`` to head applied ``revision``."""
+    script = ScriptDirectory.from_config(config)
+    applied = script.iterate_revisions("head", before)
+    return any(step.revision == revision for step in applied)
+
+
+def _count_summary(connection: Connection) -> None:
+    """Count the daily summary of the cases a database held before the migration that
+    added it (only then: a database made at a later revision keeps it as it goes)."""
     from journalist_app.stats import summary
 
-    has = connection.scalar
-    if has(select(StatsDaily.scope).limit(1)) is not None:
-        return
-    if has(select(Case.id).limit(1)) is None and has(select(Report.id).limit(1)) is None:
-        return
     summary.rebuild(connection)
 
 

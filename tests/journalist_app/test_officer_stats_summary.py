@@ -12,14 +12,16 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from alembic import command
+from sqlalchemy import func, select, text
 
 from journalist_app import clock
 from journalist_app.cli.main import main
+from journalist_app.database import make_engine, make_session_factory
 from journalist_app.models import Case, CaseEvent, ReportTriage
 from journalist_app.retention.purge import PurgeRefused, purge_case
 from journalist_app.retention.rules import load_rules
-from journalist_app.schema import _count_summary_if_missing
+from journalist_app.schema import alembic_config, upgrade_to_head
 from journalist_app.stats import summary
 from journalist_app.stats.figures import StatsFilter, compute
 from journalist_app.triage import statuses
@@ -165,21 +167,46 @@ def test_the_summary_equals_a_recount_after_a_random_run(world) -> None:
     _figures_match(world, NOW)
 
 
-def test_the_counts_of_a_database_older_than_the_summary_are_made_at_upgrade(world) -> None:
-    """The upgrade that adds the table counts what is already there; once only."""
-    for category in CATEGORIES:
-        world.add_report({"category": category}, received=START)
-    index_pending(world.session, world.store, world.supervisor)
-    connection = world.session.connection()
-    expected = summary.stored(connection)
-    assert expected
-    connection.execute(summary.TABLE.delete())
-    _count_summary_if_missing(connection)
-    assert summary.stored(connection) == expected
-    # Counted already: nothing is recounted (a row changed by hand stays changed).
-    connection.execute(summary.TABLE.update().values(count=summary.TABLE.c.count + 1))
-    _count_summary_if_missing(connection)
-    assert summary.stored(connection) != expected
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_an_upgrade_through_the_summary_migration_counts_the_cases_already_there(
+    database_url: str,
+) -> None:
+    """A database at the revision before the summary, with a referred case: the upgrade
+    fills its first referral time and counts it; a database made later is not recounted."""
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "7c984072bea0")
+        at, received = "2026-11-02 10:00:00", "2026-11-01 09:00:00"
+        connection.execute(
+            text(
+                "INSERT INTO cases (id, priority, category, received, sla_due_at, status,"
+                " is_open, report_count, unread_count, triaged_at, created_at, updated_at)"
+                " VALUES (1, 3, 'fraud', :r, :r, 'referred', false, 1, 0, :at, :r, :at)"
+            ),
+            {"r": received, "at": at},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO case_events (case_id, at, actor, action, details)"
+                " VALUES (1, :at, 'sara', 'case.status_changed', :details)"
+            ),
+            {"at": at, "details": '{"from": "triaged", "to": "referred"}'},
+        )
+    upgrade_to_head(engine)
+    session = make_session_factory(engine)()
+    connection = session.connection()
+    counted = summary.stored(connection)
+    assert counted[("all", "", "outcome", date(2026, 11, 1), "referred")] == 1
+    assert counted == +summary.contributions(connection, None, None)
+    assert session.get(Case, 1).first_referral_at == datetime(2026, 11, 2, 10)
+    session.close()
+    # At head already: a later start does not recount (a count changed by hand stays).
+    with engine.begin() as connection:
+        connection.execute(summary.TABLE.update().values(count=5))
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        assert set(summary.stored(connection).values()) == {5}
+    engine.dispose()
 
 
 def test_stats_rebuild_recounts_the_summary_and_first_times(world, monkeypatch, capsys) -> None:
