@@ -21,7 +21,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import ServiceUnavailable, TooManyRequests
 
 from source_app.host import current_host
-from source_app.uploads import FORM_OVERHEAD_BYTES, LowDiskSpace
+from source_app.uploads import FORM_OVERHEAD_BYTES, SEAL_NO_FILE, LowDiskSpace
 
 # Text fields and framing of a form with files; Werkzeug's default is 1000.
 MAX_FORM_PARTS = 64
@@ -74,9 +74,13 @@ def admit_request() -> None:
         )
         request.max_form_parts = config.max_attachments + MAX_FORM_PARTS
     # Every form carries a CSRF token tied to the session: without a session it would
-    # be refused after the whole body was read. Refuse it now.
+    # be refused after the whole body was read. Refuse it now; but the report and
+    # follow-up forms come back with their answers (issue 10, item 11: a browser
+    # restarted, Tor Browser's "New Identity"), so their body is read, no file sealed.
     if "csrf_token" not in session:
-        raise CSRFError("no session")
+        if not getattr(view, "accepts_uploads", False):
+            raise CSRFError("no session")
+        request.environ[SEAL_NO_FILE] = True
     if uploads:
         length = request.content_length or 0
         if length > config.max_request_bytes and (

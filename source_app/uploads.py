@@ -47,6 +47,8 @@ from source_app.host import current_host
 from source_app.storage import BlobRef, BlobStore, BlobUpload
 
 ATTACHMENT_FIELD: Final = "attachments"
+# Set by source_app/admission.py on a form POST without a session: read, seal no file.
+SEAL_NO_FILE: Final = "iblagh.seal_no_file"
 # A box sent before the files: name them attachment-1.jpg… (source_app/forms.py).
 RENAME_FILES_FIELD: Final = "rename_files"
 # Room for the text fields and multipart framing around the files.
@@ -88,6 +90,10 @@ class UploadPolicy:
     # A limit crossed: the rest of the body is still read (so that the text fields after
     # the files reach the form sent back, issue 10, item 11), but no byte more is sealed.
     refusal: RequestEntityTooLarge | LowDiskSpace | None = None
+    # A POST without a session (source_app/admission.py): its form comes back with its
+    # answers, but none of its files is sealed; ``dropped`` counts what was not kept.
+    seal_nothing: bool = False
+    dropped: int = 0
 
     def charge(self, size: int, first: bool) -> None:
         """Count bytes (and a new file on its first bytes) against the limits."""
@@ -136,7 +142,8 @@ class SealingFile:
             raise ValueError("write after the upload ended")
         if not data:
             return 0
-        if self._policy.refusal is not None:
+        if self._policy.refusal is not None or self._policy.seal_nothing:
+            self._policy.dropped += len(data)
             return len(data)
         try:
             self._policy.charge(len(data), first=self.empty)
@@ -149,6 +156,7 @@ class SealingFile:
                     self._start()
         except (RequestEntityTooLarge, LowDiskSpace) as refusal:
             self._policy.refusal = refusal
+            self._policy.dropped += len(data)
             self.discard()
             self._done = False  # the part goes on arriving; it is dropped as it comes
         return len(data)
@@ -327,8 +335,13 @@ class NoDiskRequest(Request):
                 max_files=host.config.max_attachments,
                 max_bytes=host.config.max_upload_bytes,
                 min_free_bytes=host.config.min_free_bytes,
+                seal_nothing=bool(self.environ.get(SEAL_NO_FILE)),
             )
         return self._upload_policy
+
+    def dropped_upload_bytes(self) -> int:
+        """File bytes read but not kept (a limit crossed, or no session)."""
+        return self._upload_policy.dropped if self._upload_policy is not None else 0
 
     def _load_form_data(self) -> None:
         try:
@@ -403,3 +416,9 @@ def sealed_attachments() -> list[SealingFile]:
     if not isinstance(current, NoDiskRequest):
         raise UnsupportedMediaType()
     return current.sealed_attachments()
+
+
+def dropped_upload_bytes() -> int:
+    """The current request's file bytes read but not kept (see :class:`UploadPolicy`)."""
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    return current.dropped_upload_bytes() if isinstance(current, NoDiskRequest) else 0

@@ -24,6 +24,7 @@ from source_app.uploads import (
     SealingFile,
     TooManyAttachments,
     accepts_uploads,
+    dropped_upload_bytes,
     sealed_attachments,
 )
 from source_app.web import format_size
@@ -50,8 +51,8 @@ CODE_UNKNOWN = _l("No report matches this code. Check the digits and try again."
 # Why a form came back although its answers were fine (issue 10, item 11): the answers
 # are on the page again, the files are not (a browser cannot be given them back).
 FORM_EXPIRED = _l(
-    "This form expired: it was open for more than 4 hours. Your answers are kept below; "
-    "check them and send the form again."
+    "This form has expired: it was open for more than 4 hours, or the browser's session "
+    "ended. Your answers are kept below; check them and send the form again."
 )
 TOO_MANY_FILES = _l(
     "Too many files: at most %(count)s can be sent at once. Your answers are kept below; "
@@ -132,9 +133,8 @@ def report() -> tuple[str, int] | str:
     form.attachment_count = len(attachments)
     if not form.validate_on_submit():
         expired = bool(form.csrf_token.errors)
-        return _report_page(
-            form, 400, FORM_EXPIRED if expired else "", files_not_kept=len(attachments)
-        )
+        dropped = len(attachments) or int(bool(dropped_upload_bytes()))
+        return _report_page(form, 400, FORM_EXPIRED if expired else "", files_not_kept=dropped)
     host = current_host()
     content = ReportBody(
         category=form.category.data or "",
@@ -258,7 +258,8 @@ def followup() -> tuple[str, int] | str:
         return again(refused.code or 413, _refusal_problem(refused), files_not_kept=1)
     form.attachment_count = len(attachments)
     if not form.validate_on_submit():
-        return again(400, FORM_EXPIRED if form.csrf_token.errors else "")
+        dropped = int(bool(dropped_upload_bytes()))
+        return again(400, FORM_EXPIRED if form.csrf_token.errors else "", files_not_kept=dropped)
     try:
         code = ReceiptCode.parse(form.code.data or "")
     except InvalidReceiptCode:

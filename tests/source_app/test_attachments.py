@@ -161,14 +161,35 @@ def test_a_missing_csrf_token_keeps_no_file(
     assert stored_files(source_data_dir) == [] and incoming(source_data_dir) == []
 
 
-def test_no_session_is_refused_before_the_body_is_read(
-    client: FlaskClient, source_data_dir: Path
+def test_no_session_seals_no_file_and_brings_the_form_back(
+    client: FlaskClient, source_data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = {"description": "x", "attachments": (io.BytesIO(PNG), "a.png")}
+    """A browser whose session ended (restarted, Tor Browser's "New Identity"): its form
+    comes back with its answers and a session (issue 10, item 11); not a byte of its
+    files reaches the store."""
+    from source_app import storage
+
+    def never(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("a file was sealed without a session")
+
+    monkeypatch.setattr(storage.LocalBlobStore, "new_blob", never)
+    data = {"description": "kept answer", "attachments": (io.BytesIO(PNG), "a.png")}
     response = client.post("/report?lang=fr", data=data, content_type="multipart/form-data")
     assert response.status_code == 400
-    assert "formulaire" in response.get_data(as_text=True).lower()
+    page = response.get_data(as_text=True)
+    assert "la session du navigateur a pris fin" in page
+    assert ">kept answer</textarea>" in page
+    assert "Vos fichiers n’ont pas été conservés" in page
+    assert "session=" in response.headers.get("Set-Cookie", "")
     assert stored_files(source_data_dir) == [] and incoming(source_data_dir) == []
+
+
+def test_no_session_is_refused_before_the_body_is_read_on_other_pages(
+    client: FlaskClient,
+) -> None:
+    response = client.post("/status?lang=fr", data={"code": "1234"})
+    assert response.status_code == 400
+    assert "formulaire" in response.get_data(as_text=True).lower()
 
 
 def test_a_file_in_another_field_is_refused(

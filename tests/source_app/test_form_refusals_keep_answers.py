@@ -129,7 +129,7 @@ def test_an_expired_form_comes_back_with_its_answers_and_a_fresh_token(
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert_answers_kept(page)
-    assert "Ce formulaire a expiré : il est resté ouvert plus de 4 heures" in page
+    assert "Ce formulaire a expiré : il est resté ouvert plus de 4 heures, ou la session" in page
     fresh = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
     assert fresh and fresh.group(1) != old
     # Sent again as it came back, it is filed.
