@@ -146,7 +146,8 @@ def check_ledger(ledger: list[Filed], opened: list[OpenedReport], figures: Figur
             figures.fail(f"report {serial} was never filed")
     for filed in ledger:
         if filed.outcome == "unexpected":
-            figures.fail(f"report {filed.serial} ({filed.kind}) got {filed.statuses}")
+            answers = [status for status in filed.statuses if status]  # 0: no answer
+            figures.fail(f"report {filed.serial} ({filed.kind}) got {answers}")
     shown = [f for f in ledger if f.outcome == "shown"]
     figures.shown = len(shown)
     figures.committed_unshown = sum(

@@ -3,14 +3,16 @@ what each reporter was shown.
 
 Both sealing paths: the HTML form (``POST /report``, the host seals in memory and shows
 the code in the page) and the browser path (``POST /report/sealed``, envelopes prepared
-here exactly as source_app/static/js/report_form.js prepares them; the code is shown
-once the host answered 201). Each report carries its serial in its description, so the
-officer's side can tell which reports arrived and how often.
+here exactly as source_app/static/js/report_form.js prepares them, files sent first as
+resumable uploads as resumable_upload.js sends them; the code is shown once the host
+answered 201). Each report carries its serial in its description, so the officer's side
+can tell which reports arrived and how often.
 
-A request that gets no answer (the host was killed) is sent again, byte for byte, once
-the host is back, as a reporter pressing the button again would: the second answer
-is the code (it was not committed), or 409 (it was: the form token or the lookup hash
-is already spent, and the code was never shown).
+A form that gets no answer (the host was killed) is sent again, byte for byte, once the
+host is back, as a reporter reloading the page would, and so is a browser report without
+files (a proxy repeating the POST): the second answer is the code (it was not committed),
+or 409 (it was: the form token or the lookup hash is already spent, and the code was
+never shown). See :func:`file_once` for a report with files.
 """
 
 import hashlib
@@ -125,6 +127,9 @@ class FormRequest:
             raise HostGone(str(exc)) from exc
         if status == 0:
             raise HostGone("no status line")
+        if "</html>" not in page and not RECEIPT.search(page):
+            # Killed while it sent the page: the reporter saw no code, and reloads.
+            raise HostGone(f"a {status} page cut short")
         return status, page
 
 
