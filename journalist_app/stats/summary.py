@@ -18,6 +18,7 @@ that introduced the table, benches that load rows with bulk inserts).
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -38,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 from journalist_app.models import Case, CaseEvent, Report, ReportTriage, StatsDaily
 from journalist_app.triage import statuses
@@ -285,6 +286,7 @@ def tracking(
     """Around a Core statement that changes cases or reports: their contribution before
     and after, the difference applied. Pending ORM changes are flushed first."""
     session.flush()
+    settle(session)
     cases, reports = set(case_ids), set(report_ids)
     connection = session.connection()
     before = contributions(connection, cases, reports)
@@ -360,34 +362,82 @@ def _report_cases(connection: Connection, report_ids: set[str]) -> set[int]:
     return found
 
 
+@dataclass
+class _Pending:
+    """What this transaction changed, counted once at its commit: each existing case or
+    report as it was when first touched, and every one touched or new since."""
+
+    before: Counter[SummaryKey] = field(default_factory=Counter)
+    cases: set[int] = field(default_factory=set)
+    reports: set[str] = field(default_factory=set)
+    new_cases: list[Case] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.cases or self.reports or self.new_cases)
+
+
+def _pending(session: Session) -> _Pending:
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = _Pending()
+    return pending
+
+
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, _context: UOWTransaction, _instances: Any) -> None:
+    """Read the contribution of the cases and reports this flush touches first in the
+    transaction, while the database still holds them as they were; new ones count 0."""
     cases, reports = _touched(session)
     new_cases = [obj for obj in session.new if isinstance(obj, Case)]
     new_reports = _new_reports(session)
     if not cases and not reports and not new_cases and not new_reports:
-        session.info.pop(_PENDING, None)
         return
-    connection = session.connection()
-    # A report's case as stored (a moved report counts against the case it leaves). A
-    # new triage row changes its case's counts (read before and after), not "all".
-    cases |= _report_cases(connection, reports)
-    before = contributions(connection, cases, reports)
-    session.info[_PENDING] = (cases, reports, new_cases, new_reports, before)
+    pending = _pending(session)
+    pending.new_cases.extend(new_cases)
+    pending.reports |= new_reports
+    fresh_cases, fresh_reports = cases - pending.cases, reports - pending.reports
+    if fresh_cases or fresh_reports:
+        connection = session.connection()
+        # A report's case as stored (a moved report counts against the case it leaves).
+        fresh_cases |= _report_cases(connection, fresh_reports) - pending.cases
+        pending.before += contributions(connection, fresh_cases, fresh_reports)
+        pending.cases |= fresh_cases
+        pending.reports |= fresh_reports
 
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: UOWTransaction) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if pending is None:
+    """New cases have their ids now: they counted 0 before, never read as "before"."""
+    pending = session.info.get(_PENDING)
+    if pending:
+        pending.cases |= {obj.id for obj in pending.new_cases if obj.id is not None}
+
+
+def settle(session: Session) -> None:
+    """Add this transaction's changes so far to the summary (flushed first): their
+    contribution now less what it was when first touched. At commit, and before a
+    Core statement that :func:`tracking` counts on its own."""
+    pending = session.info.get(_PENDING)
+    if not pending:
         return
-    cases, reports, new_cases, new_reports, before = pending
+    session.info.pop(_PENDING, None)
     connection = session.connection()
-    # Only cases that did not exist before join the set: the new ones, and those the
-    # flushed reports now belong to (new cases, or ones already in the set).
-    cases = cases | {obj.id for obj in new_cases} | _report_cases(connection, reports)
-    after = contributions(connection, cases, reports)
-    # Reports new to the database count in "all" now.
-    _add_reports(connection, sorted(new_reports - reports), after)
-    after.subtract(before)
+    cases = pending.cases | {obj.id for obj in pending.new_cases if obj.id is not None}
+    # Only new cases, or ones read before, hold the touched reports now.
+    cases |= _report_cases(connection, pending.reports)
+    after = contributions(connection, cases, pending.reports)
+    after.subtract(pending.before)
     apply(connection, after)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    session.flush()
+    settle(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    # A rollback forgets the pending counts with the changes (a commit settled them).
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
