@@ -6,10 +6,12 @@ category, territory, status and outcome, deadline state, hash-list match, and, w
 open, its assignee. Its reports count on their own reception day in the same scopes
 (reports of every case count in "all" from ``reports`` alone, as the live query did).
 
-How it stays exact: before a flush, the contribution of every case the flush touches
-is read from the database as it still is; after the flush, read again; the difference
-is added to the summary in the same transaction (an upsert per row, which commutes, so
-concurrent writers cannot lose each other's counts). Changes made with Core statements
+How it stays exact: the first time a transaction's flush touches an existing case or
+report, its contribution is read from the database as it still is; at commit (or
+before a Core statement :func:`tracking` counts) every case and report the transaction
+touched or made is read again and the difference is added to the summary in the same
+transaction (an upsert per row, which commutes, so concurrent writers cannot lose each
+other's counts). Changes made with Core statements
 (a purge, reports moved on a merge) go through :func:`tracking` around the statement.
 :func:`rebuild` recounts everything (``iblagh-officer stats rebuild``, the upgrade
 that introduced the table, benches that load rows with bulk inserts).
