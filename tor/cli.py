@@ -8,13 +8,14 @@ On the public host::
     iblagh-tor address public        # one address, bare, for scripts (Onion-Location)
     iblagh-tor authorise-officer --name NAME [--public-key KEY]
     iblagh-tor revoke-officer --name NAME
+    iblagh-tor balance-config --backend ADDRESS [--backend ADDRESS ...]   (OnionBalance)
 
 On the officer host::
 
     iblagh-tor client-key --sync-onion ADDRESS --out DIR/iblagh-sync.auth_private
 
 Configuration comes from ``IBLAGH_*`` variables (tor/config.py). Expected failures
-print one line and exit 1; no traceback.
+print one line and exit 1 (a refused argument: exit 2); no traceback.
 """
 
 import argparse
@@ -27,6 +28,13 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from tor.balance import (
+    DEFAULT_BACKEND_HS_DIR,
+    check_backends,
+    parse_onion_address,
+    read_hostname_file,
+    write_balance_config,
+)
 from tor.client_auth import (
     AUTH_PRIVATE_SUFFIX,
     ClientPrivateKey,
@@ -37,9 +45,10 @@ from tor.client_auth import (
     revoke_client,
     write_auth_private_file,
 )
-from tor.config import TorConfig
-from tor.errors import MalformedKey, TorError, TorStartFailed
+from tor.config import TorConfig, check_target
+from tor.errors import BadArguments, MalformedKey, TorConfigError, TorError, TorStartFailed
 from tor.host import OnionAddresses, init_keys, load_addresses, publish_public_host
+from tor.keys import ensure_private_dir, load_or_create_onion_key
 from tor.process import open_tor
 
 FIRST_OFFICER = "officer"
@@ -51,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.handler(args, TorConfig.from_env(), sys.stdout)
         return status
+    except BadArguments as exc:
+        print(f"iblagh-tor: error: {exc}", file=sys.stderr)
+        return 2
     except TorError as exc:
         print(f"iblagh-tor: error: {exc}", file=sys.stderr)
         return 1
@@ -115,6 +127,43 @@ def _parser() -> argparse.ArgumentParser:
         help=f"file to write, in tor's ClientOnionAuthDir, ending in {AUTH_PRIVATE_SUFFIX}",
     )
     client_key.set_defaults(handler=cmd_client_key)
+
+    balance = commands.add_parser(
+        "balance-config",
+        help="OnionBalance (v3): the public onion in front of several replicas' onions",
+    )
+    balance.add_argument(
+        "--backend",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="a replica's own onion address (repeat for each)",
+    )
+    balance.add_argument(
+        "--backend-hostname",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="a replica tor's HiddenServiceDir/hostname file, copied here (repeat for each)",
+    )
+    balance.add_argument(
+        "--out",
+        type=Path,
+        help="folder to write (0700); default: tor/onionbalance/ in the data dir",
+    )
+    balance.add_argument(
+        "--backend-hs-dir",
+        default=DEFAULT_BACKEND_HS_DIR,
+        help="HiddenServiceDir of the replicas' tor, for the torrc lines "
+        f"(default {DEFAULT_BACKEND_HS_DIR})",
+    )
+    balance.add_argument(
+        "--backend-target",
+        help="where a replica's site listens, for the torrc lines "
+        "(default: IBLAGH_TOR_PUBLIC_TARGET)",
+    )
+    balance.set_defaults(handler=cmd_balance_config)
     return parser
 
 
@@ -186,6 +235,43 @@ def cmd_client_key(args: argparse.Namespace, _config: TorConfig, out: TextIO) ->
     print(f"client key written to {path} (keep it there: tor's ClientOnionAuthDir)", file=out)
     print("give this public key to the public host's operator:", file=out)
     print(f"  iblagh-tor authorise-officer --name NAME --public-key {key.public.base32}", file=out)
+    return 0
+
+
+def cmd_balance_config(args: argparse.Namespace, config: TorConfig, out: TextIO) -> int:
+    backends = [parse_onion_address(text, "--backend") for text in args.backend]
+    backends += [read_hostname_file(path) for path in args.backend_hostname]
+    try:
+        target = check_target("--backend-target", args.backend_target or config.public_target)
+    except TorConfigError as exc:
+        raise BadArguments(str(exc)) from None
+    if not args.backend_hs_dir.startswith("/"):
+        raise BadArguments("--backend-hs-dir must be an absolute path")
+    check_backends(backends, frontend="")  # refuse before any key is made
+    # The frontend is the public onion: reporters keep the address they know.
+    ensure_private_dir(config.tor_dir)
+    frontend_key, key_made = load_or_create_onion_key(config.public_key_path)
+    files = write_balance_config(
+        args.out or config.balance_dir,
+        frontend_key,
+        backends,
+        backend_hs_dir=args.backend_hs_dir,
+        backend_target=target,
+    )
+    if key_made:
+        print(f"public onion key created in {config.public_key_path}: back it up", file=out)
+    print(f"frontend (the address reporters use): http://{files.frontend}.onion/", file=out)
+    print(f"backends: {len(files.backends)}", file=out)
+    for address in files.backends:
+        print(f"  {address}.onion", file=out)
+    made = "written" if files.key_created else "unchanged"
+    print(f"OnionBalance key ({made}, 0600): {files.key}", file=out)
+    print(f"OnionBalance configuration: {files.config}", file=out)
+    print(
+        f"each replica's tor: the lines of {files.backend_torrc}, and {files.ob_config} "
+        f"in its HiddenServiceDir ({args.backend_hs_dir}); docs/operator.md §12.7",
+        file=out,
+    )
     return 0
 
 

@@ -71,6 +71,11 @@ class TorConfig:
         return self.tor_dir / "sync-clients"
 
     @property
+    def balance_dir(self) -> Path:
+        """OnionBalance's configuration and frontend key (``iblagh-tor balance-config``)."""
+        return self.tor_dir / "onionbalance"
+
+    @property
     def launched_dir(self) -> Path:
         """torrc, DataDirectory and log of the tor that ``iblagh-tor serve`` launches."""
         return self.tor_dir / "run"

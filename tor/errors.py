@@ -46,3 +46,7 @@ class PublishFailed(TorError):
 
 class TorConfigError(TorError):
     """An ``IBLAGH_TOR_*`` variable has a value we cannot use."""
+
+
+class BadArguments(TorError):
+    """A command-line value we refuse (exit 2, as argparse's own usage errors do)."""
