@@ -41,7 +41,7 @@ soak: $(INSTALLED) $(VENDORED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy crypto source_app journalist_app tor bench
+	$(BIN)/mypy crypto backup source_app journalist_app tor bench
 
 # Browser crypto (docs/receipt.md): libsodium's sumo build (argon2id is only in sumo),
 # pinned with its integrity hashes by package-lock.json. `npm ci` runs only when

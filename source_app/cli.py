@@ -3,7 +3,11 @@
 import argparse
 import json
 import sys
+from pathlib import Path
 
+from backup.database import DEFAULT_TIMEOUT_SECONDS
+from backup.folder import BackupError
+from source_app.backup import LEFT_OUT, create_backup, restore_backup
 from source_app.config import ConfigError, SourceConfig
 from source_app.db import make_engine, make_session_factory
 from source_app.recipients import load_recipient_set
@@ -60,6 +64,53 @@ def _upgrade(config: SourceConfig) -> int:
     return 0
 
 
+def _backup(config: SourceConfig, args: argparse.Namespace) -> int:
+    """``backup create DEST`` / ``backup restore SRC`` (docs/operator.md, §6)."""
+    try:
+        if args.backup_action == "create":
+            made = create_backup(config, args.destination, timeout=args.timeout)
+            print(f"backup written to {args.destination}: the database and {made.blobs} blob(s)")
+            for key in made.missing:
+                print(f"  blob {key} was deleted while the backup ran (acknowledged): left out")
+            for item in LEFT_OUT:
+                print(f"  not in the backup: {item}")
+            print(f"manifest sha256 {made.manifest_sha256}: note it apart from the copy")
+            return 0
+        restored = restore_backup(config, args.source, force=args.force, timeout=args.timeout)
+    except BackupError as exc:
+        print(f"iblagh-source backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored from {args.source}: the database and {restored.blobs} blob(s)")
+    for key in restored.missing:
+        print(f"  warning: blob {key} is not in the backup; its submission cannot be pulled")
+    if restored.orphans_removed:
+        print(f"  removed {restored.orphans_removed} blob(s) no restored row names")
+    return 0
+
+
+def _add_backup_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    backup = commands.add_parser(
+        "backup", help="back up the database, blobs and public files, or restore them"
+    )
+    actions = backup.add_subparsers(dest="backup_action", required=True)
+    create = actions.add_parser("create", help="write a backup into a new or empty folder")
+    create.add_argument("destination", type=Path, metavar="DEST")
+    restore = actions.add_parser(
+        "restore", help="check a backup whole, then restore it into this (stopped) host"
+    )
+    restore.add_argument("source", type=Path, metavar="SRC")
+    restore.add_argument(
+        "--force", action="store_true", help="replace the data this host holds (stop it first)"
+    )
+    for parser in (create, restore):
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=DEFAULT_TIMEOUT_SECONDS,
+            help="seconds pg_dump / pg_restore may take (default: %(default).0f)",
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="iblagh-source", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "upgrade", help="apply the database migrations this release brings (back up first)"
     )
+    _add_backup_parser(commands)
     commands.add_parser(
         "static-manifest",
         help="print the SHA-384 of every static file, as /static/manifest.json serves it",
@@ -91,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             return _recover(config, args.grace)
         if args.command == "upgrade":
             return _upgrade(config)
+        if args.command == "backup":
+            return _backup(config, args)
         return _check(config)
     except ConfigError as exc:
         print(f"iblagh-source: {exc}", file=sys.stderr)

@@ -67,6 +67,8 @@ class BlobUpload(Protocol):
 class BlobStore(Protocol):
     def new_blob(self) -> BlobUpload: ...
 
+    def restore_blob(self, key: str) -> BlobUpload: ...
+
     def put(self, data: bytes) -> BlobRef: ...
 
     def open(self, key: str) -> BinaryIO: ...
@@ -91,9 +93,9 @@ class BlobStore(Protocol):
 class _LocalUpload:
     """Bytes go to a hidden file in ``.incoming`` and are renamed into place on commit."""
 
-    def __init__(self, store: "LocalBlobStore") -> None:
+    def __init__(self, store: "LocalBlobStore", key: str | None = None) -> None:
         self._store = store
-        self._key = secrets.token_hex(16)
+        self._key = key or secrets.token_hex(16)
         self._temporary = store.root / _INCOMING / self._key
         self._hash = hashlib.sha256()
         self._size = 0
@@ -172,6 +174,11 @@ class LocalBlobStore:
     def new_blob(self) -> BlobUpload:
         """Start writing a blob; use it as a context manager."""
         return _LocalUpload(self)
+
+    def restore_blob(self, key: str) -> BlobUpload:
+        """Write a blob under the key a backup recorded (restore only: rows name it)."""
+        self.path_of(key)
+        return _LocalUpload(self, key)
 
     def put(self, data: bytes) -> BlobRef:
         """Store a whole blob held in memory."""

@@ -75,9 +75,9 @@ def s3_client(endpoint_url: str | None, region: str | None) -> Any:
 class _S3Upload:
     """Parts of ``part_size`` go out as they fill; the object exists only after commit."""
 
-    def __init__(self, store: "S3BlobStore") -> None:
+    def __init__(self, store: "S3BlobStore", key: str | None = None) -> None:
         self._store = store
-        self._key = secrets.token_hex(16)
+        self._key = key or secrets.token_hex(16)
         self._hash = hashlib.sha256()
         self._size = 0
         self._buffer = bytearray()
@@ -219,6 +219,11 @@ class S3BlobStore:
     def new_blob(self) -> BlobUpload:
         """Start writing a blob; use it as a context manager."""
         return _S3Upload(self)
+
+    def restore_blob(self, key: str) -> BlobUpload:
+        """Write a blob under the key a backup recorded (restore only: rows name it)."""
+        self.object_key(key)
+        return _S3Upload(self, key)
 
     def put(self, data: bytes) -> BlobRef:
         """Store a whole blob held in memory."""

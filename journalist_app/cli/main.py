@@ -27,6 +27,7 @@ from journalist_app.accounts.passphrase import MIN_PASSPHRASE_LENGTH, check_pass
 from journalist_app.accounts.totp import Enrolment, next_usable_code, open_secret
 from journalist_app.cli import accounts as cli_accounts
 from journalist_app.cli import airgap as cli_airgap
+from journalist_app.cli import backup as cli_backup
 from journalist_app.cli import hashlists as cli_hashlists
 from journalist_app.cli import privacy as cli_privacy
 from journalist_app.cli import referral as cli_referral
@@ -164,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
         print_enrolment=_print_enrolment,
     )
     cli_airgap.register(commands, helpers)
+    cli_backup.register(commands, helpers)
     cli_hashlists.register(commands, helpers)
     cli_retention.register(commands, helpers)
     cli_privacy.register(commands, helpers)

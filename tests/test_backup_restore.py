@@ -1,0 +1,308 @@
+"""Backups of both hosts restore into fresh hosts where every report still reads.
+
+A public host takes reports (one with a file), an officer host syncs them, replies and
+keeps an anchor; a last report waits on the public host. Both are backed up with their
+CLIs, restored into fresh data dirs and databases, and then: the officer unlocks with
+the same passphrase and opens every report and file, the audit chain verifies against
+its kept anchor, the public host answers every receipt code (a reply included), and
+the waiting report reaches the restored officer host. On a real SQLite file and on the
+PostgreSQL of IBLAGH_TEST_POSTGRES_URL.
+"""
+
+import base64
+import io
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from backup.folder import MANIFEST
+from crypto.encoding import b64encode
+from journalist_app.config import OfficerConfig
+from journalist_app.database import make_engine, make_session_factory
+from journalist_app.keys.custody import unlock
+from journalist_app.models import Report
+from journalist_app.reports.reading import read_report
+from journalist_app.reports.replies import queue_reply
+from journalist_app.reports.sealed import Purpose, open_sealed
+from journalist_app.sync.blob_store_s3 import open_blob_store
+from tests.conftest import POSTGRES_ENV, ReporterActions
+from tests.support.backup_hosts import (
+    OFFICER,
+    PASSPHRASE,
+    Hosts,
+    postgres_database,
+    postgres_schema,
+    schema_of,
+    serving,
+    with_search_path,
+)
+
+MARKER = "BACKUP-MARKER-لا-يقرأ-7f3a"
+FILE_MARKER = b"FILE-MARKER-\x00\x01-secret-photo-bytes-" * 40
+REPLY_MARKER = "REPLY-MARKER-we-are-on-it"
+NAME_MARKER = "IDENTITY-MARKER-Youssef"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine_kind(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres" and not os.environ.get(POSTGRES_ENV):
+        pytest.skip(f"{POSTGRES_ENV} is not set: no PostgreSQL to back up and restore")
+    return str(request.param)
+
+
+@pytest.fixture
+def stack() -> Iterator[ExitStack]:
+    with ExitStack() as exits:
+        yield exits
+
+
+def make_hosts(kind: str, root: Path, stack: ExitStack) -> Hosts:
+    hosts = Hosts(root / "source", root / "officer")
+    stack.callback(hosts.close)
+    if kind == "postgres":
+        base = os.environ[POSTGRES_ENV]
+        hosts.source_url = stack.enter_context(postgres_schema(base))
+        hosts.officer_url = stack.enter_context(postgres_schema(base))
+    return hosts
+
+
+def fresh_hosts(kind: str, like: Hosts, root: Path, stack: ExitStack) -> Hosts:
+    """Empty data dirs; on PostgreSQL fresh databases using the originals' schema names."""
+    hosts = Hosts(root / "source", root / "officer")
+    stack.callback(hosts.close)
+    if kind == "postgres":
+        base = os.environ[POSTGRES_ENV]
+        for attribute in ("source_url", "officer_url"):
+            database = stack.enter_context(postgres_database(base))
+            setattr(
+                hosts, attribute, with_search_path(database, schema_of(getattr(like, attribute)))
+            )
+    return hosts
+
+
+def every_byte(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+def forms_of(text: str) -> list[bytes]:
+    raw = text.encode("utf-8")
+    return [raw, text.encode("utf-16-le"), raw.hex().encode(), base64.b64encode(raw)]
+
+
+def officer_reads_everything(hosts: Hosts) -> dict[str, bytes]:
+    """Unlock with the passphrase and open every report body and file: text by report."""
+    config = OfficerConfig.from_env(hosts.officer_env())
+    engine = make_engine(config.database_url)
+    store = open_blob_store(config)
+    read: dict[str, bytes] = {}
+    try:
+        with make_session_factory(engine)() as session:
+            keyring = unlock(session, OFFICER, PASSPHRASE, config.wrap_params)
+            for report in session.scalars(select(Report).order_by(Report.id)):
+                if report.kind == "report":
+                    body = read_report(session, store, keyring, report.id).body
+                    read[report.id] = body.description.encode()
+                for blob in report.blobs:
+                    if blob.name.startswith("attachment"):
+                        sink = io.BytesIO()
+                        open_sealed(
+                            session,
+                            store,
+                            keyring,
+                            blob,
+                            Purpose.DOWNLOAD_ATTACHMENT,
+                            sink,
+                            max_bytes=10**8,
+                        )
+                        read[f"{report.id}/{blob.name}"] = sink.getvalue()
+            session.commit()
+    finally:
+        engine.dispose()
+    return read
+
+
+def unwrapped_keys(hosts: Hosts) -> list[bytes]:
+    """The private keys an unlock yields: none may rest in a backup."""
+    config = OfficerConfig.from_env(hosts.officer_env())
+    engine = make_engine(config.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            keyring = unlock(session, OFFICER, PASSPHRASE, config.wrap_params)
+            keys = [bytes(k) for k in keyring.intake_identities()]
+            keys += [bytes(k) for k in keyring.identity_section_keys()]
+            if keyring.sync_key is not None:
+                keys.append(bytes(keyring.sync_key))
+            session.rollback()
+    finally:
+        engine.dispose()
+    return keys
+
+
+def reply_to(hosts: Hosts, report_id: str) -> None:
+    config = OfficerConfig.from_env(hosts.officer_env())
+    engine = make_engine(config.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            queue_reply(session, report_id, author=OFFICER, message=REPLY_MARKER)
+    finally:
+        engine.dispose()
+
+
+def test_both_hosts_restore_into_fresh_hosts_and_every_report_reads(
+    engine_kind: str,
+    tmp_path: Path,
+    stack: ExitStack,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    hosts = make_hosts(engine_kind, tmp_path / "before", stack)
+    assert (
+        hosts.officer("keys", "init", "--officer", OFFICER, "--public-out", str(hosts.source_dir))
+        == 0
+    )
+    init_out = capsys.readouterr().out
+    [recovery] = [
+        line.split(": ", 1)[1] for line in init_out.splitlines() if "recovery secret: " in line
+    ]
+
+    reporter = ReporterActions(hosts.site().test_client())
+    with_file = reporter.report(
+        description=f"{MARKER} with a file",
+        full_name=NAME_MARKER,
+        files=[(FILE_MARKER, "photo-marker.jpg")],
+    )
+    plain = reporter.report(description=f"{MARKER} without a file")
+    with serving(hosts.sync_app()) as sync_url:
+        hosts.sync_url = sync_url
+        assert hosts.officer("sync", "--officer", OFFICER) == 0
+        first = officer_reads_everything(hosts)
+        [replied] = [
+            rid for rid, text in first.items() if text == f"{MARKER} without a file".encode()
+        ]
+        reply_to(hosts, replied)
+        assert hosts.officer("sync", "--officer", OFFICER) == 0
+    waiting = reporter.report(description=f"{MARKER} still on the public host")
+    assert any((hosts.officer_dir / "audit-anchors").iterdir())
+    keys = unwrapped_keys(hosts)
+    capsys.readouterr()
+
+    source_backup, officer_backup = tmp_path / "backup-source", tmp_path / "backup-officer"
+    assert hosts.source("backup", "create", str(source_backup)) == 0
+    assert hosts.officer("backup", "create", str(officer_backup)) == 0
+    made = capsys.readouterr().out
+    assert "not in the backup: totp-key" in made and "onion keys" in made
+    hosts.close()
+
+    everything = every_byte(source_backup) + every_byte(officer_backup)
+    for secret in (MARKER, REPLY_MARKER, NAME_MARKER):
+        for form in forms_of(secret):
+            assert form not in everything, f"{secret} rests readable in the backup"
+    assert FILE_MARKER[:40] not in everything
+    for key in [*keys, base64.b64decode(recovery)]:
+        assert key not in everything and b64encode(key).encode() not in everything
+    totp_key = (hosts.officer_dir / "totp-key").read_bytes()
+    assert totp_key not in everything
+
+    fresh = fresh_hosts(engine_kind, hosts, tmp_path / "after", stack)
+    assert fresh.source("backup", "restore", str(source_backup)) == 0
+    assert fresh.officer("backup", "restore", str(officer_backup)) == 0
+    restored_out = capsys.readouterr().out
+    assert "reset-2fa" in restored_out
+
+    assert fresh.officer("audit", "verify") == 0
+    assert "anchored: entry" in capsys.readouterr().out
+    assert officer_reads_everything(fresh) == first
+
+    site = ReporterActions(fresh.site().test_client())
+    for code in (with_file, plain, waiting):
+        status, page = site.status(code)
+        assert status == 200, page[:500]
+    assert REPLY_MARKER in site.status(plain)[1]
+
+    with serving(fresh.sync_app()) as sync_url:
+        fresh.sync_url = sync_url
+        assert fresh.officer("sync", "--officer", OFFICER) == 0
+    after = officer_reads_everything(fresh)
+    assert f"{MARKER} still on the public host".encode() in after.values()
+    assert len(after) == len(first) + 1
+    assert FILE_MARKER in after.values()
+
+
+def test_a_flipped_byte_or_a_missing_file_is_refused_and_nothing_is_restored(
+    tmp_path: Path, stack: ExitStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hosts = make_hosts("sqlite", tmp_path / "before", stack)
+    assert (
+        hosts.officer("keys", "init", "--officer", OFFICER, "--public-out", str(hosts.source_dir))
+        == 0
+    )
+    reporter = ReporterActions(hosts.site().test_client())
+    reporter.report(description=MARKER, files=[(FILE_MARKER, "photo.jpg")])
+    source_backup, officer_backup = tmp_path / "backup-source", tmp_path / "backup-officer"
+    assert hosts.source("backup", "create", str(source_backup)) == 0
+    assert hosts.officer("backup", "create", str(officer_backup)) == 0
+    hosts.close()
+    capsys.readouterr()
+
+    blob = max((source_backup / "blobs").iterdir(), key=lambda path: path.stat().st_size)
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    blob.write_bytes(bytes(data))
+    fresh = Hosts(tmp_path / "after" / "source", tmp_path / "after" / "officer")
+    assert fresh.source("backup", "restore", str(source_backup)) == 1
+    assert "does not match the manifest" in capsys.readouterr().err
+    assert not (fresh.source_dir / "source.db").exists()
+    assert not (fresh.source_dir / "recipient-set.json").exists()
+
+    database = officer_backup / "database.sqlite3"
+    database.rename(tmp_path / "moved-away")
+    assert fresh.officer("backup", "restore", str(officer_backup)) == 1
+    assert "missing, first database.sqlite3" in capsys.readouterr().err
+    assert not (fresh.officer_dir / "officer.sqlite3").exists()
+
+    (tmp_path / "moved-away").rename(database)
+    (officer_backup / MANIFEST).write_text("{ damaged")
+    assert fresh.officer("backup", "restore", str(officer_backup)) == 1
+    assert "is damaged" in capsys.readouterr().err
+
+
+def test_restore_refuses_a_host_with_data_unless_forced(
+    tmp_path: Path, stack: ExitStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hosts = make_hosts("sqlite", tmp_path / "before", stack)
+    assert (
+        hosts.officer("keys", "init", "--officer", OFFICER, "--public-out", str(hosts.source_dir))
+        == 0
+    )
+    code = ReporterActions(hosts.site().test_client()).report(description=MARKER)
+    backup = tmp_path / "backup-source"
+    assert hosts.source("backup", "create", str(backup)) == 0
+    assert hosts.source("backup", "create", str(backup)) == 1
+    assert "not an empty folder" in capsys.readouterr().err
+    ReporterActions(hosts.site().test_client()).report(description="after the backup")
+    hosts.close()
+
+    assert hosts.source("backup", "restore", str(backup)) == 1
+    assert "the target is not empty (the database holds rows" in capsys.readouterr().err
+    assert hosts.source("backup", "restore", "--force", str(backup)) == 0
+    assert "removed 1 blob(s) no restored row names" in capsys.readouterr().out
+    site = ReporterActions(hosts.site().test_client())
+    assert site.status(code)[0] == 200
+    [remaining] = [p for p in (hosts.source_dir / "blobs").rglob("*") if p.is_file()]
+    assert remaining.parent.parent == hosts.source_dir / "blobs"
+
+
+def test_a_postgresql_backup_without_pg_dump_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not os.environ.get(POSTGRES_ENV):
+        pytest.skip(f"{POSTGRES_ENV} is not set: no PostgreSQL to point the host at")
+    with postgres_schema(os.environ[POSTGRES_ENV]) as url:
+        hosts = Hosts(tmp_path / "source", tmp_path / "officer", source_url=url)
+        monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+        assert hosts.source("backup", "create", str(tmp_path / "backup")) == 1
+    assert "pg_dump is not on PATH" in capsys.readouterr().err
+    assert not any((tmp_path / "backup").iterdir())
