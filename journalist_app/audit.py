@@ -19,12 +19,12 @@ them: the log is readable by supervisors and kept forever.
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import ScalarResult, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from journalist_app.models.audit import AuditEntry
@@ -224,22 +224,13 @@ def verify_chain(session: Session, expected_head: str | None = None) -> ChainChe
     """
     expected_id, previous, count = 1, GENESIS_HASH, 0
     seen_expected = expected_head is None
-    for entry in _in_order(session):
-        if entry.id != expected_id:
-            missing = f"entry {expected_id} is missing" if entry.id > expected_id else "reused id"
-            return ChainCheck(count, previous, expected_id, f"{missing} (found id {entry.id})")
-        if entry.prev_hash != previous:
-            return ChainCheck(
-                count,
-                previous,
-                entry.id,
-                f"entry {entry.id} does not follow entry {entry.id - 1}: "
-                "an entry before it was removed, inserted or altered",
-            )
-        if entry_hash(entry) != entry.hash:
-            return ChainCheck(count, previous, entry.id, f"entry {entry.id} was altered")
-        previous, expected_id, count = entry.hash, expected_id + 1, count + 1
-        seen_expected = seen_expected or entry.hash == expected_head
+    with _in_order(session) as entries:
+        for entry in entries:
+            check = _check_link(entry, expected_id, previous, count)
+            if check is not None:
+                return check
+            previous, expected_id, count = entry.hash, expected_id + 1, count + 1
+            seen_expected = seen_expected or entry.hash == expected_head
     if not seen_expected:
         return ChainCheck(
             count,
@@ -283,8 +274,31 @@ def list_entries(
     return AuditPage(entries=list(entries), page=page, pages=pages, everyone=everyone)
 
 
-def _in_order(session: Session) -> Iterator[AuditEntry]:
-    yield from session.scalars(
+def _check_link(
+    entry: AuditEntry, expected_id: int, previous: str, count: int
+) -> ChainCheck | None:
+    """The first break ``entry`` shows as the chain's next link, or None if it holds."""
+    if entry.id != expected_id:
+        missing = f"entry {expected_id} is missing" if entry.id > expected_id else "reused id"
+        return ChainCheck(count, previous, expected_id, f"{missing} (found id {entry.id})")
+    if entry.prev_hash != previous:
+        return ChainCheck(
+            count,
+            previous,
+            entry.id,
+            f"entry {entry.id} does not follow entry {entry.id - 1}: "
+            "an entry before it was removed, inserted or altered",
+        )
+    if entry_hash(entry) != entry.hash:
+        return ChainCheck(count, previous, entry.id, f"entry {entry.id} was altered")
+    return None
+
+
+def _in_order(session: Session) -> ScalarResult[AuditEntry]:
+    """The log in id order, fetched in batches. Use it in ``with``: a check that stops at
+    a break must close the cursor, or on PostgreSQL the transaction stays open holding it
+    (and locks with it) until the session ends."""
+    return session.scalars(
         select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=500)
     )
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from crypto.encoding import b64encode
@@ -66,6 +66,11 @@ DEMO_ADMIN = "demo-admin"
 DEMO_CREDENTIALS_FILE = "demo-credentials.txt"
 # The command being run ("keys rotate"), for the audit entry of its unlock.
 _COMMAND: contextvars.ContextVar[str] = contextvars.ContextVar("command", default="")
+# Sessions the command opened, closed when it ends: main() also runs in-process (tests,
+# demo-init), where a session left open keeps its transaction, and on PostgreSQL its locks.
+_OPENED: contextvars.ContextVar[list[tuple[Session, Engine]] | None] = contextvars.ContextVar(
+    "opened", default=None
+)
 
 
 class CliError(OfficerError):
@@ -77,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _COMMAND.set(_command_name(sys.argv[1:] if argv is None else argv))
     args = _parser().parse_args(argv)
     handler: Handler = args.handler
+    opened = _OPENED.set([])
     try:
         config = OfficerConfig.from_env(os.environ)
         use_process_categories(config.categories)
@@ -87,6 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        for session, engine in _OPENED.get() or []:
+            session.close()
+            engine.dispose()
+        _OPENED.reset(opened)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -362,7 +373,10 @@ def _open_database(config: OfficerConfig) -> Session:
     config.ensure_data_dir()
     engine = make_engine(config.database_url)
     upgrade_to_head(engine)
-    return make_session_factory(engine)()
+    session = make_session_factory(engine)()
+    if (opened := _OPENED.get()) is not None:
+        opened.append((session, engine))
+    return session
 
 
 def upgrade_database(_args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> int:
