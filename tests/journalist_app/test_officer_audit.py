@@ -2,20 +2,21 @@
 
 import itertools
 import json
-import sqlite3
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from journalist_app import audit
 from journalist_app.cli.main import main
 from journalist_app.keys.custody import unlock
 from journalist_app.models import AuditEntry
 from journalist_app.models.audit import AuditEntry as Entry
+from tests.conftest import BOTH_ENGINES
+from tests.support.tamper import direct_writer
 
-DROP_TRIGGERS = "DROP TRIGGER audit_entries_no_update; DROP TRIGGER audit_entries_no_delete;"
+# Tampering by direct SQL is checked on both engines (tests/support/tamper.py).
+OFFICER_ENGINES = BOTH_ENGINES
 
 
 @pytest.fixture
@@ -33,11 +34,6 @@ def logged(db, unit) -> list[AuditEntry]:
     return list(db.scalars(select(AuditEntry).order_by(AuditEntry.id)))
 
 
-def _sqlite(config) -> sqlite3.Connection:
-    path = Path(config.database_url.removeprefix("sqlite:///"))
-    return sqlite3.connect(path)
-
-
 def _verify(db) -> audit.ChainCheck:
     db.expire_all()
     return audit.verify_chain(db)
@@ -52,10 +48,15 @@ def test_an_intact_chain_verifies_and_links_every_entry(db, logged) -> None:
 
 
 def test_the_database_refuses_updates_and_deletes(db, logged, config) -> None:
-    with _sqlite(config) as connection, pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        connection.execute("UPDATE audit_entries SET actor = 'mallory' WHERE id = 2")
-    with _sqlite(config) as connection, pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        connection.execute("DELETE FROM audit_entries WHERE id = 2")
+    for statement in (
+        "UPDATE audit_entries SET actor = 'mallory' WHERE id = 2",
+        "DELETE FROM audit_entries WHERE id = 2",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            direct_writer(config.database_url, db) as connection,
+        ):
+            connection.execute(statement)
 
 
 @pytest.mark.parametrize(
@@ -69,8 +70,8 @@ def test_the_database_refuses_updates_and_deletes(db, logged, config) -> None:
     ],
 )
 def test_an_edited_row_is_named(db, logged, config, column: str, value: str) -> None:
-    with _sqlite(config) as connection:
-        connection.executescript(DROP_TRIGGERS)
+    with direct_writer(config.database_url, db) as connection:
+        connection.drop_audit_triggers()
         connection.execute(f"UPDATE audit_entries SET {column} = ? WHERE id = 4", (value,))  # noqa: S608
     check = _verify(db)
     assert not check.intact and check.broken_at == 4
@@ -86,8 +87,8 @@ def test_an_edited_row_with_its_hash_recomputed_breaks_the_next_link(db, logged,
         actor="mallory",
     )
     new_hash = audit.entry_hash(forged)
-    with _sqlite(config) as connection:
-        connection.executescript(DROP_TRIGGERS)
+    with direct_writer(config.database_url, db) as connection:
+        connection.drop_audit_triggers()
         connection.execute(
             "UPDATE audit_entries SET actor = 'mallory', hash = ? WHERE id = 3", (new_hash,)
         )
@@ -96,16 +97,16 @@ def test_an_edited_row_with_its_hash_recomputed_breaks_the_next_link(db, logged,
 
 
 def test_a_deleted_row_is_named(db, logged, config) -> None:
-    with _sqlite(config) as connection:
-        connection.executescript(DROP_TRIGGERS)
+    with direct_writer(config.database_url, db) as connection:
+        connection.drop_audit_triggers()
         connection.execute("DELETE FROM audit_entries WHERE id = 3")
     check = _verify(db)
     assert check.broken_at == 3 and check.problem.startswith("entry 3 is missing")
 
 
 def test_a_deleted_row_with_the_rest_renumbered_is_named(db, logged, config) -> None:
-    with _sqlite(config) as connection:
-        connection.executescript(DROP_TRIGGERS)
+    with direct_writer(config.database_url, db) as connection:
+        connection.drop_audit_triggers()
         connection.execute("DELETE FROM audit_entries WHERE id = 3")
         for old in range(4, 7):
             connection.execute("UPDATE audit_entries SET id = ? WHERE id = ?", (old - 1, old))
@@ -125,8 +126,8 @@ def test_an_inserted_row_is_named(db, logged, config) -> None:
         prev_hash=logged[1].hash,
     )
     fake.hash = audit.entry_hash(fake)
-    with _sqlite(config) as connection:
-        connection.executescript(DROP_TRIGGERS)
+    with direct_writer(config.database_url, db) as connection:
+        connection.drop_audit_triggers()
         for old in range(6, 2, -1):
             connection.execute("UPDATE audit_entries SET id = ? WHERE id = ?", (old + 1, old))
         # Relink the genuine entry to the fake one (prev_hash is unique: no two can share it).
@@ -152,8 +153,8 @@ def test_an_inserted_row_is_named(db, logged, config) -> None:
 
 def test_a_cut_end_is_found_against_a_noted_head(db, logged, config) -> None:
     noted = _verify(db).head
-    with _sqlite(config) as connection:
-        connection.executescript(DROP_TRIGGERS)
+    with direct_writer(config.database_url, db) as connection:
+        connection.drop_audit_triggers()
         connection.execute("DELETE FROM audit_entries WHERE id >= 5")
     assert _verify(db).intact, "a shorter log is indistinguishable without a note"
     check = audit.verify_chain(db, expected_head=noted)
@@ -195,14 +196,14 @@ def test_details_must_be_plain_json(db, unit) -> None:
 
 def test_audit_verify_on_the_command_line(db, logged, config, monkeypatch, capsys) -> None:
     monkeypatch.setenv("IBLAGH_DATA_DIR", str(config.data_dir))
-    monkeypatch.delenv("IBLAGH_DATABASE_URL", raising=False)
+    monkeypatch.setenv("IBLAGH_DATABASE_URL", config.database_url)
     assert main(["audit", "verify"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("audit log intact: 6 entries; head ")
     head = out.split("head ", 1)[1].split()[0]
     assert main(["audit", "verify", "--head", head]) == 0
-    with _sqlite(config) as connection:
-        connection.executescript(DROP_TRIGGERS)
+    with direct_writer(config.database_url, db) as connection:
+        connection.drop_audit_triggers()
         connection.execute("UPDATE audit_entries SET actor = 'mallory' WHERE id = 5")
     capsys.readouterr()
     assert main(["audit", "verify"]) == 1

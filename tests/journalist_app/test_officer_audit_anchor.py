@@ -5,9 +5,6 @@ assertion of each test, which is what ``audit verify`` said before anchors), and
 caught against a checkpoint signed before it with the sync key.
 """
 
-import sqlite3
-from pathlib import Path
-
 import pytest
 from nacl.signing import SigningKey
 from sqlalchemy import select
@@ -23,8 +20,12 @@ from journalist_app.audit_anchor import (
 from journalist_app.cli.main import main
 from journalist_app.keys.custody import unlock
 from journalist_app.models.audit import AuditEntry
+from tests.conftest import BOTH_ENGINES
+from tests.support.tamper import direct_writer
 
-DROP_TRIGGERS = "DROP TRIGGER audit_entries_no_update; DROP TRIGGER audit_entries_no_delete;"
+# Tampering by direct SQL is checked on both engines (tests/support/tamper.py).
+OFFICER_ENGINES = BOTH_ENGINES
+
 SUPERVISOR = "nadia"
 
 
@@ -65,10 +66,6 @@ def _reveal_id(db) -> int:
     )
 
 
-def _sqlite(config) -> sqlite3.Connection:
-    return sqlite3.connect(Path(config.database_url.removeprefix("sqlite:///")))
-
-
 def _rewrite_from(db, config, entry_id: int, **changes: str) -> None:
     """Change one entry, then recompute its hash and every later link and hash, as someone
     who can write the database (and knows the chain's public formula) would."""
@@ -86,8 +83,8 @@ def _rewrite_from(db, config, entry_id: int, **changes: str) -> None:
         rows.append((entry.actor, entry.details, entry.prev_hash, entry.hash, entry.id))
     db.expunge_all()
     db.rollback()
-    with _sqlite(config) as connection:
-        connection.executescript(DROP_TRIGGERS)
+    with direct_writer(config.database_url, db) as connection:
+        connection.drop_audit_triggers()
         # Unique prev_hash: move every row out of the way, then write the rewritten chain.
         connection.execute("UPDATE audit_entries SET prev_hash = 'x' || id, hash = 'y' || id")
         connection.executemany(
@@ -131,8 +128,8 @@ def test_deleting_the_last_entry_is_caught_without_a_noted_head(
     db, config, keyring, logged
 ) -> None:
     anchor = sign_current_checkpoint(db, keyring.sync_key)
-    with _sqlite(config) as connection:
-        connection.executescript(DROP_TRIGGERS)
+    with direct_writer(config.database_url, db) as connection:
+        connection.drop_audit_triggers()
         connection.execute(
             "DELETE FROM audit_entries WHERE id = (SELECT max(id) FROM audit_entries)"
         )
@@ -175,7 +172,7 @@ def test_audit_verify_checks_an_anchor_file(
     anchor = tmp_path / "anchor.json"
     anchor.write_bytes(sign_current_checkpoint(db, keyring.sync_key))
     monkeypatch.setenv("IBLAGH_DATA_DIR", str(config.data_dir))
-    monkeypatch.delenv("IBLAGH_DATABASE_URL", raising=False)
+    monkeypatch.setenv("IBLAGH_DATABASE_URL", config.database_url)
     assert main(["audit", "verify", "--anchor", str(anchor)]) == 0
     assert "anchored: entry 7 is the one signed at " in capsys.readouterr().out
 
@@ -203,7 +200,7 @@ def test_every_sync_sends_an_anchor_and_audit_verify_checks_the_public_hosts_lat
         "IBLAGH_OFFICER_PASSPHRASE": unit.passphrase,
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("IBLAGH_DATABASE_URL", raising=False)
+    monkeypatch.setenv("IBLAGH_DATABASE_URL", config.database_url)
     assert main(["audit", "verify", "--officer", unit.username]) == 0
     assert "anchored: entry 7 is the one signed at" in capsys.readouterr().out
 
@@ -250,7 +247,7 @@ def test_plain_audit_verify_checks_the_anchor_this_host_kept_of_its_last_sync(
     kept = list((synced_config.data_dir / ANCHOR_FOLDER).glob("*.json"))
     assert len(kept) == 1 and parse_checkpoint(kept[0].read_bytes())[0].count == 7
     monkeypatch.setenv("IBLAGH_DATA_DIR", str(synced_config.data_dir))
-    monkeypatch.delenv("IBLAGH_DATABASE_URL", raising=False)
+    monkeypatch.setenv("IBLAGH_DATABASE_URL", config.database_url)
     assert main(["audit", "verify"]) == 0
     assert "anchored: entry 7 is the one signed at" in capsys.readouterr().out
 

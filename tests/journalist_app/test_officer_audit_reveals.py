@@ -17,8 +17,8 @@ REASON = "The prosecutor asked to hear the witness in case 2026/114."
 
 
 @pytest.fixture
-def world(tmp_path) -> Iterator[TriageWorld]:
-    yield from make_world(tmp_path)
+def world(tmp_path, officer_database_url: str) -> Iterator[TriageWorld]:
+    yield from make_world(tmp_path, officer_database_url or None)
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from tests.support.triage import TriageWorld, log_in, make_world
 
 
 @pytest.fixture
-def world(tmp_path) -> Iterator[TriageWorld]:
-    yield from make_world(tmp_path)
+def world(tmp_path, officer_database_url: str) -> Iterator[TriageWorld]:
+    yield from make_world(tmp_path, officer_database_url or None)
 
 
 def test_the_built_in_set_without_the_variable(tmp_path: Path) -> None:

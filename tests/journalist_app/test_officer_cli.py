@@ -200,6 +200,7 @@ def test_sync_prints_progress_and_a_summary(
     env, monkeypatch, capsys, config, unit, mailbox
 ) -> None:
     monkeypatch.setenv("IBLAGH_DATA_DIR", str(config.data_dir))
+    monkeypatch.setenv("IBLAGH_DATABASE_URL", config.database_url)
     monkeypatch.setenv("IBLAGH_OFFICER_PASSPHRASE", unit.passphrase)
     monkeypatch.setenv("IBLAGH_SYNC_URL", mailbox.url)
     submission = mailbox.add_report({"v": 1, "category": "fraud"})

@@ -19,8 +19,8 @@ URL = "https://example.org/watch?v=42&t=1"
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[TriageWorld]:
-    yield from make_world(tmp_path)
+def world(tmp_path: Path, officer_database_url: str) -> Iterator[TriageWorld]:
+    yield from make_world(tmp_path, officer_database_url or None)
 
 
 @pytest.fixture

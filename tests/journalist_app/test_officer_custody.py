@@ -83,11 +83,32 @@ def test_no_private_key_rests_unwrapped_anywhere_in_the_data_dir(
         )
     ] + [unit.passphrase.encode(), unit.totp_secret.encode()]
     files = [path for path in config.data_dir.rglob("*") if path.is_file()]
-    assert any(path.suffix == ".sqlite3" for path in files)
-    for path in files:
-        content = path.read_bytes()
+    contents = {path.name: path.read_bytes() for path in files}
+    if config.database_url.startswith("sqlite"):
+        assert any(path.suffix == ".sqlite3" for path in files)
+    else:  # PostgreSQL keeps its files elsewhere: every value of every row instead
+        contents["the database's rows"] = _every_value(config.database_url)
+    for name, content in contents.items():
         for form in forms:
-            assert form not in content, f"{path.name} holds a secret in the clear"
+            assert form not in content, f"{name} holds a secret in the clear"
+
+
+def _every_value(database_url: str) -> bytes:
+    from sqlalchemy import create_engine
+
+    from journalist_app.models import Base
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return b"\n".join(
+                value if isinstance(value, bytes) else str(value).encode()
+                for table in Base.metadata.sorted_tables
+                for row in connection.execute(select(table))
+                for value in row
+            )
+    finally:
+        engine.dispose()
 
 
 def test_wrong_passphrase_and_unknown_officer_fail_alike(unit, db, config) -> None:
@@ -187,7 +208,8 @@ def test_wrapped_officer_key_records_its_argon2_cost(unit, db, config) -> None:
 
 def test_keys_init_writes_nothing_but_the_database_and_the_totp_key(unit, config) -> None:
     names = sorted(p.name for p in Path(config.data_dir).iterdir())
-    assert names == ["officer.sqlite3", "totp-key"]
+    database = ["officer.sqlite3"] if config.database_url.startswith("sqlite") else []
+    assert names == sorted([*database, "totp-key"])
     assert (Path(config.data_dir) / "totp-key").stat().st_mode & 0o777 == 0o600
 
 

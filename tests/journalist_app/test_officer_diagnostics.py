@@ -32,8 +32,8 @@ from tests.support.triage import TriageWorld, make_world
 
 
 @pytest.fixture
-def world(tmp_path) -> Iterator[TriageWorld]:
-    yield from make_world(tmp_path)
+def world(tmp_path, officer_database_url: str) -> Iterator[TriageWorld]:
+    yield from make_world(tmp_path, officer_database_url or None)
 
 
 @pytest.fixture

@@ -205,8 +205,8 @@ def test_a_pulled_identity_is_revealed_by_a_supervisor_and_never_by_an_analyst(
 
 
 @pytest.fixture
-def world(tmp_path: Path):
-    yield from make_world(tmp_path)
+def world(tmp_path: Path, officer_database_url: str):
+    yield from make_world(tmp_path, officer_database_url or None)
 
 
 def test_the_reveal_route_refuses_an_analyst_and_a_supervisor_without_the_identity_key(
@@ -355,6 +355,7 @@ def test_keys_rotate_identity_on_the_command_line(
 ) -> None:
     admin = make_officer("admin")
     monkeypatch.setenv("IBLAGH_DATA_DIR", str(config.data_dir))
+    monkeypatch.setenv("IBLAGH_DATABASE_URL", config.database_url)
     monkeypatch.setenv("IBLAGH_KDF", "fast")
     monkeypatch.setenv("IBLAGH_OFFICER_PASSPHRASE", admin.passphrase)
     public = tmp_path / "public"

@@ -99,6 +99,7 @@ def test_keys_rotate_on_the_command_line_writes_the_new_set(
 ) -> None:
     admin = make_officer("admin")
     monkeypatch.setenv("IBLAGH_DATA_DIR", str(config.data_dir))
+    monkeypatch.setenv("IBLAGH_DATABASE_URL", config.database_url)
     monkeypatch.setenv("IBLAGH_KDF", "fast")
     monkeypatch.setenv("IBLAGH_OFFICER_PASSPHRASE", admin.passphrase)
     public = tmp_path / "public"

@@ -27,7 +27,7 @@ def cli_env(config, monkeypatch, mailbox):
     monkeypatch.setenv("IBLAGH_DATA_DIR", str(config.data_dir))
     monkeypatch.setenv("IBLAGH_KDF", "fast")
     monkeypatch.setenv("IBLAGH_SYNC_URL", mailbox.url)
-    monkeypatch.delenv("IBLAGH_DATABASE_URL", raising=False)
+    monkeypatch.setenv("IBLAGH_DATABASE_URL", config.database_url)
     return config
 
 

@@ -24,8 +24,8 @@ CATEGORIES = ("child_abuse", "sextortion", "incitement", "hate", "fraud", "threa
 
 
 @pytest.fixture
-def world(tmp_path):
-    yield from make_world(tmp_path)
+def world(tmp_path, officer_database_url: str):
+    yield from make_world(tmp_path, officer_database_url or None)
 
 
 def _territories() -> list[dict[str, str]]:

@@ -26,8 +26,8 @@ DROP_TRIGGERS = "DROP TRIGGER audit_entries_no_update; DROP TRIGGER audit_entrie
 
 
 @pytest.fixture
-def world(tmp_path):
-    yield from make_world(tmp_path)
+def world(tmp_path, officer_database_url: str):
+    yield from make_world(tmp_path, officer_database_url or None)
 
 
 @pytest.fixture

@@ -29,8 +29,8 @@ OTHER_CASE_TEXT = "TEXTE D'UNE AUTRE AFFAIRE qui ne doit jamais sortir"
 
 
 @pytest.fixture
-def world(tmp_path):
-    yield from make_world(tmp_path)
+def world(tmp_path, officer_database_url: str):
+    yield from make_world(tmp_path, officer_database_url or None)
 
 
 @pytest.fixture

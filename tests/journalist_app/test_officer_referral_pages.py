@@ -15,8 +15,8 @@ from tests.support.triage import log_in, make_world
 
 
 @pytest.fixture
-def unit(tmp_path):
-    for world in make_world(tmp_path):
+def unit(tmp_path, officer_database_url: str):
+    for world in make_world(tmp_path, officer_database_url or None):
         ready_unit(world, partner_keys())
         yield world
 

@@ -95,8 +95,10 @@ def test_no_reply_is_sealed_before_the_body_is_read(mailbox, db, synced_config, 
         queue_reply(db, submission.id, status="received")
 
 
-def test_a_status_change_tells_only_the_reporters_whose_key_checks_out(tmp_path) -> None:
-    for world in make_world(tmp_path):
+def test_a_status_change_tells_only_the_reporters_whose_key_checks_out(
+    tmp_path, officer_database_url: str
+) -> None:
+    for world in make_world(tmp_path, officer_database_url or None):
         url = "https://example.org/viral"
         honest = world.add_report({"category": "hate", "urls": [url]})
         swapped = world.add_report(

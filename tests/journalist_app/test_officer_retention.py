@@ -266,13 +266,15 @@ def test_the_sqlite_file_is_rewritten_without_free_pages(world, now) -> None:
     assert os.path.getsize(world.config.data_dir / "officer.sqlite3") > 0
 
 
-def test_the_case_page_shows_the_purge_date_and_the_hold_form(tmp_path, now) -> None:
+def test_the_case_page_shows_the_purge_date_and_the_hold_form(
+    tmp_path, now, officer_database_url: str
+) -> None:
     import re
 
     from journalist_app import create_app
     from tests.support.triage import log_in, make_world
 
-    for world in make_world(tmp_path):
+    for world in make_world(tmp_path, officer_database_url or None):
         case_id, _, _ = _marked_case(world)
         change_status(world.session, world.supervisor, case_id, "closed", "duplicate")
         app = create_app(world.config)

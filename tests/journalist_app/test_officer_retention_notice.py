@@ -65,8 +65,10 @@ def test_a_purged_reporter_reads_handling_ended_after_the_next_sync(
     assert db.scalar(select(func.count()).select_from(EndedNotice)) == 0
 
 
-def test_a_reporter_with_a_report_still_kept_is_not_told_it_ended(tmp_path) -> None:
-    for world in make_world(tmp_path):
+def test_a_reporter_with_a_report_still_kept_is_not_told_it_ended(
+    tmp_path, officer_database_url: str
+) -> None:
+    for world in make_world(tmp_path, officer_database_url or None):
         first = world.add_report({"category": "fraud", "urls": ["https://a.example/1"]})
         alone = world.add_report({"category": "fraud", "urls": ["https://b.example/2"]})
         index_pending(world.session, world.store, world.supervisor)

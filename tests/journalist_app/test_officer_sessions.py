@@ -72,6 +72,7 @@ def test_a_reset_made_by_another_process_ends_the_web_session(
     env = {
         **os.environ,
         "IBLAGH_DATA_DIR": str(config.data_dir),
+        "IBLAGH_DATABASE_URL": config.database_url,
         "IBLAGH_KDF": "fast",
         "IBLAGH_OFFICER_PASSPHRASE": admin.passphrase,
     }

@@ -87,6 +87,7 @@ def test_the_cli_summary_and_the_audit_log_carry_the_warning(
 
     for name, value in {
         "IBLAGH_DATA_DIR": str(synced_config.data_dir),
+        "IBLAGH_DATABASE_URL": synced_config.database_url,
         "IBLAGH_KDF": "fast",
         "IBLAGH_TESTING": "1",
         "IBLAGH_SYNC_URL": mailbox.url,

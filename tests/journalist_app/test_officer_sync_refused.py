@@ -129,6 +129,7 @@ def test_the_cli_sync_prints_the_refused_line(
     mailbox.add({"body": b"fine"})
     env = {
         "IBLAGH_DATA_DIR": str(synced_config.data_dir),
+        "IBLAGH_DATABASE_URL": synced_config.database_url,
         "IBLAGH_KDF": "fast",
         "IBLAGH_TESTING": "1",
         "IBLAGH_SYNC_URL": mailbox.url,

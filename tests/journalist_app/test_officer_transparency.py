@@ -23,8 +23,8 @@ Q4 = Quarter.parse("2026-Q4")
 
 
 @pytest.fixture
-def world(tmp_path):
-    yield from make_world(tmp_path)
+def world(tmp_path, officer_database_url: str):
+    yield from make_world(tmp_path, officer_database_url or None)
 
 
 def _cases(world: TriageWorld, category: str, count: int, status: str = "new", reason=None):

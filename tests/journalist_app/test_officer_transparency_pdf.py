@@ -13,8 +13,8 @@ from tests.support.triage import log_in, make_world
 
 
 @pytest.fixture
-def world(tmp_path):
-    yield from make_world(tmp_path)
+def world(tmp_path, officer_database_url: str):
+    yield from make_world(tmp_path, officer_database_url or None)
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest.fixture
-def world(tmp_path) -> Iterator[TriageWorld]:
-    yield from make_world(tmp_path)
+def world(tmp_path, officer_database_url: str) -> Iterator[TriageWorld]:
+    yield from make_world(tmp_path, officer_database_url or None)
 
 
 def _case_of(world: TriageWorld, report_id: str) -> int:
