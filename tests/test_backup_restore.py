@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from backup.folder import MANIFEST
+from backup.folder import MANIFEST, Backup, BackupError, BackupWriter
 from crypto.encoding import b64encode
 from journalist_app.config import OfficerConfig
 from journalist_app.database import make_engine, make_session_factory
@@ -40,18 +40,28 @@ from tests.support.backup_hosts import (
     serving,
     with_search_path,
 )
+from tests.support.s3 import S3Endpoint
 
 MARKER = "BACKUP-MARKER-لا-يقرأ-7f3a"
 FILE_MARKER = b"FILE-MARKER-\x00\x01-secret-photo-bytes-" * 40
 REPLY_MARKER = "REPLY-MARKER-we-are-on-it"
 NAME_MARKER = "IDENTITY-MARKER-Youssef"
+ADMIN_PASSPHRASE = "the admin who resets second factors"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "s3"])
 def engine_kind(request: pytest.FixtureRequest) -> str:
+    """The database, and where blobs rest: folders, or buckets (SQLite beside them)."""
     if request.param == "postgres" and not os.environ.get(POSTGRES_ENV):
         pytest.skip(f"{POSTGRES_ENV} is not set: no PostgreSQL to back up and restore")
     return str(request.param)
+
+
+def use_buckets(hosts: Hosts, request: pytest.FixtureRequest) -> None:
+    endpoint: S3Endpoint = request.getfixturevalue("s3_endpoint")
+    hosts.s3_endpoint = endpoint.url
+    hosts.source_blob_url = f"s3://{endpoint.new_bucket()}/public"
+    hosts.officer_blob_url = f"s3://{endpoint.new_bucket()}/officer"
 
 
 @pytest.fixture
@@ -60,9 +70,13 @@ def stack() -> Iterator[ExitStack]:
         yield exits
 
 
-def make_hosts(kind: str, root: Path, stack: ExitStack) -> Hosts:
+def make_hosts(
+    kind: str, root: Path, stack: ExitStack, request: pytest.FixtureRequest | None = None
+) -> Hosts:
     hosts = Hosts(root / "source", root / "officer")
     stack.callback(hosts.close)
+    if kind == "s3" and request is not None:
+        use_buckets(hosts, request)
     if kind == "postgres":
         base = os.environ[POSTGRES_ENV]
         hosts.source_url = stack.enter_context(postgres_schema(base))
@@ -70,10 +84,15 @@ def make_hosts(kind: str, root: Path, stack: ExitStack) -> Hosts:
     return hosts
 
 
-def fresh_hosts(kind: str, like: Hosts, root: Path, stack: ExitStack) -> Hosts:
-    """Empty data dirs; on PostgreSQL fresh databases using the originals' schema names."""
+def fresh_hosts(
+    kind: str, like: Hosts, root: Path, stack: ExitStack, request: pytest.FixtureRequest
+) -> Hosts:
+    """Empty data dirs; on PostgreSQL fresh databases using the originals' schema names,
+    with S3 new buckets."""
     hosts = Hosts(root / "source", root / "officer")
     stack.callback(hosts.close)
+    if kind == "s3":
+        use_buckets(hosts, request)
     if kind == "postgres":
         base = os.environ[POSTGRES_ENV]
         for attribute in ("source_url", "officer_url"):
@@ -157,8 +176,9 @@ def test_both_hosts_restore_into_fresh_hosts_and_every_report_reads(
     tmp_path: Path,
     stack: ExitStack,
     capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
-    hosts = make_hosts(engine_kind, tmp_path / "before", stack)
+    hosts = make_hosts(engine_kind, tmp_path / "before", stack, request)
     assert (
         hosts.officer("keys", "init", "--officer", OFFICER, "--public-out", str(hosts.source_dir))
         == 0
@@ -206,7 +226,7 @@ def test_both_hosts_restore_into_fresh_hosts_and_every_report_reads(
     totp_key = (hosts.officer_dir / "totp-key").read_bytes()
     assert totp_key not in everything
 
-    fresh = fresh_hosts(engine_kind, hosts, tmp_path / "after", stack)
+    fresh = fresh_hosts(engine_kind, hosts, tmp_path / "after", stack, request)
     assert fresh.source("backup", "restore", str(source_backup)) == 0
     assert fresh.officer("backup", "restore", str(officer_backup)) == 0
     restored_out = capsys.readouterr().out
@@ -215,6 +235,18 @@ def test_both_hosts_restore_into_fresh_hosts_and_every_report_reads(
     assert fresh.officer("audit", "verify") == 0
     assert "anchored: entry" in capsys.readouterr().out
     assert officer_reads_everything(fresh) == first
+    if engine_kind == "s3":
+        assert not [p for p in fresh.officer_dir.rglob("blobs/*/*") if p.is_file()]
+    # The second factors stayed out with totp-key: an admin gives new ones, as §6 says.
+    admin = {"IBLAGH_NEW_OFFICER_PASSPHRASE": ADMIN_PASSPHRASE}
+    assert (
+        fresh.officer("admin", "create", "--username", "root", "--officer", OFFICER, env=admin) == 0
+    )
+    root = {"IBLAGH_OFFICER_PASSPHRASE": ADMIN_PASSPHRASE}
+    assert (
+        fresh.officer("officer", "reset-2fa", "--officer", "root", "--name", OFFICER, env=root) == 0
+    )
+    assert "two-factor secret: " in capsys.readouterr().out
 
     site = ReporterActions(fresh.site().test_client())
     for code in (with_file, plain, waiting):
@@ -306,3 +338,20 @@ def test_a_postgresql_backup_without_pg_dump_says_what_to_install(
         assert hosts.source("backup", "create", str(tmp_path / "backup")) == 1
     assert "pg_dump is not on PATH" in capsys.readouterr().err
     assert not any((tmp_path / "backup").iterdir())
+
+
+def test_a_manifest_naming_a_file_outside_its_folder_is_refused(tmp_path: Path) -> None:
+    writer = BackupWriter(tmp_path / "backup", "officer")
+    writer.add_bytes("audit-anchors/1-x.json", b"{}")
+    writer.finish({})
+    manifest = (tmp_path / "backup" / MANIFEST).read_text()
+    (tmp_path / "backup" / MANIFEST).write_text(manifest.replace("audit-anchors/", "../"))
+    with pytest.raises(BackupError, match="not a name a backup may hold"):
+        Backup.open(tmp_path / "backup", "officer")
+
+
+def test_a_backup_of_the_other_host_is_refused(tmp_path: Path) -> None:
+    BackupWriter(tmp_path / "backup", "public").finish({})
+    with pytest.raises(BackupError, match="backup of the 'public' host, not of the officer"):
+        Backup.open(tmp_path / "backup", "officer")
+    assert Backup.open(tmp_path / "backup", "public").entries == {}

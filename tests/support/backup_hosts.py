@@ -7,6 +7,7 @@ its own, and a restore target is a fresh database whose ``search_path`` names th
 schema (a dump carries its schema's name).
 """
 
+import gc
 import os
 import secrets
 import threading
@@ -74,13 +75,22 @@ class Hosts:
     source_url: str = ""
     officer_url: str = ""
     sync_url: str = ""
+    # s3://bucket/prefix for both hosts' blobs, and the endpoint serving it; "": folders.
+    source_blob_url: str = ""
+    officer_blob_url: str = ""
+    s3_endpoint: str = ""
     apps: list[Flask] = field(default_factory=list)
 
     def source_env(self) -> dict[str, str]:
         env = {"IBLAGH_DATA_DIR": str(self.source_dir), **GENEROUS_LIMITS}
         if self.source_url:
             env["IBLAGH_DATABASE_URL"] = self.source_url
-        return env
+        return {**env, **self._blob_env(self.source_blob_url)}
+
+    def _blob_env(self, blob_url: str) -> dict[str, str]:
+        if not blob_url:
+            return {}
+        return {"IBLAGH_BLOB_URL": blob_url, "IBLAGH_BLOB_S3_ENDPOINT": self.s3_endpoint}
 
     def officer_env(self) -> dict[str, str]:
         env = {
@@ -92,7 +102,7 @@ class Hosts:
             "IBLAGH_DATABASE_URL": self.officer_url
             or f"sqlite:///{self.officer_dir / 'officer.sqlite3'}",
         }
-        return env
+        return {**env, **self._blob_env(self.officer_blob_url)}
 
     def source_config(self) -> SourceConfig:
         return SourceConfig.from_env(self.source_env())
@@ -107,9 +117,14 @@ class Hosts:
         self.apps.append(app)
         return app
 
-    def officer(self, *args: str) -> int:
-        with environment(self.officer_env()):
-            return officer_main(list(args))
+    def officer(self, *args: str, env: dict[str, str] | None = None) -> int:
+        try:
+            with environment({**self.officer_env(), **(env or {})}):
+                return officer_main(list(args))
+        finally:
+            # A command's session is left to the process's end; here, free it now (its
+            # open transaction would otherwise hold a PostgreSQL schema's drop).
+            gc.collect()
 
     def source(self, *args: str) -> int:
         with environment(self.source_env()):
@@ -124,15 +139,27 @@ class Hosts:
 
 @contextmanager
 def postgres_schema(base: str) -> Iterator[str]:
-    """A fresh schema in ``base``'s database, dropped after; yields its URL."""
+    """A fresh schema in ``base``'s database, dropped after; yields its URL.
+
+    Its connections carry the schema's name as application_name, so the drop can end
+    any this test left open (a session in a transaction would hold the drop forever).
+    """
     schema = f"t_{secrets.token_hex(6)}"
     admin = create_engine(base)
     with admin.begin() as connection:
         connection.execute(text(f"CREATE SCHEMA {schema}"))
     try:
-        yield with_search_path(base, schema)
+        yield f"{with_search_path(base, schema)}&application_name={schema}"
     finally:
         with admin.begin() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": schema},
+            )
+            connection.execute(text("SET LOCAL lock_timeout = '30s'"))
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
 
@@ -158,4 +185,6 @@ def with_search_path(url: str, schema: str) -> str:
 
 
 def schema_of(url: str) -> str:
-    return make_url(url).query["options"].rsplit("=", 1)[1]  # type: ignore[union-attr]
+    options = make_url(url).query["options"]
+    assert isinstance(options, str)
+    return options.rsplit("=", 1)[1]
