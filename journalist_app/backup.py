@@ -14,7 +14,7 @@ Restore checks the whole backup before it writes anything, refuses a target that
 data unless forced, and copies only the blobs the restored rows name.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,8 +61,15 @@ class Restored:
     missing: list[str] = field(default_factory=list)
 
 
-def create_backup(config: OfficerConfig, destination: Path, *, timeout: float) -> BackupMade:
-    """Write a backup of this host into ``destination`` (a new or empty folder)."""
+def create_backup(
+    config: OfficerConfig,
+    destination: Path,
+    *,
+    timeout: float,
+    on_blob: Callable[[], object] = lambda: None,
+) -> BackupMade:
+    """Write a backup of this host into ``destination`` (a new or empty folder);
+    ``on_blob`` is called after each blob, for a progress bar."""
     writer = BackupWriter(destination, HOST)
     try:
         dump = dump_database(config.database_url, writer, timeout=timeout)
@@ -73,6 +80,7 @@ def create_backup(config: OfficerConfig, destination: Path, *, timeout: float) -
                 with store.open(relative) as source:
                     writer.add_stream(relative, source)
                 copied += 1
+                on_blob()
             except FileNotFoundError:
                 # Purged between the dump and this copy.
                 missing.append(relative)
@@ -94,7 +102,14 @@ def create_backup(config: OfficerConfig, destination: Path, *, timeout: float) -
     )
 
 
-def restore_backup(config: OfficerConfig, source: Path, *, force: bool, timeout: float) -> Restored:
+def restore_backup(
+    config: OfficerConfig,
+    source: Path,
+    *,
+    force: bool,
+    timeout: float,
+    on_blob: Callable[[], object] = lambda: None,
+) -> Restored:
     """Restore ``source`` into the host ``config`` describes (stopped, or fresh)."""
     backup = Backup.open(source, HOST)
     dump = DatabaseDump.from_details(backup.details.get("database"))
@@ -117,6 +132,7 @@ def restore_backup(config: OfficerConfig, source: Path, *, force: bool, timeout:
         with store.writer(relative) as sink:
             backup.copy_to(relative, sink)
         restored += 1
+        on_blob()
     files = 0
     for folder in KEPT_FOLDERS:
         for relative in backup.under(folder):
@@ -150,6 +166,8 @@ def _kept_files(data_dir: Path) -> Iterator[str]:
 
 def _left_out(config: OfficerConfig) -> list[str]:
     """What the data dir holds that the backup does not, and why: said, not silent."""
+    if not config.data_dir.is_dir():
+        return []
     database = _sqlite_file(config)
     notes = []
     for path in sorted(config.data_dir.iterdir()):

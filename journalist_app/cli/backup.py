@@ -12,6 +12,7 @@ from backup.database import DEFAULT_TIMEOUT_SECONDS
 from backup.folder import BackupError
 from journalist_app.backup import create_backup, restore_backup
 from journalist_app.cli.common import CliHelpers
+from journalist_app.cli.progress import progress_bar
 from journalist_app.config import OfficerConfig
 from journalist_app.errors import OfficerError
 
@@ -48,7 +49,8 @@ def register(commands: "argparse._SubParsersAction[Any]", helpers: CliHelpers) -
 
 def backup_create(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> int:
     try:
-        made = create_backup(config, args.destination, timeout=args.timeout)
+        with progress_bar("backing up", unit="blob") as bar:
+            made = create_backup(config, args.destination, timeout=args.timeout, on_blob=bar.update)
     except BackupError as exc:
         raise BackupFailed(str(exc)) from exc
     out.write(
@@ -65,7 +67,10 @@ def backup_create(args: argparse.Namespace, config: OfficerConfig, out: TextIO) 
 
 def backup_restore(args: argparse.Namespace, config: OfficerConfig, out: TextIO) -> int:
     try:
-        restored = restore_backup(config, args.source, force=args.force, timeout=args.timeout)
+        with progress_bar("restoring", unit="blob") as bar:
+            restored = restore_backup(
+                config, args.source, force=args.force, timeout=args.timeout, on_blob=bar.update
+            )
     except BackupError as exc:
         raise BackupFailed(str(exc)) from exc
     out.write(
