@@ -9,6 +9,7 @@ the waiting report reaches the restored officer host. On a real SQLite file and 
 PostgreSQL of IBLAGH_TEST_POSTGRES_URL.
 """
 
+import ast
 import base64
 import io
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+import backup as backup_package
 from backup.folder import MANIFEST, Backup, BackupError, BackupWriter
 from crypto.encoding import b64encode
 from journalist_app.config import OfficerConfig
@@ -355,3 +357,15 @@ def test_a_backup_of_the_other_host_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BackupError, match="backup of the 'public' host, not of the officer"):
         Backup.open(tmp_path / "backup", "officer")
     assert Backup.open(tmp_path / "backup", "public").entries == {}
+
+
+def test_the_shared_backup_package_imports_neither_app() -> None:
+    """Like crypto/: both hosts use it, so it must not reach into either of them."""
+    imported = set()
+    for path in Path(backup_package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+    assert not imported & {"source_app", "journalist_app", "tor"}
