@@ -13,6 +13,8 @@ import ast
 import base64
 import io
 import os
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -369,3 +371,47 @@ def test_the_shared_backup_package_imports_neither_app() -> None:
             elif isinstance(node, ast.Import):
                 imported.update(alias.name.split(".")[0] for alias in node.names)
     assert not imported & {"source_app", "journalist_app", "tor"}
+
+
+def test_a_backup_taken_while_reports_arrive_restores_every_row_with_its_blob(
+    engine_kind: str,
+    tmp_path: Path,
+    stack: ExitStack,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+) -> None:
+    """The dump first, then the blobs: a report committed meanwhile is in neither or both."""
+    hosts = make_hosts(engine_kind, tmp_path / "before", stack, request)
+    assert (
+        hosts.officer("keys", "init", "--officer", OFFICER, "--public-out", str(hosts.source_dir))
+        == 0
+    )
+    reporter = ReporterActions(hosts.site().test_client())
+    reporter.report(description=MARKER, files=[(FILE_MARKER, "first.jpg")])
+    stop = threading.Event()
+    codes: list[str] = []
+
+    def keep_reporting() -> None:
+        while not stop.is_set():
+            codes.append(reporter.report(description=MARKER, files=[(FILE_MARKER, "more.jpg")]))
+
+    writer = threading.Thread(target=keep_reporting)
+    writer.start()
+    try:
+        while len(codes) < 2:
+            time.sleep(0.05)
+        backup = tmp_path / "backup"
+        assert hosts.source("backup", "create", str(backup)) == 0
+    finally:
+        stop.set()
+        writer.join()
+    hosts.close()
+    capsys.readouterr()
+
+    fresh = fresh_hosts(engine_kind, hosts, tmp_path / "after", stack, request)
+    assert fresh.source("backup", "restore", str(backup)) == 0
+    out = capsys.readouterr().out
+    assert "warning" not in out
+    restored = int(out.split(": the database and ")[1].split(" ")[0])
+    # Each report holds a body and a file: whole reports only.
+    assert restored >= 4 and restored % 2 == 0
