@@ -94,11 +94,13 @@ def _add_backup_parser(commands: "argparse._SubParsersAction[argparse.ArgumentPa
     )
     actions = backup.add_subparsers(dest="backup_action", required=True)
     create = actions.add_parser("create", help="write a backup into a new or empty folder")
-    create.add_argument("destination", type=Path, metavar="DEST")
+    create.add_argument(
+        "destination", type=Path, metavar="DEST", help="a new or empty folder (0700)"
+    )
     restore = actions.add_parser(
         "restore", help="check a backup whole, then restore it into this (stopped) host"
     )
-    restore.add_argument("source", type=Path, metavar="SRC")
+    restore.add_argument("source", type=Path, metavar="SRC", help="a folder 'backup create' wrote")
     restore.add_argument(
         "--force", action="store_true", help="replace the data this host holds (stop it first)"
     )
