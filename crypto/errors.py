@@ -88,3 +88,15 @@ class SyncListingError(CryptoError):
 
 class CategoriesFileError(CryptoError, ValueError):
     """The categories file (docs/categories.md) cannot be used; the message names the piece."""
+
+
+class TransparencyPageError(CryptoError):
+    """A transparency page that may not be published (crypto/transparency_page.py).
+
+    ``reason`` is a stable code, the one the public host answers with: ``bad_name``,
+    ``too_large``, ``not_a_page``, ``scripted`` or ``not_static``.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason

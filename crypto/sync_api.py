@@ -28,6 +28,8 @@ RECIPIENT_SET_PATH: Final = f"{API_PREFIX}/recipient-set"
 # write-once: POST one, GET the latest.
 AUDIT_ANCHORS_PATH: Final = f"{API_PREFIX}/audit-anchors"
 AUDIT_ANCHOR_LATEST_PATH: Final = f"{API_PREFIX}/audit-anchors/latest"
+# The unit's published transparency pages (docs/retention.md): PUT one file by its name.
+TRANSPARENCY_PATH: Final = f"{API_PREFIX}/transparency"
 
 # --- protocol ceilings -------------------------------------------------------------------
 
@@ -46,6 +48,9 @@ MAX_REPLY_BYTES: Final = 1024 * 1024
 MAX_JSON_BYTES: Final = 8 * 1024 * 1024
 # A blob size is stored as a signed 64-bit integer on both hosts.
 MAX_BLOB_SIZE: Final = 2**63 - 1
+# One published transparency page, HTML or PDF (a quarter's PDF is some 15 KiB); below
+# the sync listener's own request ceiling (IBLAGH_MAX_SYNC_REQUEST_BYTES, 2 MiB).
+MAX_TRANSPARENCY_PAGE_BYTES: Final = 1024 * 1024
 
 # --- grammar -----------------------------------------------------------------------------
 
@@ -58,6 +63,8 @@ SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
 # The reception hour, UTC, to the hour: the public host keeps no finer trace.
 RECEIVED_HOUR: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:00:00Z")
 _HOUR_FORMAT: Final = "%Y-%m-%dT%H:00:00Z"
+# A published transparency page: quarter, language, format (``2026-Q3.ar.html``).
+TRANSPARENCY_NAME: Final = re.compile(r"[0-9]{4}-Q[1-4]\.(ar|fr|en|es)\.(html|pdf)")
 
 
 def is_id(value: object) -> TypeGuard[str]:
@@ -92,6 +99,19 @@ def blob_path(submission_id: str, name: str) -> str:
 def reply_path(reporter_id: str, reply_id: str) -> str:
     """Where a reply is posted; the reply id sits in the path so the signature covers it."""
     return f"{API_PREFIX}/reporters/{_checked_id(reporter_id)}/replies/{_checked_id(reply_id)}"
+
+
+def is_transparency_name(value: object) -> TypeGuard[str]:
+    """Whether ``value`` names a published transparency page, ``2026-Q3.ar.html`` or
+    ``2026-Q3.ar.pdf`` (ar, fr, en or es): the only names the public host writes or serves."""
+    return isinstance(value, str) and TRANSPARENCY_NAME.fullmatch(value) is not None
+
+
+def transparency_path(name: str) -> str:
+    """Where one published page is put; ValueError for a name off the grammar."""
+    if not is_transparency_name(name):
+        raise ValueError("not a transparency page name such as 2026-Q3.ar.html")
+    return f"{TRANSPARENCY_PATH}/{name}"
 
 
 def _checked_id(value: str) -> str:

@@ -1,7 +1,5 @@
 """The pages a reporter sees: home, report form, receipt, status and follow-up."""
 
-import re
-
 from flask import Blueprint, Response, abort, render_template, send_from_directory
 from flask.blueprints import BlueprintSetupState
 from flask_babel import format_decimal, get_locale
@@ -12,6 +10,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 from crypto.contents import FOLLOWUP_CATEGORY, IdentitySection, ReportBody
 from crypto.errors import InvalidReceiptCode
 from crypto.receipt import ReceiptCode
+from crypto.sync_api import is_transparency_name
 from source_app.admission import HostBusy, argon2_slot, spend_code_attempt, spend_submission
 from source_app.categories import NO_SCREENSHOT_CATEGORIES
 from source_app.forms import FollowupForm, ReceiptDownloadForm, ReportForm, StatusForm
@@ -19,6 +18,7 @@ from source_app.host import current_host, db_session
 from source_app.services import form_tokens
 from source_app.services.status import UnknownCode, read_status
 from source_app.services.submission import finish_attachments, submit_followup, submit_report
+from source_app.services.transparency import pages_folder
 from source_app.uploads import (
     LowDiskSpace,
     SealingFile,
@@ -302,10 +302,11 @@ def followup() -> tuple[str, int] | str:
 @blueprint.get("/transparency/<name>")
 def transparency(name: str) -> Response:
     """A transparency report the unit published (docs/retention.md): static HTML, no script,
-    copied to DATA_DIR/transparency as ``2026-Q4.ar.html``, and its PDF ``2026-Q4.ar.pdf``."""
-    shape = re.fullmatch(r"\d{4}-Q[1-4]\.(ar|fr|en|es)\.(html|pdf)", name)
-    if shape is None:
+    put into DATA_DIR/transparency by the sync API as ``2026-Q4.ar.html``, and its PDF
+    ``2026-Q4.ar.pdf``."""
+    # The names the sync API accepts (crypto/sync_api.py), and only those.
+    if not is_transparency_name(name):
         abort(404)
-    mimetype = "application/pdf" if shape.group(2) == "pdf" else "text/html"
-    folder = current_host().config.data_dir / "transparency"
+    mimetype = "application/pdf" if name.endswith(".pdf") else "text/html"
+    folder = pages_folder(current_host().config.data_dir)
     return send_from_directory(folder, name, mimetype=mimetype, max_age=3600)

@@ -14,6 +14,7 @@ from crypto.errors import (
     SignatureError,
     StaleRequest,
     SyncListingError,
+    TransparencyPageError,
     UnsignedRequest,
 )
 from crypto.sync_api import (
@@ -22,9 +23,11 @@ from crypto.sync_api import (
     MAX_ACK_IDS,
     MAX_LIST,
     MAX_REPLY_BYTES,
+    MAX_TRANSPARENCY_PAGE_BYTES,
     build_listing,
     is_blob_name,
     is_id,
+    is_transparency_name,
     parse_id_list,
 )
 from crypto.sync_auth import (
@@ -37,6 +40,7 @@ from crypto.sync_auth import (
 )
 from source_app.host import current_host, db_session
 from source_app.services import sync as sync_service
+from source_app.services import transparency as transparency_service
 
 # Paths, grammar, listing and ceilings are the contract's (crypto/sync_api.py), shared
 # with the officer host.
@@ -200,3 +204,19 @@ def latest_audit_anchor() -> Response | tuple[Response, int]:
     if document is None:
         return _error(404, "not_found")
     return Response(document, mimetype="application/json")
+
+
+@blueprint.put("/transparency/<name>")
+def put_transparency_page(name: str) -> tuple[Response, int]:
+    """Publish one page of the unit's transparency report (crypto/transparency_page.py):
+    written whole into DATA_DIR/transparency, where the public pages serve it."""
+    if not is_transparency_name(name):
+        return _error(400, "bad_name")
+    content = request.get_data(cache=True)
+    if len(content) > MAX_TRANSPARENCY_PAGE_BYTES:
+        return _error(413, "too_large")
+    try:
+        created = transparency_service.store_page(current_host().config.data_dir, name, content)
+    except TransparencyPageError as refused:
+        return _error(413 if refused.reason == "too_large" else 400, refused.reason)
+    return jsonify({"name": name}), 201 if created else 200
