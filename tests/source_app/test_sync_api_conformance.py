@@ -169,7 +169,8 @@ def test_signed_requests_get_no_server_error_and_answers_match_the_description(
 def test_real_blobs_replies_anchors_and_acks_match_the_description(
     sync_host: SyncHost, unit_keys: UnitKeys
 ) -> None:
-    """What random ids never reach: the success answers, checked against the description."""
+    """What random ids never reach: the success answers, checked against the description
+    (a real transparency page too)."""
     schema = schemathesis.openapi.from_path(str(SPEC))
     session = _signed_session(unit_keys.sync)
     url = sync_host.url
@@ -208,6 +209,14 @@ def test_real_blobs_replies_anchors_and_acks_match_the_description(
         sign_checkpoint(Checkpoint(3, "cd" * 32, "2026-12-05T10:00:00Z"), unit_keys.sync)
     )
     assert call("/sync/v1/audit-anchors", "POST", body=rewritten) == 409
+
+    page = b'<!doctype html><html lang="en"><title>Transparency report</title><h1>2026-Q3</h1>'
+    page_path = "/sync/v1/transparency/{name}"
+    names = {"name": "2026-Q3.en.html"}
+    assert call(page_path, "PUT", path_parameters=names, body=page) == 201
+    assert call(page_path, "PUT", path_parameters=names, body=page) == 200
+    scripted = page + b"<script>alert(1)</script>"
+    assert call(page_path, "PUT", path_parameters=names, body=scripted) == 400
 
     ids = [entry["id"] for entry in sync_host.listing]
     assert call("/sync/v1/submissions", "GET", query={"after": ids[0], "limit": 1}) == 200
