@@ -34,6 +34,7 @@ from crypto.sync_api import (
     ListedSubmission,
     RefusedItem,
     is_id,
+    is_transparency_name,
     listing_item,
     parse_submission,
 )
@@ -66,6 +67,7 @@ from journalist_app.sync.pull import (
     store_submission,
 )
 from journalist_app.sync.refusals import count_refused
+from journalist_app.transparency.delivery import mark_delivered
 from journalist_app.triage.ingest import index_pending
 
 MAX_LISTING = MAX_LIST
@@ -258,6 +260,9 @@ class InboundImport:
     # "Handling ended" notices a receipt closed (delivered, or the reporter was gone).
     notices_done: int = 0
     replies_failed: list[str] = field(default_factory=list)
+    # Transparency pages a receipt says the public host took, or refused (still queued).
+    pages_delivered: int = 0
+    pages_refused: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         line = (
@@ -272,10 +277,17 @@ class InboundImport:
             )
             if self.notices_done:
                 line += f", {self.notices_done} 'handling ended' notices done"
+            if self.pages_delivered:
+                line += f", {self.pages_delivered} transparency pages published"
         if self.failed:
             line += f", {self.failed} failed"
         if self.replies_failed:
             line += f", {len(self.replies_failed)} replies refused by the public host"
+        if self.pages_refused:
+            line += (
+                f", {len(self.pages_refused)} transparency pages refused by the public host "
+                "(export-outbox --all sends them again)"
+            )
         return line + refused_line(self.refused_waiting)
 
 
@@ -336,7 +348,7 @@ def import_inbound(
             session.commit()
             result.acks_queued += 1
         for receipt in receipts:
-            _apply_receipt(session, receipt, result)
+            _apply_receipt(session, config, keyring, receipt, result)
         commit_import_record(session, keyring, batch)
     result.refused_waiting = count_refused(session)
     # As after an online sync: read the triage fields while a keyring is unlocked.
@@ -430,8 +442,15 @@ def _queue_ack(session: Session, submission_id: str) -> None:
     item.confirmed_at = None
 
 
-def _apply_receipt(session: Session, document: dict[str, list[str]], result: InboundImport) -> None:
-    """Mark what the public host confirmed: replies delivered, acknowledgements applied."""
+def _apply_receipt(
+    session: Session,
+    config: OfficerConfig,
+    keyring: UnlockedKeyring,
+    document: dict[str, list[str]],
+    result: InboundImport,
+) -> None:
+    """Mark what the public host confirmed: replies delivered, acknowledgements applied,
+    transparency pages published (audited, transparency/delivery.py)."""
     now = utc_now()
     for submission_id in document["acknowledged"]:
         item = session.get(OutboxItem, ("ack", submission_id))
@@ -459,9 +478,17 @@ def _apply_receipt(session: Session, document: dict[str, list[str]], result: Inb
     result.replies_failed.extend(document["replies_failed"])
     result.receipts += 1
     session.commit()
+    delivered = mark_delivered(
+        session, keyring, config.data_dir, document["pages_delivered"], via="batch"
+    )
+    result.pages_delivered += len(delivered)
+    result.pages_refused.extend(document["pages_refused"])
 
 
 RECEIPT_LISTS = ("acknowledged", "replies_delivered", "replies_failed")
+# Page names (crypto/sync_api.py); absent from the receipts of connected machines that
+# carried no pages yet.
+RECEIPT_PAGE_LISTS = ("pages_delivered", "pages_refused")
 
 
 def _receipt_document(batch: VerifiedBatch, entry: StagedEntry) -> dict[str, list[str]]:
@@ -478,4 +505,10 @@ def _receipt_document(batch: VerifiedBatch, entry: StagedEntry) -> dict[str, lis
         for name in RECEIPT_LISTS
     ):
         raise MalformedBatch(f"receipt entry {entry.index} is not a receipt")
-    return {name: list(document[name]) for name in RECEIPT_LISTS}
+    pages = {name: document.get(name, []) for name in RECEIPT_PAGE_LISTS}
+    if not all(
+        isinstance(names, list) and all(is_transparency_name(n) for n in names)
+        for names in pages.values()
+    ):
+        raise MalformedBatch(f"receipt entry {entry.index} lists pages that are no pages")
+    return {name: list(document[name]) for name in RECEIPT_LISTS} | pages

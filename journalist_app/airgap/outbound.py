@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session
 from crypto.audit_anchor import MAX_ANCHOR_BYTES
 from crypto.batch import BatchHeader, StagedEntry, VerifiedBatch
 from crypto.errors import MalformedBatch
-from crypto.sync_api import MAX_ACK_IDS, MAX_REPLY_BYTES, is_id
+from crypto.sync_api import (
+    MAX_ACK_IDS,
+    MAX_REPLY_BYTES,
+    MAX_TRANSPARENCY_PAGE_BYTES,
+    is_id,
+    is_transparency_name,
+)
 from journalist_app.airgap.batch_files import (
     BytesRead,
     commit_import_record,
@@ -33,15 +39,18 @@ from journalist_app.airgap.batch_files import (
 from journalist_app.audit_anchor import keep_anchor_copy, sign_current_checkpoint
 from journalist_app.clock import utc_now
 from journalist_app.config import OfficerConfig
-from journalist_app.errors import MissingKey, UnknownReporter
+from journalist_app.errors import MissingKey, SyncProtocolError, UnknownReporter
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.models import EndedNotice, OutboxItem, Reply, UploadReceipt
 from journalist_app.roles import Permission, requires
 from journalist_app.sync.client import SyncClient
+from journalist_app.transparency.delivery import QueuedPage, pending_pages
 
 Tick = Callable[[str], None]
 # The outbox kind of an exported "handling ended" notice.
 NOTICE = "notice"
+# The entry type of a published transparency page (transparency/delivery.py).
+PAGE_ENTRY = "transparency_page"
 
 
 # --- export-outbox (offline officer host) ----------------------------------------------
@@ -58,6 +67,8 @@ class OutboxExport:
     notices: int = 0
     # Entries of the audit chain the batch's signed checkpoint covers (0: none, no sync key).
     anchored_entries: int = 0
+    # Transparency pages (transparency/delivery.py).
+    pages: int = 0
 
     def summary(self) -> str:
         line = (
@@ -66,6 +77,8 @@ class OutboxExport:
         )
         if self.notices:
             line += f", {self.notices} 'handling ended' notices"
+        if self.pages:
+            line += f", {self.pages} transparency pages"
         if self.anchored_entries:
             line += f", audit anchor at entry {self.anchored_entries}"
         return line
@@ -80,8 +93,10 @@ def export_outbox(
     include_all: bool = False,
     progress: Tick | None = None,
     anchor_copies: Path | None = None,
+    data_dir: Path | None = None,
 ) -> OutboxExport:
-    """Write the acknowledgements and replies owed to the public host into a signed batch.
+    """Write the acknowledgements and replies owed to the public host into a signed batch,
+    and the transparency pages queued under ``data_dir`` (none without it).
 
     Only what no earlier outbound batch carried, unless ``include_all``: then everything
     not yet confirmed by a receipt (for a batch lost on the way).
@@ -92,6 +107,7 @@ def export_outbox(
     replies = _pending_replies(session, include_all)
     notices = _pending_notices(session, include_all)
     acks = _pending_acks(session, include_all)
+    pages = _pending_pages(session, data_dir, include_all)
     header = BatchHeader.new("outbound", next_sequence(session, "outbound"), keyring.signing_key)
     result = OutboxExport(header=header)
     now = utc_now()
@@ -132,16 +148,29 @@ def export_outbox(
             ack.exported_batch, ack.exported_at = header.batch_id, now
             result.acknowledgements += 1
             tick("ack")
+        # Delivered (and removed from the queue) when a receipt says the public host took it.
+        for page in pages:
+            writer.add(PAGE_ENTRY, {"name": page.name}, page.read())
+            page.item.exported_batch, page.item.exported_at = header.batch_id, now
+            result.pages += 1
+            tick("page")
     return result
 
 
-def count_pending(session: Session, include_all: bool = False) -> int:
+def count_pending(session: Session, include_all: bool = False, data_dir: Path | None = None) -> int:
     """How many entries the next ``export-outbox`` would write (for its progress bar)."""
     return (
         len(_pending_replies(session, include_all))
         + len(_pending_notices(session, include_all))
         + len(_pending_acks(session, include_all))
+        + len(_pending_pages(session, data_dir, include_all))
     )
+
+
+def _pending_pages(session: Session, data_dir: Path | None, include_all: bool) -> list[QueuedPage]:
+    if data_dir is None:
+        return []
+    return pending_pages(session, data_dir, include_exported=include_all)
 
 
 def _pending_replies(session: Session, include_all: bool) -> list[Reply]:
@@ -193,6 +222,8 @@ class OutboxUpload:
     deleted: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     anchor_sent: bool = False
+    pages_delivered: list[str] = field(default_factory=list)
+    pages_refused: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         line = (
@@ -206,6 +237,10 @@ class OutboxUpload:
             line += f", {len(self.unknown)} already gone"
         if self.replies_failed:
             line += f", {len(self.replies_failed)} replies refused (unknown reporter)"
+        if self.pages_delivered:
+            line += f", {len(self.pages_delivered)} transparency pages published"
+        if self.pages_refused:
+            line += f", {len(self.pages_refused)} transparency pages refused"
         return line
 
     def receipt(self) -> bytes:
@@ -218,6 +253,8 @@ class OutboxUpload:
                 "acknowledged": self.deleted + self.unknown,
                 "replies_delivered": self.replies_delivered,
                 "replies_failed": self.replies_failed,
+                "pages_delivered": self.pages_delivered,
+                "pages_refused": self.pages_refused,
             },
             sort_keys=True,
         ).encode("utf-8")
@@ -248,9 +285,9 @@ def upload_outbox(
     with verify_batch_file(
         session, config, path, direction="outbound", signer_role="signing", progress=byte_progress
     ) as batch:
-        replies, acks, anchors = plan_or_refuse(_plan_outbound, batch)
+        replies, acks, anchors, pages = plan_or_refuse(_plan_outbound, batch)
         if on_verified is not None:
-            on_verified(len(replies) + len(acks))
+            on_verified(len(replies) + len(acks) + len(pages))
         client = SyncClient.from_config(config, keyring.sync_key)
         result = OutboxUpload(header=batch.header)
         # Replies first: an acknowledgement must not be the last trace of a report.
@@ -275,6 +312,18 @@ def upload_outbox(
             with batch.open_content(anchor) as source:
                 client.push_audit_anchor(source.read())
             result.anchor_sent = True
+        for page in pages:
+            name = str(page.descriptor["name"])
+            with batch.open_content(page) as source:
+                content = source.read()
+            try:
+                client.put_transparency_page(name, content)
+            except SyncProtocolError:
+                # Refused (crypto/transparency_page.py): the receipt says so.
+                result.pages_refused.append(name)
+            else:
+                result.pages_delivered.append(name)
+            tick("page")
         session.add(
             UploadReceipt(
                 batch_id=batch.header.batch_id,
@@ -288,11 +337,12 @@ def upload_outbox(
 
 def _plan_outbound(
     batch: VerifiedBatch,
-) -> tuple[list[_PlannedReply], list[str], list[StagedEntry]]:
+) -> tuple[list[_PlannedReply], list[str], list[StagedEntry], list[StagedEntry]]:
     """Check every entry before anything is sent; MalformedBatch otherwise."""
     replies: list[_PlannedReply] = []
     acks: list[str] = []
     anchors: list[StagedEntry] = []
+    pages: list[StagedEntry] = []
     for entry in batch.entries:
         if entry.type == "reply":
             reply_id = entry.descriptor.get("reply_id")
@@ -312,6 +362,12 @@ def _plan_outbound(
             if not 0 < entry.size <= MAX_ANCHOR_BYTES:
                 raise MalformedBatch(f"audit anchor entry {entry.index} is malformed")
             anchors.append(entry)
+        elif entry.type == PAGE_ENTRY:
+            # Its content is the public host's to check (crypto/transparency_page.py).
+            name = entry.descriptor.get("name")
+            if not is_transparency_name(name) or not 0 < entry.size <= MAX_TRANSPARENCY_PAGE_BYTES:
+                raise MalformedBatch(f"transparency page entry {entry.index} is malformed")
+            pages.append(entry)
         else:
             raise MalformedBatch(f"entry {entry.index} has the unknown type {entry.type!r}")
-    return replies, acks, anchors
+    return replies, acks, anchors, pages

@@ -189,7 +189,8 @@ def export_outbox(
 ) -> int:
     session, keyring = helpers.unlocked(config, args.officer)
     with Phases() as phases:
-        phases.start("exporting", outbound.count_pending(session, args.include_all), unit="entry")
+        pending = outbound.count_pending(session, args.include_all, config.data_dir)
+        phases.start("exporting", pending, unit="entry")
         result = outbound.export_outbox(
             session,
             keyring,
@@ -197,6 +198,7 @@ def export_outbox(
             include_all=args.include_all,
             progress=lambda _what: phases.advance(),
             anchor_copies=config.data_dir,
+            data_dir=config.data_dir,
         )
     print(f"{result.summary()}; wrote {args.out}", file=out)
     return 0

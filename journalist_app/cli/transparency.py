@@ -2,8 +2,8 @@
 ar/fr/en/es.
 
 The counts are noised once (OpenDP) and kept under the data dir, so running it again
-writes the same figures. Copy the folder to the public host's transparency directory
-(docs/operator.md).
+writes the same figures. The pages are also queued, once, for the public host: the next
+sync or outbound batch publishes them (journalist_app/transparency/delivery.py).
 """
 
 import argparse
@@ -64,4 +64,9 @@ def transparency_command(
     out.write(
         f"ε = {published.release.epsilon}, counts under {published.release.threshold} suppressed.\n"
     )
+    if published.queued:
+        out.write(
+            f"{len(published.queued)} pages queued for the public host: they go with the next "
+            "sync, or the next export-outbox of an air-gapped unit.\n"
+        )
     return 0

@@ -52,6 +52,7 @@ from crypto.sync_api import (
     parse_listing,
     reply_path,
     submissions_path,
+    transparency_path,
 )
 from crypto.sync_auth import sign_request
 from journalist_app.config import (
@@ -440,6 +441,20 @@ class SyncClient:
             created = response.status == 201
             self._read_capped(response)
         return created
+
+    def put_transparency_page(self, name: str, content: bytes) -> bool:
+        """Publish one transparency page on the public host; False when it held it already.
+
+        A page the public host refuses (its name, size or content: crypto/transparency_page.py)
+        is a :class:`SyncProtocolError` naming its reason.
+        """
+        path = _path(transparency_path, name)
+        with self._request("PUT", path, content, "application/octet-stream") as response:
+            status = response.status
+            self._read_capped(response)
+        if status not in (200, 201):
+            raise SyncProtocolError(f"unexpected status {status} for a transparency page")
+        return status == 201
 
     def fetch_latest_audit_anchor(self) -> bytes | None:
         """The latest checkpoint the public host keeps, as sent; None if it keeps none."""

@@ -57,6 +57,7 @@ from journalist_app.sync.client import (
 )
 from journalist_app.sync.freshness import RecipientSetCheck, check_served_recipient_set
 from journalist_app.sync.refusals import Source, count_refused, forget_refusal, record_refusal
+from journalist_app.transparency.delivery import push_pages
 from journalist_app.triage.ingest import index_pending, register_report
 
 EventKind = Literal["stored", "already_stored", "failed", "reply_pushed", "reply_failed"]
@@ -97,6 +98,9 @@ class SyncResult:
     anchored_entries: int = 0
     # Why no checkpoint was sent: the log does not match the latest one kept; "" if sent.
     audit_anchor_problem: str = ""
+    # Transparency pages the public host took, and those it refused (they stay queued).
+    pages_delivered: list[str] = field(default_factory=list)
+    pages_refused: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         line = (
@@ -104,6 +108,13 @@ class SyncResult:
             f"{self.acknowledged} acknowledged, {self.replies_pushed} replies pushed"
         )
         line += f", {self.failed} failed" if self.failed else ""
+        if self.pages_delivered:
+            line += f", {len(self.pages_delivered)} transparency pages published"
+        if self.pages_refused:
+            line += (
+                f", {len(self.pages_refused)} transparency pages refused by the public host "
+                "(kept to send again)"
+            )
         if self.more_waiting:
             line += (
                 "; stopped at the limit of submissions per run (IBLAGH_SYNC_MAX_PER_RUN): "
@@ -201,6 +212,9 @@ def run_sync(
     # Read the triage fields while a keyring is unlocked (docs/triage.md).
     index_pending(session, store, keyring)
     push_replies(session, client, result, progress)
+    # The unit's published transparency pages, queued when a quarter was released.
+    pages = push_pages(session, client, keyring, config.data_dir)
+    result.pages_delivered, result.pages_refused = pages.delivered, pages.refused
     result.anchored_entries = anchored
     result.audit_anchor_problem = anchor_problem
     return result

@@ -1,6 +1,6 @@
 """Release a quarter and write its pages: what the CLI and the dashboard both call."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import Flask
@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from journalist_app import audit
 from journalist_app.roles import Permission, Principal, requires
+from journalist_app.transparency.delivery import queue_pages
 from journalist_app.transparency.page import render_all, report_pdf
 from journalist_app.transparency.release import (
     DEFAULT_EPSILON,
@@ -25,6 +26,8 @@ class Published:
     release: Release
     pages: dict[str, str]
     made_now: bool
+    # Page names queued for the public host by this call (none when queued before).
+    queued: list[str] = field(default_factory=list)
 
 
 @requires(Permission.STATS_READ)
@@ -38,7 +41,8 @@ def publish_quarter(
     epsilon: float = DEFAULT_EPSILON,
     threshold: int = DEFAULT_THRESHOLD,
 ) -> Published:
-    """The quarter's release (drawn once, audited when drawn) and its page in every language."""
+    """The quarter's release (drawn once, audited when drawn) and its page in every language,
+    queued (once) for the public host with their PDFs."""
     made, made_now = release(session, data_dir, quarter, epsilon=epsilon, threshold=threshold)
     if made_now:
         audit.record(
@@ -49,7 +53,11 @@ def publish_quarter(
             {"epsilon": made.epsilon, "threshold": made.threshold},
         )
         session.commit()
-    return Published(made, render_all(app, made), made_now)
+    pages = render_all(app, made)
+    # For the public host, with the next sync or outbound batch (transparency/delivery.py).
+    queued = queue_pages(session, data_dir, str(quarter), pages)
+    session.commit()
+    return Published(made, pages, made_now, queued)
 
 
 def write_pages(published: Published, out: Path) -> list[Path]:

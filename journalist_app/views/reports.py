@@ -83,6 +83,23 @@ def sync() -> Response:
             ),
             "info",
         )
+        if result.pages_delivered:
+            flash(
+                _(
+                    "Transparency report published on the public host: %(count)d files.",
+                    count=len(result.pages_delivered),
+                ),
+                "info",
+            )
+        if result.pages_refused:
+            flash(
+                _(
+                    "The public host refused %(count)d transparency report files; they stay "
+                    "queued for the next sync.",
+                    count=len(result.pages_refused),
+                ),
+                "error",
+            )
         if result.recipient_set is not None and not result.recipient_set.current:
             _flash_recipient_set_warning(result.recipient_set)
         if result.audit_anchor_problem:
