@@ -42,13 +42,15 @@ AUTHORITY_LINES = (
     "TestingV3AuthInitialVotingInterval 5",
     "TestingV3AuthInitialVoteDelay 2",
     "TestingV3AuthInitialDistDelay 2",
-    "V3AuthVotingInterval 10",
     "V3AuthVoteDelay 2",
     "V3AuthDistDelay 2",
     "TestingDirAuthVoteExit *",
     "TestingDirAuthVoteGuard *",
     "TestingDirAuthVoteHSDir *",
 )
+# Seconds between consensuses once the first is out. OnionBalance's --is-testnet mode
+# assumes chutney's 20 (its time periods are derived from it): its networks use that.
+VOTING_INTERVAL = 10
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,16 @@ class Authority:
 class PrivateTorNetwork:
     """Authorities + relays + clients on 127.0.0.1; ``close()`` stops every tor."""
 
-    def __init__(self, root: Path, *, authorities: int = 3, relays: int = 3) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        authorities: int = 3,
+        relays: int = 3,
+        voting_interval: int = VOTING_INTERVAL,
+    ) -> None:
         self.root = root
+        self.voting_interval = voting_interval
         self.tor_binary = find_tor("tor")
         self.authorities = [self._make_authority(i) for i in range(authorities)]
         self.relay_count = relays
@@ -111,6 +121,7 @@ class PrivateTorNetwork:
                     f"ContactInfo {authority.nickname}@iblagh.invalid",
                     "ExitPolicy reject *:*",
                     *AUTHORITY_LINES,
+                    f"V3AuthVotingInterval {self.voting_interval}",
                     *self.network_lines(),
                 ],
             )
