@@ -284,16 +284,23 @@ def cmd_serve(_args: argparse.Namespace, config: TorConfig, out: TextIO) -> int:
         where = f"launched, log {tor.log_path}" if tor.launched else f"attached at {config.control}"
         print(f"tor {where}; published in {time.monotonic() - started:.1f} s", file=out)
         _print_addresses(addresses, out)
-        pow_settings = host.public.pow
-        print(
-            "PoW defence on the public onion: "
-            + (
-                f"on (queue rate {pow_settings.queue_rate}, burst {pow_settings.queue_burst})"
-                if pow_settings
-                else "off"
-            ),
-            file=out,
-        )
+        if host.public is None:
+            print(
+                "public onion: not published here (IBLAGH_TOR_PUBLIC_ONION=0): "
+                "OnionBalance publishes it",
+                file=out,
+            )
+        else:
+            pow_settings = host.public.pow
+            print(
+                "PoW defence on the public onion: "
+                + (
+                    f"on (queue rate {pow_settings.queue_rate}, burst {pow_settings.queue_burst})"
+                    if pow_settings
+                    else "off"
+                ),
+                file=out,
+            )
         print(f"officer hosts authorised for the sync onion: {len(host.sync.clients)}", file=out)
         out.flush()
         while not stop.wait(1.0):

@@ -52,6 +52,7 @@ class TorConfig:
     pow: PowSettings = field(default_factory=PowSettings)
     disable_network: bool = False
     torrc_include: str = ""
+    publish_public: bool = True
 
     @property
     def tor_dir(self) -> Path:
@@ -97,6 +98,7 @@ class TorConfig:
             ),
             disable_network=settings.tor_disable_network,
             torrc_include=settings.tor_torrc_include,
+            publish_public=settings.tor_public_onion,
         )
 
 
@@ -143,6 +145,12 @@ class TorSettings(BaseSettings):
         TorConfig.torrc_include,
         description="Absolute path of a file or folder of torrc lines a launched tor reads "
         "first (`%include`); the settings iblagh-tor writes win. Empty: none.",
+    )
+    tor_public_onion: bool = Field(
+        TorConfig.publish_public,
+        description="`iblagh-tor serve` publishes the public onion. 0 where OnionBalance "
+        "publishes it in front of several replicas (docs/operator.md §12.7): then only the "
+        "sync onion is published here.",
     )
     tor_disable_network: bool = Field(
         TorConfig.disable_network,

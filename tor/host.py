@@ -31,7 +31,7 @@ class OnionAddresses:
 
 @dataclass(frozen=True)
 class PublishedHost:
-    public: PublishedOnion
+    public: PublishedOnion | None  # None: OnionBalance publishes it (publish_public off)
     sync: PublishedOnion
 
 
@@ -75,8 +75,15 @@ def sync_service(config: TorConfig) -> OnionService:
 
 
 def publish_public_host(controller: Any, config: TorConfig) -> PublishedHost:
-    """Publish both services; if the second fails, the first is withdrawn."""
+    """Publish both services; if the second fails, the first is withdrawn.
+
+    With ``publish_public`` off only the sync onion is published: OnionBalance publishes
+    the public onion's descriptor, and two publishers of one address would overwrite
+    each other's descriptors.
+    """
     sync_spec = sync_service(config)  # refuse before publishing anything
+    if not config.publish_public:
+        return PublishedHost(public=None, sync=publish(controller, sync_spec))
     public = publish(controller, public_service(config))
     try:
         sync = publish(controller, sync_spec)

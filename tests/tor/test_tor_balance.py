@@ -1,4 +1,8 @@
-"""``iblagh-tor balance-config``: OnionBalance's files, as OnionBalance and tor read them."""
+"""``iblagh-tor balance-config``: OnionBalance's files, as OnionBalance and tor read them.
+
+Fast: no network. OnionBalance running on the private Tor network is in
+test_tor_balance_network.py.
+"""
 
 import os
 import re
@@ -9,8 +13,14 @@ import yaml
 
 from tor.balance import MAX_BACKENDS, TOR_SECRET_KEY_HEADER
 from tor.cli import main
+from tor.client_auth import ClientPrivateKey, authorise_client
 from tor.config import TorConfig
+from tor.host import init_keys, publish_public_host
 from tor.keys import OnionKey, load_onion_key
+from tor.onion import published_service_ids
+from tor.process import open_tor
+
+pytestmark = pytest.mark.filterwarnings("ignore:setDaemon:DeprecationWarning")
 
 
 @pytest.fixture
@@ -183,3 +193,22 @@ def test_a_different_key_already_in_the_folder_is_refused(
     (folder / f"{stranger.service_id}.key").write_bytes(b"x")
     status, _, err = run(capsys, "balance-config", "--backend", backend_address())
     assert status == 1 and "already holds another frontend key" in err
+
+
+def test_with_the_public_onion_off_serve_publishes_only_the_sync_onion(tmp_path: Path) -> None:
+    """OnionBalance publishes the public onion: a second publisher would fight it."""
+    config = TorConfig(data_dir=tmp_path / "source", disable_network=True, publish_public=False)
+    addresses, _ = init_keys(config)
+    authorise_client(config.clients_dir, "officer", ClientPrivateKey.generate().public)
+    with open_tor(config) as tor:
+        published = publish_public_host(tor.controller, config)
+        assert published.public is None
+        assert published.sync.service_id == addresses.sync
+        assert published_service_ids(tor.controller) == [addresses.sync]
+
+
+def test_the_public_onion_switch_is_read_from_the_environment() -> None:
+    assert TorConfig.from_env({"IBLAGH_DATA_DIR": "x"}).publish_public
+    assert not TorConfig.from_env(
+        {"IBLAGH_DATA_DIR": "x", "IBLAGH_TOR_PUBLIC_ONION": "0"}
+    ).publish_public
