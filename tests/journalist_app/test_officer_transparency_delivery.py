@@ -182,3 +182,35 @@ def test_an_air_gapped_unit_publishes_through_the_outbound_batch(
     assert _queued(gap.offline) == []
     assert list(outbox_folder(gap.offline.data_dir).iterdir()) == []
     assert _deliveries(gap.offline) == [(f"page:{name}", "batch") for name in PAGES]
+
+
+def test_the_sync_page_says_what_became_of_the_pages_in_the_officers_language(
+    auth, client, app, db, config, unit, monkeypatch
+) -> None:
+    """Through the web sync (the stand-in public host of the officer tests, which knows no
+    transparency page: each is refused and stays queued; then one that takes them)."""
+    from journalist_app.keys.custody import unlock
+    from journalist_app.sync.client import SyncClient
+    from journalist_app.transparency.publish import publish_quarter
+
+    keyring = unlock(db, unit.username, unit.passphrase, config.wrap_params)
+    publish_quarter(db, keyring, app, config.data_dir, Quarter.parse(QUARTER))
+    auth.login()
+
+    auth.sync()
+    refused = client.get("/").get_data(as_text=True)
+    assert "Le serveur public a refusé 8 fichiers du rapport de transparence" in refused
+    monkeypatch.setattr(SyncClient, "put_transparency_page", lambda self, name, content: True)
+    client.get("/?lang=es")  # the officer's language, kept for the session
+    auth.sync()
+    published = client.get("/").get_data(as_text=True)
+    assert "Informe de transparencia publicado en el servidor público: 8 archivos." in published
+    db.expire_all()
+    assert _queued_in(db) == []
+
+
+def _queued_in(session) -> list[str]:
+    rows = session.scalars(
+        select(OutboxItem).where(OutboxItem.kind == KIND, OutboxItem.confirmed_at.is_(None))
+    )
+    return sorted(row.item_id for row in rows)
