@@ -42,10 +42,12 @@ def outbox_folder(data_dir: Path) -> Path:
 
 def queue_pages(session: Session, data_dir: Path, quarter: str, pages: dict[str, str]) -> list[str]:
     """Queue the quarter's pages (``pages``: HTML by language) and their PDFs for the public
-    host, unless queued before; the names queued now. Adds rows, commits nothing.
+    host; the names queued (or queued anew) now. Adds rows, commits nothing.
 
-    Each page is checked as the public host will check it (crypto/transparency_page.py),
-    so a page it would refuse is never queued.
+    A page delivered before is left alone. A page still waiting gets the fresh render if
+    its queued copy is gone or differs (lost, or changed on disk), and goes with the next
+    outbound batch again. Each page is checked as the public host will check it
+    (crypto/transparency_page.py), so a page it would refuse is never queued.
     """
     # WeasyPrint only here: the sync imports this module and never renders.
     from journalist_app.transparency.page import report_pdf
@@ -56,12 +58,19 @@ def queue_pages(session: Session, data_dir: Path, quarter: str, pages: dict[str,
             (f"{quarter}.{language}.html", lambda html=html: html.encode("utf-8")),
             (f"{quarter}.{language}.pdf", lambda html=html: report_pdf(html)),
         ):
-            if session.get(OutboxItem, (KIND, name)) is not None:
+            item = session.get(OutboxItem, (KIND, name))
+            if item is not None and item.confirmed_at is not None:
                 continue
             content = render()
             check_page(name, content)
-            _write_whole(outbox_folder(data_dir), name, content)
-            session.add(OutboxItem(kind=KIND, item_id=name))
+            copy = outbox_folder(data_dir) / name
+            if item is not None and copy.is_file() and copy.read_bytes() == content:
+                continue
+            _write_whole(copy.parent, name, content)
+            if item is None:
+                session.add(OutboxItem(kind=KIND, item_id=name))
+            else:
+                item.exported_batch, item.exported_at = None, None
             queued.append(name)
     session.flush()
     return queued
@@ -94,7 +103,7 @@ def pending_pages(
         query = query.where(OutboxItem.exported_batch.is_(None))
     folder = outbox_folder(data_dir)
     # A row whose copy is gone (a data dir restored without it) waits until its quarter
-    # is released again, which writes the copy anew.
+    # is released again, which writes the copy anew (queue_pages).
     return [
         QueuedPage(item, folder / item.item_id)
         for item in session.scalars(query)

@@ -151,6 +151,12 @@ def test_a_page_the_public_host_refuses_stays_queued_and_the_rest_is_published(
     assert gap.reporter.client.get(f"/transparency/{QUARTER}.fr.html").status_code == 200
     assert _queued(gap.offline) == [f"{QUARTER}.en.html"]
     assert (f"page:{QUARTER}.en.html", "sync") not in _deliveries(gap.offline)
+    # Released again: the waiting page is rendered afresh, and the next sync publishes it.
+    assert "1 pages queued for the public host" in _release(gap, capsys)
+    synced = gap.offline.run(capsys, "sync", "--officer", OFFICER)
+    assert synced.code == 0 and "1 transparency pages published" in synced.out
+    _check_served(gap)
+    assert _queued(gap.offline) == []
 
 
 def test_an_air_gapped_unit_publishes_through_the_outbound_batch(
