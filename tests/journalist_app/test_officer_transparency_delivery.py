@@ -173,6 +173,10 @@ def test_an_air_gapped_unit_publishes_through_the_outbound_batch(
     assert "8 transparency pages published" in uploaded.out
 
     _check_served(gap)
+    # The same batch uploaded again is a replay: refused, nothing changes.
+    replayed = gap.connected.run(capsys, "upload", "--officer", OFFICER, str(batch))
+    assert replayed.code == 1 and "ReplayedBatch" in replayed.out + replayed.err
+    _check_served(gap)
     # Exported once: the next outbound batch does not carry them again.
     second = gap.work / "carry" / "out-2.batch"
     again = gap.offline.run(capsys, "export-outbox", "--officer", OFFICER, "--out", str(second))
