@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Map
 
+from journalist_app.row_ids import MAX_ROW_ID
+
 if TYPE_CHECKING:
     from journalist_app.config import OfficerConfig
 
@@ -18,7 +20,7 @@ class DatabaseInteger(IntegerConverter):
     a larger number in a URL is a 404, not an overflow in the driver (a 500)."""
 
     def __init__(self, url_map: Map, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", MAX_ROW_ID)
         super().__init__(url_map, *args, **kwargs)  # type: ignore[arg-type]
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from journalist_app.audit import AuditPage, officer_target
 from journalist_app.models import AuditEntry
 from journalist_app.roles import Permission, Principal, has_permission
+from journalist_app.row_ids import row_id
 
 PER_PAGE = 50
 EXPORT_LIMIT = 1_000_000
@@ -36,7 +37,7 @@ class AuditFilters:
         return cls(
             officer=args.get("officer", "").strip()[:64],
             action=args.get("action", "").strip()[:64],
-            case=int(case) if case.isdigit() and len(case) < 10 else None,
+            case=row_id(case),
             since=_day(args.get("since", "")),
             until=_day(args.get("until", "")),
         )

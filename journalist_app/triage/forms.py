@@ -12,6 +12,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from crypto.contents import MAX_REPLY_MESSAGE_CHARS
+from journalist_app.row_ids import MAX_ROW_ID
 from journalist_app.triage.identity import MAX_REASON_CHARS, MIN_REASON_CHARS
 
 
@@ -31,7 +32,7 @@ class TerritoryForm(FlaskForm):
 class MergeForm(FlaskForm):
     other_case = IntegerField(
         _l("Number of the case to merge into this one"),
-        validators=[DataRequired(), NumberRange(min=1)],
+        validators=[DataRequired(), NumberRange(min=1, max=MAX_ROW_ID)],
     )
 
 

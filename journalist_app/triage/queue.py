@@ -220,7 +220,7 @@ def _conditions(
         conditions.append(Case.assignee_id == int(filters.assignee))
     if filters.received_from:
         conditions.append(Case.received >= _midnight(filters.received_from))
-    if filters.received_to:
+    if filters.received_to and filters.received_to < date.max:  # 9999-12-31: no end
         conditions.append(Case.received < _midnight(filters.received_to) + timedelta(days=1))
     if filters.overdue:
         conditions.append(and_(Case.status == statuses.NEW, Case.sla_due_at < now))

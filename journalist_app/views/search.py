@@ -7,6 +7,7 @@ from werkzeug.wrappers import Response
 
 from journalist_app.diagnostics.pdq import DEFAULT_MAX_DISTANCE
 from journalist_app.roles import Permission
+from journalist_app.row_ids import row_id
 from journalist_app.triage import statuses
 from journalist_app.triage.bulk import ACTIONS, apply_bulk
 from journalist_app.triage.search import search as run_search
@@ -59,21 +60,20 @@ def bulk() -> Response:
         flash(_("The form expired or did not come from this site. Please try again."), "error")
         return redirect(destination)
     action = request.form.get("action", "")
-    picked = [int(v) for v in request.form.getlist("cases") if v.isdigit()]
+    picked = [case for case in map(row_id, request.form.getlist("cases")) if case is not None]
     if action not in ACTIONS or not picked:
         flash(_("Tick some cases and choose an action."), "error")
         return redirect(destination)
-    officer = request.form.get("officer", "")
-    target = request.form.get("target", "")
+    target = row_id(request.form.get("target", ""))
     result = apply_bulk(
         db(),
         g.keyring,
         action,
         picked,
-        officer_id=int(officer) if officer.isdigit() else None,
+        officer_id=row_id(request.form.get("officer", "")),
         status=request.form.get("status", ""),
         reason=request.form.get("reason") or None,
-        target=int(target) if target.isdigit() else None,
+        target=target,
     )
     flash(
         ngettext("%(num)d case done.", "%(num)d cases done.", len(result.done)),
@@ -88,6 +88,6 @@ def bulk() -> Response:
             ),
             "error",
         )
-    if action == "merge" and target.isdigit():
-        return redirect(url_for("cases.detail", case_id=int(target)))
+    if action == "merge" and target is not None:
+        return redirect(url_for("cases.detail", case_id=target))
     return redirect(destination)

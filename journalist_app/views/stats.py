@@ -50,6 +50,10 @@ CHART_PARTS = {
     "open_per_officer": "open_per_officer",
 }
 MAX_DAYS = 3 * 366
+# Periods the figures can count: a day at either end of the calendar overflows the day
+# after ``end`` or the 30 days before it (a 500 before); nothing was reported there.
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(9998, 12, 31)
 
 
 def parse_filter() -> StatsFilter:
@@ -60,9 +64,9 @@ def parse_filter() -> StatsFilter:
         start = date.fromisoformat(
             request.args.get("start") or (end - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
         )
-    except ValueError:
+    except (ValueError, OverflowError):
         abort(400)
-    if start > end or (end - start).days >= MAX_DAYS:
+    if start > end or (end - start).days >= MAX_DAYS or start < EARLIEST_DAY or end > LATEST_DAY:
         abort(400)
     category = request.args.get("category") or None
     if category is not None and category not in {c.id for c in active_categories()}:
