@@ -75,3 +75,35 @@ def test_catalogs_compile_in_memory_and_nothing_compiled_rests_in_the_source_tre
     assert set(compiled) == {"ar", "fr", "en", "es"}
     assert compiled["fr"].gettext("Log in") != "Log in"
     assert list(TRANSLATIONS.rglob("*.mo")) == [], "catalogs are compiled in memory, not on disk"
+
+
+def test_every_refusal_has_a_page_in_the_officers_language(client) -> None:
+    # A Range a static file cannot serve (werkzeug's 416), as any refusal without a page
+    # of its own (the dashboard's 400, a viewer's 422): this page, never werkzeug's.
+    response = client.get(
+        "/static/officer.css?lang=ar", headers={"Range": "bytes=abc"}, follow_redirects=False
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 416
+    assert _html_tag(html) == '<html lang="ar" dir="rtl">'
+    assert "تعذّر استخدام ما أُرسل" in html and "Requested Range" not in html
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_a_failure_of_the_host_shows_a_page_in_the_officers_language(
+    app, client, monkeypatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a detail the page must not show")
+
+    monkeypatch.setattr("journalist_app.views.auth.start_ceremony", broken)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+
+    response = client.get("/login?lang=es")
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert _html_tag(html) == '<html lang="es" dir="ltr">'
+    assert "Algo ha fallado en este servidor" in html
+    assert "a detail" not in html and "Traceback" not in html
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
