@@ -10,6 +10,7 @@ import os
 import resource
 from typing import Any
 
+from gunicorn import util as gunicorn_util
 from gunicorn.http import wsgi as gunicorn_wsgi
 
 # Read when gunicorn loads this file, before it opens any log: every file it creates
@@ -50,3 +51,28 @@ def _headers_without_banner(self: Any) -> list[str]:
 
 
 gunicorn_wsgi.Response.default_headers = _headers_without_banner
+
+
+# What gunicorn answers itself, before Flask sees a request (a request line over 4094
+# bytes, a header with a NUL, a malformed chunk): its page has none of the app's
+# security headers and quotes the request back. This answer has them and quotes nothing.
+_REFUSAL_HEADERS = (
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; base-uri 'none'\r\n"
+    "X-Content-Type-Options: nosniff\r\n"
+    "X-Frame-Options: DENY\r\n"
+    "Referrer-Policy: no-referrer\r\n"
+    "Cache-Control: no-store\r\n"
+)
+
+
+def _write_refusal(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn.util.write_error without the echo: the status alone, as plain text."""
+    status = f"{int(status_int)} {reason}"
+    body = f"{status}\n".encode("latin-1", "replace")
+    head = f"HTTP/1.1 {status}\r\nConnection: close\r\n{_REFUSAL_HEADERS}"
+    head += f"Content-Length: {len(body)}\r\n\r\n"
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1", "replace") + body)
+
+
+gunicorn_util.write_error = _write_refusal

@@ -375,3 +375,44 @@ def test_gunicorn_sends_no_server_banner_and_the_security_headers(
     assert headers["x-content-type-options"] == "nosniff"
     if not path.startswith("/static/"):
         assert headers["cache-control"] == "no-store"
+
+
+def _refused_by_gunicorn(port: int, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Send bytes gunicorn refuses before Flask sees them; the status line, headers, body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, body
+
+
+GUNICORN_REFUSALS = [
+    # A request line over gunicorn's 4094 bytes: a long link, query string or path.
+    (b"GET /?q=" + b"<b>" * 2000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", "414"),
+    # A request line that is not HTTP: gunicorn used to quote it back in its page.
+    (b"GET /<script>alert(1)</script> x HTTP/1.1\r\nHost: x\r\n\r\n", "400"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nAccept-Language: ar-\x00<b>\r\n\r\n", "400"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n", "431"),
+]
+
+
+@pytest.mark.parametrize(("request_bytes", "code"), GUNICORN_REFUSALS)
+def test_what_gunicorn_refuses_itself_carries_the_security_headers_and_quotes_nothing(
+    public_server: Server, request_bytes: bytes, code: str
+) -> None:
+    status, headers, body = _refused_by_gunicorn(public_server.port, request_bytes)
+    assert status.startswith(f"HTTP/1.1 {code} ")
+    assert "server" not in headers
+    assert "default-src 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["cache-control"] == "no-store"
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    assert b"<" not in body and b"script" not in body and b"aaaa" not in body

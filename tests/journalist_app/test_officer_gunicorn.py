@@ -5,6 +5,7 @@ import contextlib
 import http.client
 import os
 import signal
+import socket
 import stat
 import subprocess
 import time
@@ -69,6 +70,34 @@ def test_the_officer_gunicorn_sends_no_server_banner(officer_server, path: str) 
     server, _ = officer_server
     headers = _headers(server.port, path)
     assert "server" not in headers, headers.get("server")
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /login?q=" + b"<b>" * 2000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /<script>alert(1)</script> x HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /login HTTP/1.1\r\nHost: x\r\nCookie: \x00<b>\r\n\r\n",
+    ],
+)
+def test_what_the_officer_gunicorn_refuses_itself_carries_the_security_headers(
+    officer_server, request_bytes: bytes
+) -> None:
+    server, _ = officer_server
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(request_bytes)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {line.partition(":")[0].lower(): line.partition(":")[2].strip() for line in lines}
+    assert status.split()[1] in {"400", "414"}
+    assert "server" not in headers
+    assert "default-src 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "no-store"
+    assert b"<" not in body and b"script" not in body
 
 
 def test_the_officer_gunicorn_creates_its_logs_for_its_user_only(officer_server) -> None:
