@@ -149,13 +149,12 @@ def balanced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Balanced]:
         # the hash ring has 4 HSDirs or fewer, as early consensuses here may: the real
         # network has thousands. Start it once the consensus lists a few more.
         _wait_for_hsdirs(balancer, MIN_HSDIRS, REACH_TIMEOUT)
-        control = root / "net" / "balancer" / "data" / "control"
-        assert control.exists(), "the balancer's tor has no control socket"
+        control = _control_arguments(root / "net" / "balancer" / "data")
         log_path = root / "onionbalance.log"
         with log_path.open("wb") as log:
             onionbalance = subprocess.Popen(
                 [
-                    *(str(BIN / "onionbalance"), "--is-testnet", "-s", str(control)),
+                    *(str(BIN / "onionbalance"), "--is-testnet", *control),
                     *("-c", str(config), "-v", "info"),
                 ],
                 stdout=log,
@@ -186,6 +185,17 @@ def test_the_frontend_address_is_answered_by_a_backend(
             f"{time.monotonic() - balanced.network.started_at:.1f} s after the network "
             f"started ({time.monotonic() - started:.1f} s of polling)"
         )
+
+
+def _control_arguments(data_dir: Path) -> list[str]:
+    """OnionBalance's way to the tor that launch_tor started: its socket, or its port."""
+    socket = data_dir / "control"
+    if socket.exists():
+        return ["-s", str(socket)]
+    # A long path: launch_tor fell back to a loopback port (cookie authentication).
+    address = (data_dir / "control-port").read_text(encoding="ascii").strip().split("=", 1)[1]
+    host, port = address.rsplit(":", 1)
+    return ["-s", "", "-i", host, "-p", port]
 
 
 def _wait_for_hsdirs(tor: Tor, count: int, timeout: float) -> None:
