@@ -76,6 +76,10 @@ $(SYSTEM): Makefile
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	ldconfig -p | grep -q libpango-1.0 || missing="$$missing libpango-1.0-0"; \
+	case "$$(readlink -f "$$(command -v $(PYTHON))")" in /usr/bin/python3*) \
+	  dpkg-query -W -f='$${Status}' python3-venv 2>/dev/null | grep -q 'ok installed' || \
+	    missing="$$missing python3-venv";; \
+	esac; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -86,8 +90,12 @@ $(SYSTEM): Makefile
 	fi
 	@mkdir -p $(VENV) && touch $@
 
+# Debian's python3 makes venvs only with python3-venv; a failed attempt leaves a
+# .venv/bin/python behind, which must not pass for a venv on the next run.
 $(VENV)/bin/python:
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV) || { rm -f $@; \
+	  echo "'$(PYTHON) -m venv' failed: on Debian, apt-get install python3-venv, then make again"; \
+	  exit 1; }
 
 $(INSTALLED): pyproject.toml $(SYSTEM) | $(VENV)/bin/python
 	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
