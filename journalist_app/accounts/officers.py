@@ -45,6 +45,7 @@ from journalist_app.keys.custody import (
     open_grants,
     seal_grants,
     unwrap_officer_key,
+    username_taken,
 )
 from journalist_app.keys.grants import HELD_AS, key_kinds
 from journalist_app.keys.keyring import UnlockedKeyring
@@ -365,7 +366,7 @@ def list_accounts(session: Session, actor: UnlockedKeyring) -> list[AccountSumma
 
 
 def _refuse_taken(session: Session, username: str) -> None:
-    if session.scalar(select(Officer.id).where(Officer.username == username)) is not None:
+    if username_taken(session, username):
         raise OfficerExists(f"an officer named {username!r} already exists")
 
 

@@ -17,7 +17,7 @@ import nacl.exceptions
 import nacl.pwhash.argon2id
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crypto.errors import CryptoError
@@ -152,7 +152,7 @@ def add_officer(
     """
     if not keys_initialised(session):
         raise KeysNotInitialised("no unit keys yet: run 'iblagh-officer keys init'")
-    if session.scalar(select(Officer.id).where(Officer.username == username)) is not None:
+    if username_taken(session, username):
         raise OfficerExists(f"an officer named {username!r} already exists")
     officer, _ = new_officer(
         username,
@@ -309,6 +309,14 @@ def _unit_key(role: str, public_key: bytes, now: datetime) -> UnitKey:
         public_key=public_key,
         created_at=now.astimezone(UTC).replace(tzinfo=None),
     )
+
+
+def username_taken(session: Session, username: str) -> bool:
+    """Taken also by a name that differs only in case: ``DEMO`` beside ``demo`` would read
+    as one officer in the audit log and on every page. Usernames are ASCII
+    (``check_username``), so SQL's ``lower`` and Python's agree on every engine."""
+    same = func.lower(Officer.username) == username.lower()
+    return session.scalar(select(Officer.id).where(same).limit(1)) is not None
 
 
 def check_username(username: str) -> None:

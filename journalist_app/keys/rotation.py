@@ -18,7 +18,7 @@ from crypto.keys import Argon2Params, generate_box_key, generate_signing_key, ke
 from journalist_app import audit
 from journalist_app.accounts.totp import Enrolment
 from journalist_app.errors import KeysNotInitialised, MissingKey, OfficerExists, RecoveryFailed
-from journalist_app.keys.custody import check_username, new_officer, seal_grants
+from journalist_app.keys.custody import check_username, new_officer, seal_grants, username_taken
 from journalist_app.keys.keyring import UnlockedKeyring
 from journalist_app.keys.recipient_sets import active_keys, issue_recipient_set
 from journalist_app.models import KeyGrant, Officer, UnitKey
@@ -180,7 +180,7 @@ def recover_unit(
     if current[0].public_key != bytes(recovery.public_key):
         raise RecoveryFailed("this is not the unit's recovery secret")
     check_username(admin_username)
-    if session.scalar(select(Officer.id).where(Officer.username == admin_username)) is not None:
+    if username_taken(session, admin_username):
         raise OfficerExists(f"an officer named {admin_username!r} already exists")
     for role in ("intake", "identity", "signing", "sync", "recovery"):
         for key in active_keys(session, role):

@@ -13,6 +13,7 @@ from journalist_app.accounts.totp import load_or_create_totp_key
 from journalist_app.errors import (
     BadCredentials,
     KeyWouldBeLost,
+    OfficerExists,
     PermissionDenied,
 )
 from journalist_app.keys import grants
@@ -133,6 +134,24 @@ def test_an_account_with_a_one_time_passphrase_gets_no_grant(db, config, unit, m
     with pytest.raises(PermissionDenied, match="has not chosen"):
         grants.grant_keys(db, holder, "karim")
     assert grants.pending_grants(db, holder) == []
+
+
+@pytest.mark.parametrize("username", ["KARIM", "Karim", "karim"])
+def test_a_username_differing_only_in_case_is_taken(db, config, make_officer, username) -> None:
+    # "KARIM" beside "karim" would read as one officer in the audit log and on every page.
+    admin = make_officer("admin")
+    make_officer(Role.ANALYST.value, "karim")
+
+    with pytest.raises(OfficerExists):
+        officers.create_officer(
+            db,
+            _keyring(db, admin),
+            username,
+            Role.ANALYST,
+            params=config.wrap_params,
+            totp_key=load_or_create_totp_key(config.data_dir),
+        )
+    assert db.scalar(select(func.count()).where(func.lower(Officer.username) == "karim")) == 1
 
 
 # --- resets ---------------------------------------------------------------------------------

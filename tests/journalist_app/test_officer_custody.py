@@ -174,6 +174,8 @@ def test_adding_an_officer_twice_or_badly_is_refused(unit, db, config) -> None:
     _, keyring = _admin(db, config, unit)
     with pytest.raises(OfficerExists):
         add_officer(db, keyring, unit.username, SECOND_PASSPHRASE, config.wrap_params)
+    with pytest.raises(OfficerExists):
+        add_officer(db, keyring, unit.username.upper(), SECOND_PASSPHRASE, config.wrap_params)
     with pytest.raises(WeakPassphrase):
         add_officer(db, keyring, SECOND, "short", config.wrap_params)
     with pytest.raises(InvalidUsername):
