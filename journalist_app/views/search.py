@@ -1,5 +1,7 @@
 """Search, related cases and bulk actions on the cases picked from them."""
 
+import re
+
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -17,6 +19,11 @@ from journalist_app.views.context import db
 from journalist_app.views.forms import ActionForm
 
 blueprint = Blueprint("search", __name__)
+# Where a bulk action returns: a path of this host (the pages give /cases/<id> or /search).
+# Letters, digits, "_", "-" and "/" only, never "//": browsers drop a tab or newline
+# anywhere in a URL, so "/\t/evil.example" was "//evil.example", another site (and a
+# newline a 500, as no header may hold one).
+_LOCAL_PATH = re.compile(r"/(?!/)[A-Za-z0-9_/-]*")
 
 
 def _distance(raw: str | None) -> int:
@@ -54,8 +61,7 @@ def search() -> str:
 @permission_required(Permission.CASES_UPDATE)
 def bulk() -> Response:
     back = request.form.get("back", "")
-    local = back.startswith("/") and not back.startswith(("//", "/\\"))
-    destination = back if local else url_for("search.search")
+    destination = back if _LOCAL_PATH.fullmatch(back) else url_for("search.search")
     if not ActionForm().validate_on_submit():
         flash(_("The form expired or did not come from this site. Please try again."), "error")
         return redirect(destination)

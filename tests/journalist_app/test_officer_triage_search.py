@@ -201,6 +201,45 @@ def test_bulk_close_as_duplicate_and_mute_from_search(app, world) -> None:
     assert "reporter.muted" in actions
 
 
+@pytest.mark.parametrize(
+    "back",
+    [
+        "/\t/evil.example",  # browsers drop the tab: //evil.example, another site
+        "/\n/evil.example",  # no header may hold a newline: it was a 500
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "/\u3000/evil.example",
+    ],
+)
+def test_a_bulk_action_returns_only_to_a_page_of_this_host(app, world, back) -> None:
+    report = world.add_report({"category": "other", "description": "flood"})
+    index_pending(world.session, world.store, world.supervisor)
+    client = app.test_client()
+    log_in(app, client, world.keyrings["omar"])
+    token = re.search(r'name="csrf_token" value="([^"]+)"', _web_search(client, "flood"))
+    assert token is not None
+    case = str(_case(world, report))
+
+    response = client.post(
+        "/cases/bulk",
+        data={"csrf_token": token.group(1), "action": "mute", "cases": [case], "back": back},
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/search"
+    kept = client.post(
+        "/cases/bulk",
+        data={
+            "csrf_token": token.group(1),
+            "action": "x",
+            "cases": [case],
+            "back": f"/cases/{case}",
+        },
+    )
+    assert kept.headers["Location"] == f"/cases/{case}"
+
+
 def _everything_written(world: TriageWorld) -> bytes:
     return stored_bytes(world.session.get_bind(), world.config.data_dir)  # type: ignore[arg-type]
 
