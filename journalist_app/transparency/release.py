@@ -54,7 +54,8 @@ class Quarter:
     @classmethod
     def parse(cls, text: str) -> "Quarter":
         match = _QUARTER.fullmatch(text.strip())
-        if match is None:
+        # Year 0 has no first day, and 9999-Q4 no day after its last: both were a 500.
+        if match is None or not 1 <= int(match.group(1)) <= 9998:
             raise QuarterError(f"{text!r} is not a quarter such as 2026-Q4")
         return cls(int(match.group(1)), int(match.group(2)))
 

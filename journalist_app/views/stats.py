@@ -145,6 +145,10 @@ def release_transparency() -> WerkzeugResponse:
         quarter = Quarter.parse(request.form.get("quarter", ""))
     except QuarterError:
         abort(400)
+    if quarter.end > utc_now():
+        # Drawn once and kept: a quarter not over yet would be published on part of its
+        # reports for good. The form offers finished quarters only (recent_quarters).
+        abort(400)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     publish_quarter(db(), g.keyring, app, state().config.data_dir, quarter)
     return redirect(

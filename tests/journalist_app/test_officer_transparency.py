@@ -109,7 +109,7 @@ def test_only_supervisors_release(world, quarter_cases) -> None:
 def test_quarters_are_parsed_strictly() -> None:
     assert (Q4.start, Q4.end) == (datetime(2026, 10, 1), datetime(2027, 1, 1))
     assert Quarter.parse("2027-Q1").end == datetime(2027, 4, 1)
-    for bad in ("2026Q4", "2026-Q5", "Q4"):
+    for bad in ("2026Q4", "2026-Q5", "Q4", "0000-Q1", "9999-Q4"):
         with pytest.raises(QuarterError):
             Quarter.parse(bad)
 
@@ -137,3 +137,10 @@ def test_a_supervisor_releases_it_from_the_dashboard(world, quarter_cases, monke
     html = client.get("/stats/transparency/2026-Q4.ar.html").get_data(as_text=True)
     assert 'dir="rtl"' in html and "ε = 1.0" in html
     assert client.get("/stats/transparency/2026-Q3.fr.html").status_code == 404
+    # A quarter not over yet (2027-Q1), or at the calendar's end, is not released.
+    for quarter in ("2027-Q1", "0000-Q1", "9999-Q4"):
+        refused = client.post(
+            "/stats/transparency", data={"csrf_token": token.group(1), "quarter": quarter}
+        )
+        assert refused.status_code == 400, quarter
+    assert client.get("/stats/transparency/2027-Q1.fr.html").status_code == 404
