@@ -10,6 +10,7 @@ Refusals are JSON ``{"error": code, "message": <in the page's language>}`` with 
 (503/507 when the host is full), so the page can say what happened.
 """
 
+import re
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, jsonify, request
@@ -35,6 +36,7 @@ from source_app.views.script_requests import (
 
 blueprint = Blueprint("uploads", __name__)
 LENGTH_HEADER = "Upload-Length"
+_OFFSET = re.compile(r"[0-9]{1,20}")
 MAX_DECLARATION_BYTES = 1024
 
 
@@ -101,7 +103,9 @@ def append_upload_part(upload_id: str) -> tuple[Response, int]:
     if request.mimetype != "application/octet-stream":
         return jsonify(error="bad_request", message=refusal_message("bad_request")), 415
     offset_text = request.headers.get(OFFSET_HEADER, "")
-    if not offset_text.isdigit() or request.content_length is None:
+    # ASCII digits, as many as an offset can have: str.isdigit also takes "²" (which int
+    # refuses) and int refuses more than 4300 digits; either was a 500.
+    if not _OFFSET.fullmatch(offset_text) or request.content_length is None:
         return refused(UploadRefused("bad_request"))
     request.max_content_length = RESUMABLE_PART_BYTES
     host = current_host()

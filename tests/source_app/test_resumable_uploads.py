@@ -209,6 +209,24 @@ def test_a_part_at_another_offset_or_of_another_size_is_refused(
     assert uploader.report(unit_keys, [(upload, len(envelope))]) == 400
 
 
+@pytest.mark.parametrize("offset", ["\u00b2", "\u00b9", "1" * 5000, "0x0", "-0", " 0"])
+def test_an_offset_that_is_not_plain_digits_is_a_bad_request(
+    upload_app: Flask, unit_keys: UnitKeys, offset: str
+) -> None:
+    # "²" passes str.isdigit and int refuses it; 5000 digits are more than int reads.
+    envelope = attachment_envelope(unit_keys, b"\x01" * 100)
+    uploader = Uploader(upload_app.test_client())
+    upload = uploader.open(len(envelope))[1]["upload"]
+    response = uploader.client.patch(
+        f"/report/uploads/{upload}",
+        data=envelope,
+        content_type="application/octet-stream",
+        headers=uploader.headers(**{"Upload-Offset": offset}),
+    )
+    assert (response.status_code, response.get_json()["error"]) == (400, "bad_request")
+    assert uploader.offset(upload) == 0
+
+
 def test_sizes_and_counts_are_refused_before_any_byte(
     upload_app: Flask, unit_keys: UnitKeys
 ) -> None:
