@@ -28,6 +28,7 @@ from source_app.web import (
     add_security_headers,
     configure_logging,
     format_size,
+    ignore_unusable_range,
     log_exception_safely,
     select_locale,
 )
@@ -178,6 +179,7 @@ def _base_app(host: PublicHost) -> Flask:
     app.extensions[EXTENSION_KEY] = host
     configure_logging(app)
     app.teardown_appcontext(close_db_session)
+    app.before_request(ignore_unusable_range)
 
     @app.after_request
     def headers(response: Response) -> Response:

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_babel import format_decimal
+from werkzeug.http import parse_range_header
 
 from source_app.uploads import NoDiskRequest
 
@@ -55,6 +56,19 @@ def select_locale() -> str:
     if asked in SUPPORTED_LOCALES:
         return asked
     return request.accept_languages.best_match(SUPPORTED_LOCALES) or DEFAULT_LOCALE
+
+
+def ignore_unusable_range() -> None:
+    """RFC 9110 §14.2: a Range the server cannot use is ignored (the whole file, 200), not
+    refused. werkzeug answered 416 to an unknown unit (``chars=0-1``, which must be
+    ignored), to a malformed one (``bytes=abc``) and to several ranges, which it does not
+    serve; one byte range past the end stays a 416, as it should."""
+    value = request.environ.get("HTTP_RANGE")
+    if value is None:
+        return
+    parsed = parse_range_header(value)
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+        del request.environ["HTTP_RANGE"]
 
 
 def add_security_headers(response: Response, *, https: bool, onion_address: str) -> Response:

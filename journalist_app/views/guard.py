@@ -2,6 +2,7 @@
 security headers on every answer."""
 
 from flask import Flask, Response, abort, g, redirect, request, url_for
+from werkzeug.http import parse_range_header
 from werkzeug.wrappers import Response as BaseResponse
 
 from journalist_app.accounts.login import session_state
@@ -63,6 +64,19 @@ def own_script(filename: str) -> str:
     return url_for("static", filename=filename)
 
 
+def ignore_unusable_range() -> None:
+    """RFC 9110 §14.2: a Range the server cannot use is ignored (the whole file, 200), not
+    refused. werkzeug answered 416 to an unknown unit (``chars=0-1``, which must be
+    ignored), to a malformed one (``bytes=abc``) and to several ranges, which it does not
+    serve; one byte range past the end stays a 416, as it should."""
+    value = request.environ.get("HTTP_RANGE")
+    if value is None:
+        return
+    parsed = parse_range_header(value)
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+        del request.environ["HTTP_RANGE"]
+
+
 def add_security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
@@ -73,6 +87,7 @@ def add_security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(ignore_unusable_range)
     app.before_request(require_login)
     app.after_request(add_security_headers)
     app.add_template_global(own_script)

@@ -78,16 +78,27 @@ def test_catalogs_compile_in_memory_and_nothing_compiled_rests_in_the_source_tre
 
 
 def test_every_refusal_has_a_page_in_the_officers_language(client) -> None:
-    # A Range a static file cannot serve (werkzeug's 416), as any refusal without a page
-    # of its own (the dashboard's 400, a viewer's 422): this page, never werkzeug's.
+    # A byte range past the end of a static file (werkzeug's 416), as any refusal without
+    # a page of its own (the dashboard's 400, a viewer's 422): this page, never werkzeug's.
     response = client.get(
-        "/static/officer.css?lang=ar", headers={"Range": "bytes=abc"}, follow_redirects=False
+        "/static/officer.css?lang=ar",
+        headers={"Range": "bytes=99999999-"},
+        follow_redirects=False,
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 416
     assert _html_tag(html) == '<html lang="ar" dir="rtl">'
     assert "تعذّر استخدام ما أُرسل" in html and "Requested Range" not in html
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("range_header", ["chars=0-9", "bytes=abc", "bytes=0-1,4-5"])
+def test_a_range_the_host_cannot_use_is_ignored(client, range_header) -> None:
+    # RFC 9110 §14.2: the whole file, not a 416 (an unknown unit must be ignored).
+    whole = client.get("/static/officer.css").get_data()
+    response = client.get("/static/officer.css", headers={"Range": range_header})
+    assert response.status_code == 200 and response.get_data() == whole
+    assert client.get("/static/officer.css", headers={"Range": "bytes=0-9"}).status_code == 206
 
 
 def test_a_failure_of_the_host_shows_a_page_in_the_officers_language(

@@ -185,6 +185,34 @@ def test_security_headers_on_every_response(client: FlaskClient, path: str) -> N
         assert headers["Cache-Control"] == "no-store"
 
 
+@pytest.mark.parametrize(
+    ("range_header", "status", "length"),
+    [
+        ("bytes=0-9", 206, 10),
+        ("bytes=-5", 206, 5),
+        # What cannot be used is ignored (RFC 9110 §14.2), not refused: the whole file.
+        ("chars=0-9", 200, None),  # an unknown unit must be ignored
+        ("bytes=abc", 200, None),
+        ("bytes=5-1", 200, None),
+        ("bytes=0-1,4-5", 200, None),  # several ranges: not served, so not asked
+        # One range past the end is what 416 is for.
+        ("bytes=99999999-", 416, None),
+    ],
+)
+def test_a_range_on_a_static_file_is_served_ignored_or_unsatisfiable(
+    client: FlaskClient, range_header: str, status: int, length: int | None
+) -> None:
+    whole = client.get("/static/style.css").get_data()
+    response = client.get("/static/style.css?lang=fr", headers={"Range": range_header})
+    assert response.status_code == status
+    if status == 206:
+        assert len(response.get_data()) == length
+    elif status == 200:
+        assert response.get_data() == whole
+    else:
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
 def test_session_cookie_is_httponly_and_strict(client: FlaskClient) -> None:
     cookie = client.get("/report").headers["Set-Cookie"]
     assert "HttpOnly" in cookie
