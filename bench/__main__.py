@@ -13,7 +13,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import browser_path, officer, officer_retention, referral, resumable_upload, upload
+from bench import (
+    browser_path,
+    officer,
+    officer_retention,
+    referral,
+    resumable_upload,
+    scale_out,
+    upload,
+)
 from bench.harness import RssSampler, Server, make_data_dir
 from bench.submissions import run_level
 
@@ -98,7 +106,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--purge-cases", type=int, default=100_000, help="--dashboard: expired cases purged"
     )
-    parser.add_argument("--database-url", help="--dashboard: another database (PostgreSQL)")
+    parser.add_argument(
+        "--database-url",
+        help="--dashboard, --officer: PostgreSQL instead of SQLite "
+        "(--officer then times the queue and search only)",
+    )
     parser.add_argument(
         "--referral",
         action="store_true",
@@ -123,6 +135,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="--upload-mb: browser-sealed, through the resumable uploads "
         "(bench/resumable_upload.py)",
     )
+    parser.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="one host on SQLite + folder against 2 replicas behind nginx on PostgreSQL + S3 "
+        "(moto) + Redis, in one run (bench/scale_out.py; --database-url or "
+        "IBLAGH_TEST_POSTGRES_URL); levels from --concurrency (default here 4,16)",
+    )
+    parser.add_argument(
+        "--soak",
+        action="store_true",
+        help="the scaled-out tier at twice the one host's 4-client rate, with sync, RSS "
+        "sampled every 10 s (bench/scale_out.py)",
+    )
+    parser.add_argument("--minutes", type=float, default=10.0, help="--soak: duration")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="--soak: reports/s asked of the tier (default: twice the one host's 4-client rate)",
+    )
     args = parser.parse_args(argv)
     args.levels = [int(n) for n in args.concurrency.split(",") if n.strip()]
     if not args.levels or min(args.levels) < 1 or args.seconds <= 0:
@@ -137,7 +168,19 @@ def _terminate(_signum: int, _frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.officer:
-        return officer.run(args.reports, args.cases, args.pages, args.json)
+        return officer.run(args.reports, args.cases, args.pages, args.json, args.database_url)
+    if args.scale_out or args.soak:
+        url = args.database_url or os.environ.get("IBLAGH_TEST_POSTGRES_URL")
+        if not url:
+            print("--scale-out and --soak need --database-url (PostgreSQL)", file=sys.stderr)
+            return 2
+        if args.soak:
+            return scale_out.run_soak(url, args.minutes, args.seconds, args.rate)
+        levels = tuple(args.levels) if args.concurrency != "1,4,16" else scale_out.LEVELS
+        status, levels_rows = scale_out.run_scale_out(url, args.seconds, levels)
+        if args.json:
+            args.json.write_text(json.dumps(levels_rows, indent=2) + "\n")
+        return status
     if args.referral:
         return referral.run(args.attachments, args.attachment_mb, args.builds)
     if args.dashboard:

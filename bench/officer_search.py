@@ -15,6 +15,7 @@
 
 import hashlib
 import io
+import itertools
 import random
 import secrets
 import sys
@@ -26,9 +27,8 @@ from typing import Any
 
 from nacl.public import PrivateKey
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
-from sqlalchemy import insert
 
-from bench.officer import NOW, Timing, _config
+from bench.officer import FILL_SECONDS, NOW, Timing, _config, _dispose, write_rows
 from crypto.blind_index import blind_token, derive_search_key
 from crypto.keys import key_id_hex
 from journalist_app import create_app
@@ -86,7 +86,8 @@ def _jpeg(picture: Image.Image, quality: int = 85) -> bytes:
 def _fill(session: Any, count: int, key: bytes, rng: random.Random) -> dict[str, str]:
     """M cases of one report each; returns sample values to search for."""
     pdq_pool = [secrets.token_hex(32) for _ in range(max(1, count // 10))]
-    weights = [1 / (rank + 1) for rank in range(len(VOCABULARY))]
+    # Cumulative once (choices() with plain weights adds them up on every call).
+    cumulative = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(VOCABULARY))))
     samples: dict[str, str] = {}
     cases: list[Row] = []
     reports: list[Row] = []
@@ -104,7 +105,7 @@ def _fill(session: Any, count: int, key: bytes, rng: random.Random) -> dict[str,
             (AttachmentPdq, pdqs),
         ):  # fmt: skip
             if rows:
-                session.execute(insert(model), rows)
+                write_rows(session, model, rows)
                 rows.clear()
 
     for number in range(1, count + 1):
@@ -129,7 +130,7 @@ def _fill(session: Any, count: int, key: bytes, rng: random.Random) -> dict[str,
         link = normalise_url(f"https://www.social.example/user{number % 50_000}/post/{number}")
         assert link is not None
         urls.append({"report_id": report_id, "url_hash": url_hash(link), "normalised": link})
-        words = set(rng.choices(VOCABULARY, weights, k=12))
+        words = set(rng.choices(VOCABULARY, cum_weights=cumulative, k=12))
         handle = f"user{number % 50_000}"
         terms = [f"w:{w}" for w in words] + [f"h:{handle}", f"a:x:{handle}", "p:x"]
         tokens += [
@@ -181,9 +182,15 @@ def _near(pdq: str, bits: int) -> str:
     return f"{value:064x}"
 
 
-def bench_search(count: int, repeat: int, rng: random.Random) -> list[Timing]:
-    with tempfile.TemporaryDirectory(prefix="iblagh-bench-search-") as tmp:
-        config = _config(Path(tmp))
+def bench_search(
+    count: int, repeat: int, rng: random.Random, database_url: str | None = None
+) -> list[Timing]:
+    from bench.officer_retention import _database
+
+    with (
+        tempfile.TemporaryDirectory(prefix="iblagh-bench-search-") as tmp,
+        _database(_config(Path(tmp)), database_url) as config,
+    ):
         engine = make_engine(config.database_url)
         create_schema(engine)
         session = make_session_factory(engine)()
@@ -200,7 +207,9 @@ def bench_search(count: int, repeat: int, rng: random.Random) -> list[Timing]:
         session.add(officer)
         session.commit()
         print(f"  writing {count} cases with their search index ...", file=sys.stderr, flush=True)
+        began = time.perf_counter()
         samples = _fill(session, count, derive_search_key(bytes(intake)), rng)
+        FILL_SECONDS["search"] = time.perf_counter() - began
         session.close()
         engine.dispose()
         app = create_app(config)
@@ -236,6 +245,7 @@ def bench_search(count: int, repeat: int, rng: random.Random) -> list[Timing]:
                 html = response.get_data(as_text=True)
                 assert response.status_code == 200 and "/cases/" in html, (name, query)
             timings.append(Timing(name, latencies, cpu))
+        _dispose(app)
     return timings
 
 

@@ -28,10 +28,9 @@ from journalist_app.accounts.login import unlock_for_command
 from journalist_app.config import OfficerConfig
 from journalist_app.database import make_engine, make_session_factory
 from tests.conftest import POSTGRES_ENV
-from tests.support.deployment import OFFICER, PASSPHRASE, SOURCE_CONF, init_unit, officer_cli
-from tests.support.nginx import running_nginx
+from tests.support.deployment import OFFICER, PASSPHRASE, init_unit, officer_cli
+from tests.support.public_tier import public_tier
 from tests.support.redis_server import running_redis
-from tests.support.servers import gunicorn
 
 REPORTS = 30
 REPORTERS = 3
@@ -149,17 +148,10 @@ def test_every_acknowledged_report_reaches_the_officer_once_when_a_replica_dies(
         "IBLAGH_REDIS_URL": redis_url,
         "IBLAGH_DATABASE_URL": shared_database_url,
     }
-    with (
-        gunicorn("source_app:create_app()", environ, tmp_path / "a.log", config=SOURCE_CONF,
-                 workers=1, threads=4) as first,
-        gunicorn("source_app:create_app()", environ, tmp_path / "b.log", config=SOURCE_CONF,
-                 workers=1, threads=4) as second,
-        gunicorn("source_app:create_sync_app()", environ, tmp_path / "sync.log",
-                 config=SOURCE_CONF, probe_path="/sync/v1/submissions") as sync,
-        running_nginx(tmp_path / "nginx", [f"127.0.0.1:{first.port}",
-                                           f"127.0.0.1:{second.port}"]) as front,
-    ):  # fmt: skip
-        unit.officer_env["IBLAGH_SYNC_URL"] = sync.url
+    with public_tier(tmp_path, environ, replicas=2) as tier:
+        first, front = tier.replicas[0], tier.front
+        assert tier.sync is not None
+        unit.officer_env["IBLAGH_SYNC_URL"] = tier.sync.url
         acknowledged: list[str] = []
         attempted: list[str] = []
         outcomes: list[str] = []

@@ -40,11 +40,13 @@ def officer_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
     )
 
 
-def init_unit(tmp_path: Path) -> Unit:
-    """`keys init` for OFFICER, the public files written into the public host's data dir."""
+def init_unit(tmp_path: Path, officer_extra: dict[str, str] | None = None) -> Unit:
+    """`keys init` for OFFICER, the public files written into the public host's data dir;
+    ``officer_extra`` is added to the officer side's environment."""
     source_dir, officer_dir = tmp_path / "source", tmp_path / "officer"
     source_env = {"IBLAGH_DATA_DIR": str(source_dir)}
     officer_env = {
+        **(officer_extra or {}),
         "IBLAGH_DATA_DIR": str(officer_dir),
         "IBLAGH_KDF": "fast",
         "IBLAGH_OFFICER_PASSPHRASE": PASSPHRASE,
