@@ -46,7 +46,6 @@ from journalist_app.cli.progress import progress_bar, say
 from journalist_app.clock import utc_now
 from journalist_app.config import ConfigError, OfficerConfig, passphrase_from_env
 from journalist_app.database import make_engine, make_session_factory
-from journalist_app.demo_cases import DEMO_CASES, seed_demo_cases
 from journalist_app.errors import KeysNotInitialised, MissingKey, OfficerError, SyncError
 from journalist_app.keys import custody
 from journalist_app.keys import rotation as key_ops
@@ -57,6 +56,7 @@ from journalist_app.referral.demo import DemoHomeError, set_up_demo_partners
 from journalist_app.referral.unit_key import current_unit_key
 from journalist_app.roles import Role, parse_role
 from journalist_app.schema import SchemaError, current_revision, upgrade_to_head
+from journalist_app.stats.demo_cases import DEMO_CASES, seed_demo_cases
 from journalist_app.sync.blob_store_s3 import open_blob_store
 from journalist_app.sync.pull import SyncEvent, run_sync
 from journalist_app.triage.categories import use_process_categories
@@ -325,7 +325,7 @@ def _demo_partners(
 def _demo_cases(
     session: Session, config: OfficerConfig, passphrase: str, count: int, out: TextIO
 ) -> None:
-    """A quarter of made-up cases for the dashboard (journalist_app/demo_cases.py), into a
+    """A quarter of made-up cases for the dashboard (journalist_app/stats/demo_cases.py), into a
     demo database that holds none yet."""
     keyring = custody.unlock(session, DEMO_OFFICER, passphrase, config.wrap_params)
     seeded = seed_demo_cases(session, open_blob_store(config), keyring, utc_now(), count=count)
