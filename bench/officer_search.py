@@ -28,7 +28,15 @@ from typing import Any
 from nacl.public import PrivateKey
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
-from bench.officer import FILL_SECONDS, NOW, Timing, _config, _dispose, write_rows
+from bench.officer import (
+    FILL_SECONDS,
+    NOW,
+    Timing,
+    _config,
+    _dispose,
+    settle_postgres,
+    write_rows,
+)
 from crypto.blind_index import blind_token, derive_search_key
 from crypto.keys import key_id_hex
 from journalist_app import create_app
@@ -211,6 +219,7 @@ def bench_search(
         samples = _fill(session, count, derive_search_key(bytes(intake)), rng)
         FILL_SECONDS["search"] = time.perf_counter() - began
         session.close()
+        settle_postgres(engine)
         engine.dispose()
         app = create_app(config)
         # The bench posts searches without fetching a form first.
