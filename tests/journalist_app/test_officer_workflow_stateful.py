@@ -9,6 +9,7 @@ the audit chain stays intact.
 """
 
 import os
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -66,6 +67,10 @@ class OfficerWorkflow(RuleBasedStateMachine):
         self.report_case: dict[str, int] = {}
         self.identified: dict[str, str] = {}
         self.replies: dict[str, int] = {}
+        # Report ids are random: draws pick reports in arrival order, so that a replayed
+        # example draws the same reports (hypothesis refuses generation that depends on
+        # outside state: FlakyStrategyDefinition).
+        self.arrival: dict[str, int] = {}
         self.clock = NOW
         self.serial = 0
 
@@ -79,6 +84,9 @@ class OfficerWorkflow(RuleBasedStateMachine):
 
     def _status(self, case_id: int) -> str:
         return str(self.cases[case_id]["status"])
+
+    def _in_arrival(self, report_ids: Iterable[str]) -> list[str]:
+        return sorted(report_ids, key=self.arrival.__getitem__)
 
     def _reports(self, case_id: int) -> set[str]:
         reports = self.cases[case_id]["reports"]
@@ -117,6 +125,7 @@ class OfficerWorkflow(RuleBasedStateMachine):
                 "assignee": None,
             }
         self.report_case[report_id] = triage.case_id
+        self.arrival[report_id] = len(self.arrival)
         if name:
             self.identified[report_id] = name
 
@@ -182,7 +191,7 @@ class OfficerWorkflow(RuleBasedStateMachine):
     def split(self, data: st.DataObject) -> None:
         splittable = sorted(c for c in self.cases if len(self._reports(c)) >= 2)
         case_id = data.draw(st.sampled_from(splittable))
-        reports = sorted(self._reports(case_id))
+        reports = self._in_arrival(self._reports(case_id))
         chosen = data.draw(st.lists(st.sampled_from(reports), min_size=1, unique=True))
         try:
             new = split_case(
@@ -204,7 +213,7 @@ class OfficerWorkflow(RuleBasedStateMachine):
     @precondition(lambda self: self.report_case)
     @rule(data=st.data())
     def reply(self, data: st.DataObject) -> None:
-        report_id = data.draw(st.sampled_from(sorted(self.report_case)))
+        report_id = data.draw(st.sampled_from(self._in_arrival(self.report_case)))
         send_reply(
             self.world.session,
             self.world.supervisor,
@@ -219,7 +228,7 @@ class OfficerWorkflow(RuleBasedStateMachine):
     @precondition(lambda self: self.identified)
     @rule(data=st.data())
     def reveal(self, data: st.DataObject) -> None:
-        report_id = data.draw(st.sampled_from(sorted(self.identified)))
+        report_id = data.draw(st.sampled_from(self._in_arrival(self.identified)))
         before = self._reveals()
         identity = reveal_identity(
             self.world.session,
