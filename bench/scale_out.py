@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from bench.harness import Server, _children, _rss_kib, make_data_dir
+from bench.officer import _table
 from bench.submissions import ClientResult, run_level
 
 LEVELS = (4, 16)
@@ -109,19 +110,6 @@ COLUMNS = [
     ("topology", "{}"), ("clients", "{}"), ("reports", "{}"), ("errors", "{}"),
     ("reports/s", "{:.1f}"), ("p50 ms", "{:.0f}"), ("p99 ms", "{:.0f}"),
 ]  # fmt: skip
-
-
-def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
-    cells = [[name for name, _ in columns]]
-    cells += [[fmt.format(row[name]) for name, fmt in columns] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    return "\n".join(
-        "  ".join(
-            (c.ljust(w) if i == 0 else c.rjust(w))
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        )
-        for line in cells
-    )
 
 
 ONE_HOST = "one host: SQLite + folder"
